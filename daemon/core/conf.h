@@ -1,0 +1,100 @@
+/*
+ * conf: hutongd.conf -> struct conf. The file is "key = value" lines, '#'
+ * comments, and "[peer NAME]" sections. Parsing fills a fresh struct and
+ * reports every problem with file:line; a caller swaps the new struct in only
+ * when it validated, so a bad reload keeps the old config running.
+ * Relative paths are resolved against the config file's directory.
+ */
+#ifndef HT_CONF_H
+#define HT_CONF_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "record.h"
+#include "util.h"
+
+#define CONF_MAX_PEERS 64
+#define CONF_MAX_ENDPOINT 256
+#define CONF_MAX_LINE 4096          /* bytes per line, without the newline */
+#define CONF_MAX_FILE (1024 * 1024) /* bytes per config file */
+#define CONF_MAX_ERRORS 100         /* reported per parse; then one summary */
+#define CONF_MAX_NODE_NAME 64
+
+typedef struct conf_peer {
+	char name[RECORD_MAX_NAME + 1];
+	char endpoint[CONF_MAX_ENDPOINT];  /* tcp://HOST:PORT */
+	char cert[PATH_MAX];               /* peer's node certificate */
+	int line;                          /* where the section starts */
+} conf_peer;
+
+typedef struct conf {
+	char path[PATH_MAX];       /* the file read */
+	char dir[PATH_MAX];        /* its directory, for relative paths */
+	char name[RECORD_MAX_NAME + 1];   /* node name (required) */
+	char region[HT_REGION_LEN + 1];   /* six digits (required) */
+	char key[PATH_MAX];        /* Ed25519 key PEM; default node.key */
+	char link_key[PATH_MAX];   /* X25519 link key; default link.key */
+	char cert[PATH_MAX];       /* node certificate; default node.crt */
+	char ca_bundle[PATH_MAX];  /* root (+ intermediates) PEM; default ca.crt */
+	char crl[PATH_MAX];        /* CRL PEM (may list several); default ca.crl */
+	char ledger[PATH_MAX];     /* SQLite file; default ledger.db */
+	char control[PATH_MAX];    /* control socket path; default control.sock */
+	char listen[CONF_MAX_ENDPOINT];  /* tcp://HOST:PORT, empty = no listener */
+	char on_alert[PATH_MAX];   /* command run for alerts, empty = none */
+	int log_level;             /* LOG_WARN/INFO/DEBUG; default info */
+	conf_peer peers[CONF_MAX_PEERS];
+	size_t n_peers;
+} conf;
+
+/* Called once per problem: "FILE:LINE: message". */
+typedef void (*conf_report_fn)(void *ctx, const char *line);
+
+/* Parse and validate path. Reports every problem through fn (may be NULL)
+ * and returns NULL if there was any; otherwise a new conf (caller frees). */
+conf *conf_load(const char *path, conf_report_fn fn, void *ctx);
+
+/* Same, from a buffer; `path` names it in messages and anchors relative
+ * paths. */
+conf *conf_parse(const char *path, const char *text, size_t len,
+		 conf_report_fn fn, void *ctx);
+
+void conf_free(conf **c);
+
+/* The peer named name, or NULL. */
+const conf_peer *conf_peer_find(const conf *c, const char *name);
+
+/* Write a commented default config for a new node at path (mode 0644):
+ * name and region (both checked), listen (NULL or "" for none), every other
+ * key at its default with its help line, and a commented example peer.
+ * Written atomically; HT_EEXIST if path exists, HT_EINVAL naming the field. */
+int conf_write_default(const char *path, const char *name, const char *region,
+		       const char *listen, ht_err *err);
+
+/* Print the normalized config (every key, resolved paths) to a buffer; the
+ * caller frees. Used by --check-config and golden tests. */
+char *conf_dump(const conf *c);
+
+/* Append a "[peer NAME]" section (endpoint, and cert when not NULL; a
+ * relative cert is relative to the config file) to the config at path,
+ * keeping every other byte. The result must parse, or nothing is written;
+ * the file is then replaced atomically with its mode kept. HT_EEXIST if the
+ * peer is already there; HT_EINVAL with err naming the field or the first
+ * "FILE:LINE: message" of the result otherwise. */
+int conf_file_add_peer(const char *path, const char *name,
+		       const char *endpoint, const char *cert, ht_err *err);
+
+/* Remove the "[peer NAME]" section from the config at path: its header, its
+ * lines up to the next section, and the comment block directly above it
+ * (when a blank line separates that block from what precedes it). Other
+ * comments stay. Validated and replaced like conf_file_add_peer.
+ * HT_ENOTFOUND if there is no such section. */
+int conf_file_remove_peer(const char *path, const char *name, ht_err *err);
+
+/* True if s is a valid node name: 1-64 of [a-z0-9._-], starting with a
+ * letter or digit. */
+bool conf_is_node_name(const char *s);
+
+#endif

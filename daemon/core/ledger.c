@@ -1,0 +1,847 @@
+/*
+ * ledger: SQLite storage of records, the chain rules and the frontier.
+ *
+ * Schema (version 1):
+ *   record(n INTEGER PRIMARY KEY  -- local arrival order
+ *          origin, seq, id, kind, created_ms, author,  -- copied from header
+ *          envelope,                 -- the exact envelope bytes
+ *          stored_ms, source,        -- arrival: when and from where
+ *          arrival)                  -- SHA-256(prev arrival || n || id ||
+ *                                       stored_ms || source): rewriting an
+ *                                       arrival or deleting a row breaks it
+ *   fork(...)    the second, conflicting record at a held origin/seq
+ *   origin(region PRIMARY KEY, node, seq, head, key, forked)  -- frontier
+ *
+ * Rows are appended in arrival order, so the table's b-tree grows at its
+ * end; the (origin, seq) index grows at one point per origin. The id index
+ * is random by nature; a large page cache keeps its inserts cheap.
+ * The frontier lives in memory as a sorted array, loaded at open and
+ * reloaded after a rollback, so appends never read it from disk.
+ */
+#include "ledger.h"
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_CACHE_KIB 131072
+
+struct ledger {
+	sqlite3 *db;
+	const ht_clock *clock;
+	bool in_tx;
+	bool rdonly;
+	ledger_origin *origins; /* sorted by region */
+	size_t n_origins, cap_origins;
+	uint64_t n_records;
+	int64_t last_n;          /* highest arrival number */
+	uint8_t last_arrival[32];
+	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
+		*get_id, *get_fork_id;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+	"CREATE TABLE IF NOT EXISTS record("
+	" n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" id BLOB NOT NULL, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+	" author TEXT NOT NULL, envelope BLOB NOT NULL,"
+	" stored_ms INTEGER NOT NULL, source TEXT NOT NULL,"
+	" arrival BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS record_chain ON record(origin, seq);"
+	"CREATE INDEX IF NOT EXISTS record_id ON record(id);"
+	"CREATE TABLE IF NOT EXISTS fork("
+	" n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" id BLOB NOT NULL UNIQUE, envelope BLOB NOT NULL,"
+	" stored_ms INTEGER NOT NULL, source TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS origin("
+	" region TEXT PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
+
+/* Map an SQLite failure to an HT code and a message naming the action. */
+static int db_err(ledger *l, int rc, const char *what, ht_err *err)
+{
+	int code = HT_EIO;
+	if (rc == SQLITE_FULL)
+		code = HT_EFULL;
+	else if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+		code = HT_ECORRUPT;
+	return ht_err_set(err, code, "ledger", "%s: %s", what,
+			  l && l->db ? sqlite3_errmsg(l->db)
+				     : sqlite3_errstr(rc));
+}
+
+static int exec(ledger *l, const char *sql, ht_err *err)
+{
+	int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : db_err(l, rc, sql, err);
+}
+
+static int prepare(ledger *l, sqlite3_stmt **st, const char *sql, ht_err *err)
+{
+	int rc = sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+				    st, NULL);
+	return rc == SQLITE_OK ? 0 : db_err(l, rc, "prepare", err);
+}
+
+static int prepare_all(ledger *l, ht_err *err)
+{
+	if (prepare(l, &l->ins_record,
+		    "INSERT INTO record(n, origin, seq, id, kind, created_ms,"
+		    " author, envelope, stored_ms, source, arrival)"
+		    " VALUES(?,?,?,?,?,?,?,?,?,?,?)", err) ||
+	    prepare(l, &l->ins_fork,
+		    "INSERT OR IGNORE INTO fork(origin, seq, id, envelope,"
+		    " stored_ms, source) VALUES(?,?,?,?,?,?)", err) ||
+	    prepare(l, &l->upsert_origin,
+		    "INSERT OR REPLACE INTO origin VALUES(?,?,?,?,?,?)", err) ||
+	    prepare(l, &l->get_chain,
+		    "SELECT envelope, stored_ms, source, n FROM record"
+		    " WHERE origin = ? AND seq = ?", err) ||
+	    prepare(l, &l->get_id,
+		    "SELECT envelope, stored_ms, source, n FROM record"
+		    " WHERE id = ?", err) ||
+	    prepare(l, &l->get_fork_id,
+		    "SELECT envelope, stored_ms, source, n FROM fork"
+		    " WHERE id = ?", err))
+		return HT_EIO;
+	return 0;
+}
+
+/* ---- the in-memory frontier ---- */
+
+/* Index of region in the sorted array, or where it would go (as ~pos). */
+static long origin_pos(const ledger *l, const char *region)
+{
+	size_t lo = 0, hi = l->n_origins;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(l->origins[mid].region, region);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return ~(long)lo;
+}
+
+static ledger_origin *origin_insert(ledger *l, const char *region)
+{
+	long pos = origin_pos(l, region);
+	if (pos >= 0)
+		return &l->origins[pos];
+	size_t at = (size_t)~pos;
+	if (l->n_origins == l->cap_origins) {
+		size_t cap = l->cap_origins ? l->cap_origins * 2 : 64;
+		ledger_origin *o = realloc(l->origins, cap * sizeof(*o));
+		if (o == NULL)
+			return NULL;
+		l->origins = o;
+		l->cap_origins = cap;
+	}
+	memmove(&l->origins[at + 1], &l->origins[at],
+		(l->n_origins - at) * sizeof(*l->origins));
+	l->n_origins++;
+	memset(&l->origins[at], 0, sizeof(*l->origins));
+	snprintf(l->origins[at].region, sizeof(l->origins[at].region), "%s",
+		 region);
+	return &l->origins[at];
+}
+
+static void copy_blob(uint8_t *dst, size_t len, sqlite3_stmt *st, int col)
+{
+	memset(dst, 0, len);
+	if (sqlite3_column_bytes(st, col) == (int)len)
+		memcpy(dst, sqlite3_column_blob(st, col), len);
+}
+
+/* Load frontier, count and the arrival chain's tail from the tables. */
+static int load_state(ledger *l, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	l->n_origins = 0;
+	int rc = prepare(l, &st, "SELECT region, node, seq, head, key, forked"
+			 " FROM origin ORDER BY region", err);
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		ledger_origin *o = origin_insert(
+			l, (const char *)sqlite3_column_text(st, 0));
+		if (o == NULL) {
+			rc = ht_err_set(err, HT_ENOMEM, "", "out of memory");
+			break;
+		}
+		snprintf(o->node, sizeof(o->node), "%s",
+			 (const char *)sqlite3_column_text(st, 1));
+		o->seq = (uint64_t)sqlite3_column_int64(st, 2);
+		copy_blob(o->head, sizeof(o->head), st, 3);
+		copy_blob(o->key, sizeof(o->key), st, 4);
+		o->forked = sqlite3_column_int(st, 5) != 0;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == 0)
+		rc = prepare(l, &st, "SELECT count(*), (SELECT n FROM record"
+			     " ORDER BY n DESC LIMIT 1), (SELECT arrival FROM"
+			     " record ORDER BY n DESC LIMIT 1) FROM record",
+			     err);
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		l->n_records = (uint64_t)sqlite3_column_int64(st, 0);
+		l->last_n = sqlite3_column_int64(st, 1);
+		copy_blob(l->last_arrival, sizeof(l->last_arrival), st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- open and close ---- */
+
+static int configure(ledger *l, ht_err *err)
+{
+	char sql[128];
+	sqlite3_busy_timeout(l->db, 5000);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d;", LEDGER_CACHE_KIB);
+	if (exec(l, sql, err) != 0)
+		return HT_EIO;
+	if (l->rdonly)
+		return exec(l, "PRAGMA query_only=1;", err);
+	/* FULL: a commit is on disk before we report a record as stored;
+	 * WAL with NORMAL may lose the last commits on power loss. */
+	if (exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		 " PRAGMA foreign_keys=OFF;", err) != 0)
+		return HT_EIO;
+	return exec(l, schema, err);
+}
+
+static int check_schema(ledger *l, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT value FROM meta WHERE key='schema'",
+			 err);
+	if (rc != 0)
+		return ht_err_set(err, HT_ECORRUPT, "ledger",
+				  "not a hutong ledger (%s)", err->msg);
+	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (v != LEDGER_SCHEMA_VERSION)
+		return ht_err_set(err, HT_ECORRUPT, "ledger",
+				  "schema version %d, this hutong reads %d", v,
+				  LEDGER_SCHEMA_VERSION);
+	return 0;
+}
+
+ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
+		    ht_err *err)
+{
+	ledger *l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		ht_err_set(err, HT_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	l->clock = clock ? clock : util_clock_system();
+	l->rdonly = mode == LEDGER_RDONLY;
+	int flags = l->rdonly ? SQLITE_OPEN_READWRITE
+			      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc = sqlite3_open_v2(path, &l->db, flags | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		ht_err_set(err, rc == SQLITE_CANTOPEN ? HT_ENOTFOUND : HT_EIO,
+			   "ledger", "%s: %s", path, sqlite3_errstr(rc));
+		goto fail;
+	}
+	if (configure(l, err) != 0 || check_schema(l, err) != 0 ||
+	    prepare_all(l, err) != 0 || load_state(l, err) != 0)
+		goto fail;
+	return l;
+fail:
+	ledger_close(&l);
+	return NULL;
+}
+
+void ledger_close(ledger **lp)
+{
+	if (lp == NULL || *lp == NULL)
+		return;
+	ledger *l = *lp;
+	if (l->in_tx)
+		ledger_rollback(l);
+	sqlite3_stmt *all[] = {l->ins_record, l->ins_fork, l->upsert_origin,
+			       l->get_chain, l->get_id, l->get_fork_id};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		sqlite3_finalize(all[i]);
+	sqlite3_close(l->db);
+	free(l->origins);
+	free(l);
+	*lp = NULL;
+}
+
+/* ---- transactions ---- */
+
+int ledger_begin(ledger *l, ht_err *err)
+{
+	if (l->in_tx)
+		return ht_err_set(err, HT_ESTATE, "ledger",
+				  "transaction already open");
+	if (exec(l, "BEGIN IMMEDIATE", err) != 0)
+		return HT_EIO;
+	l->in_tx = true;
+	return 0;
+}
+
+int ledger_commit(ledger *l, ht_err *err)
+{
+	if (!l->in_tx)
+		return ht_err_set(err, HT_ESTATE, "ledger", "no transaction");
+	int rc = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int code = db_err(l, rc, "commit", err);
+		ledger_rollback(l);
+		return code;
+	}
+	l->in_tx = false;
+	return 0;
+}
+
+void ledger_rollback(ledger *l)
+{
+	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	l->in_tx = false;
+	load_state(l, NULL); /* the frontier as the disk has it */
+}
+
+/* ---- append ---- */
+
+static void arrival_hash(const uint8_t prev[32], int64_t n, const uint8_t *id,
+			 int64_t stored_ms, const char *source, uint8_t out[32])
+{
+	crypto_hash_sha256_state st;
+	uint8_t num[16];
+	for (int i = 0; i < 8; i++) {
+		num[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+		num[8 + i] = (uint8_t)((uint64_t)stored_ms >> (56 - 8 * i));
+	}
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, prev, 32);
+	crypto_hash_sha256_update(&st, num, 8);
+	crypto_hash_sha256_update(&st, id, RECORD_ID_BYTES);
+	crypto_hash_sha256_update(&st, num + 8, 8);
+	crypto_hash_sha256_update(&st, (const uint8_t *)source, strlen(source));
+	crypto_hash_sha256_final(&st, out);
+}
+
+static int step_done(ledger *l, sqlite3_stmt *st, const char *what,
+		     ht_err *err)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : db_err(l, rc, what, err);
+}
+
+static int save_origin(ledger *l, const ledger_origin *o, ht_err *err)
+{
+	sqlite3_stmt *st = l->upsert_origin;
+	sqlite3_bind_text(st, 1, o->region, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, o->node, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)o->seq);
+	sqlite3_bind_blob(st, 4, o->head, RECORD_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, o->key, RECORD_PK_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, o->forked);
+	return step_done(l, st, "save origin", err);
+}
+
+static int insert_record(ledger *l, const record *r, const char *source,
+			 ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	size_t len;
+	const uint8_t *env = record_bytes(r, &len);
+	int64_t n = l->last_n + 1, now = l->clock->now_ms(l->clock->ctx);
+	uint8_t arrival[32];
+	arrival_hash(l->last_arrival, n, record_id(r), now, source, arrival);
+	sqlite3_stmt *st = l->ins_record;
+	sqlite3_bind_int64(st, 1, n);
+	sqlite3_bind_text(st, 2, h->origin_region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)h->seq);
+	sqlite3_bind_blob(st, 4, record_id(r), RECORD_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, h->kind);
+	sqlite3_bind_int64(st, 6, h->created_ms);
+	sqlite3_bind_text(st, 7, h->author, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, env, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, now);
+	sqlite3_bind_text(st, 10, source, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 11, arrival, sizeof(arrival), SQLITE_STATIC);
+	int rc = step_done(l, st, "insert record", err);
+	if (rc == 0) {
+		l->last_n = n;
+		memcpy(l->last_arrival, arrival, sizeof(arrival));
+		l->n_records++;
+	}
+	return rc;
+}
+
+/* Read the id of the chain record at origin/seq into id. */
+static int chain_id_at(ledger *l, const char *region, uint64_t seq,
+		       uint8_t id[RECORD_ID_BYTES], ht_err *err)
+{
+	record *held = NULL;
+	int rc = ledger_get_seq(l, region, seq, &held, NULL, err);
+	if (rc == 0)
+		memcpy(id, record_id(held), RECORD_ID_BYTES);
+	record_free(&held);
+	return rc;
+}
+
+/* A record at a seq we hold: the same one again, or a fork. */
+static int append_held(ledger *l, ledger_origin *o, const record *r,
+		       const char *source, ledger_outcome *out, ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	uint8_t id[RECORD_ID_BYTES];
+	int rc = h->seq == o->seq ? (memcpy(id, o->head, sizeof(id)), 0)
+				  : chain_id_at(l, o->region, h->seq, id, err);
+	if (rc != 0)
+		return rc;
+	if (memcmp(id, record_id(r), RECORD_ID_BYTES) == 0) {
+		*out = LEDGER_DUPLICATE;
+		return 0;
+	}
+	size_t len;
+	const uint8_t *env = record_bytes(r, &len);
+	sqlite3_stmt *st = l->ins_fork;
+	sqlite3_bind_text(st, 1, h->origin_region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)h->seq);
+	sqlite3_bind_blob(st, 3, record_id(r), RECORD_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, env, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, l->clock->now_ms(l->clock->ctx));
+	sqlite3_bind_text(st, 6, source, -1, SQLITE_STATIC);
+	if ((rc = step_done(l, st, "insert fork", err)) != 0)
+		return rc;
+	*out = sqlite3_changes(l->db) > 0 ? LEDGER_FORK : LEDGER_DUPLICATE;
+	o->forked = true;
+	return save_origin(l, o, err);
+}
+
+/* seq 1 of a new origin: the genesis names the chain's key. */
+static int append_genesis(ledger *l, const record *r, const char *source,
+			  ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	const Hutong__Body *b = record_body(r);
+	if (b == NULL || b->content_case != HUTONG__BODY__CONTENT_GENESIS)
+		return ht_err_set(err, HT_EINVAL, "body",
+				  "genesis record without its body");
+	int rc = insert_record(l, r, source, err);
+	if (rc != 0)
+		return rc;
+	ledger_origin *o = origin_insert(l, h->origin_region);
+	if (o == NULL)
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	snprintf(o->node, sizeof(o->node), "%s", h->origin_node);
+	o->seq = 1;
+	memcpy(o->head, record_id(r), RECORD_ID_BYTES);
+	memcpy(o->key, b->genesis->public_key.data, RECORD_PK_BYTES);
+	return save_origin(l, o, err);
+}
+
+static int append_next(ledger *l, ledger_origin *o, const record *r,
+		       const char *source, ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	if (memcmp(h->prev_id.data, o->head, RECORD_ID_BYTES) != 0)
+		return ht_err_set(err, HT_EINVAL, "header.prev_id",
+				  "does not link to the held record at seq %llu",
+				  (unsigned long long)o->seq);
+	if (strcmp(h->origin_node, o->node) != 0)
+		return ht_err_set(err, HT_EINVAL, "header.origin_node",
+				  "'%s' but origin %s is node '%s'",
+				  h->origin_node, o->region, o->node);
+	int rc = insert_record(l, r, source, err);
+	if (rc != 0)
+		return rc;
+	o->seq = h->seq;
+	memcpy(o->head, record_id(r), RECORD_ID_BYTES);
+	return save_origin(l, o, err);
+}
+
+static int append_rules(ledger *l, const record *r, const char *source,
+			ledger_outcome *out, ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	long pos = origin_pos(l, h->origin_region);
+	ledger_origin *o = pos >= 0 ? &l->origins[pos] : NULL;
+	*out = LEDGER_APPENDED;
+	if (o != NULL && h->seq <= o->seq)
+		return append_held(l, o, r, source, out, err);
+	uint64_t head = o ? o->seq : 0;
+	if (h->seq > head + 1)
+		return ht_err_set(err, HT_EGAP, "header.seq",
+				  "%llu is ahead of origin %s's head %llu",
+				  (unsigned long long)h->seq, h->origin_region,
+				  (unsigned long long)head);
+	return o ? append_next(l, o, r, source, err)
+		 : append_genesis(l, r, source, err);
+}
+
+int ledger_append(ledger *l, const record *r, const char *source,
+		  ledger_outcome *out, ht_err *err)
+{
+	if (l->rdonly)
+		return ht_err_set(err, HT_ESTATE, "ledger", "opened read-only");
+	bool own_tx = !l->in_tx;
+	if (own_tx && ledger_begin(l, err) != 0)
+		return HT_EIO;
+	int rc = append_rules(l, r, source, out, err);
+	if (own_tx) {
+		if (rc == 0)
+			return ledger_commit(l, err);
+		ledger_rollback(l);
+	} else if (rc != 0 && rc != HT_EGAP && rc != HT_EINVAL) {
+		/* a storage failure inside a batch: the caller must roll back */
+	}
+	return rc;
+}
+
+/* ---- reading ---- */
+
+size_t ledger_origin_count(const ledger *l)
+{
+	return l->n_origins;
+}
+
+const ledger_origin *ledger_origin_at(const ledger *l, size_t i)
+{
+	return i < l->n_origins ? &l->origins[i] : NULL;
+}
+
+const ledger_origin *ledger_origin_find(const ledger *l, const char *region)
+{
+	long pos = origin_pos(l, region);
+	return pos >= 0 ? &l->origins[pos] : NULL;
+}
+
+uint64_t ledger_record_count(const ledger *l)
+{
+	return l->n_records;
+}
+
+void ledger_digest(const ledger *l, uint8_t out[RECORD_ID_BYTES])
+{
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < l->n_origins; i++) {
+		const ledger_origin *o = &l->origins[i];
+		uint8_t seq[8];
+		for (int k = 0; k < 8; k++)
+			seq[k] = (uint8_t)(o->seq >> (56 - 8 * k));
+		crypto_hash_sha256_update(&st, (const uint8_t *)o->region,
+					  HT_REGION_LEN);
+		crypto_hash_sha256_update(&st, seq, sizeof(seq));
+		crypto_hash_sha256_update(&st, o->head, RECORD_ID_BYTES);
+	}
+	crypto_hash_sha256_final(&st, out);
+}
+
+/* Turn the current row (envelope, stored_ms, source, n) into a record. */
+static int row_record(sqlite3_stmt *st, record **out, ledger_meta *meta,
+		      ht_err *err)
+{
+	const uint8_t *env = sqlite3_column_blob(st, 0);
+	int len = sqlite3_column_bytes(st, 0);
+	record *r = record_parse(env, (size_t)len, err);
+	if (r == NULL)
+		return HT_ECORRUPT;
+	if (meta != NULL) {
+		meta->stored_ms = sqlite3_column_int64(st, 1);
+		snprintf(meta->source, sizeof(meta->source), "%s",
+			 (const char *)sqlite3_column_text(st, 2));
+		meta->n = sqlite3_column_int64(st, 3);
+	}
+	*out = r;
+	return 0;
+}
+
+static int get_one(ledger *l, sqlite3_stmt *st, record **out,
+		   ledger_meta *meta, ht_err *err)
+{
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_ROW    ? row_record(st, out, meta, err)
+		  : rc == SQLITE_DONE ? HT_ENOTFOUND
+				      : db_err(l, rc, "read record", err);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+int ledger_get(ledger *l, const uint8_t id[RECORD_ID_BYTES], record **out,
+	       ledger_meta *meta, ht_err *err)
+{
+	sqlite3_bind_blob(l->get_id, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
+	int rc = get_one(l, l->get_id, out, meta, err);
+	if (rc != HT_ENOTFOUND)
+		return rc;
+	sqlite3_bind_blob(l->get_fork_id, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
+	rc = get_one(l, l->get_fork_id, out, meta, err);
+	if (rc == HT_ENOTFOUND) {
+		char hex[2 * RECORD_ID_BYTES + 1];
+		ht_err_set(err, rc, "id", "no record %s",
+			   util_hex(id, RECORD_ID_BYTES, hex));
+	}
+	return rc;
+}
+
+int ledger_get_seq(ledger *l, const char *region, uint64_t seq, record **out,
+		   ledger_meta *meta, ht_err *err)
+{
+	sqlite3_bind_text(l->get_chain, 1, region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(l->get_chain, 2, (sqlite3_int64)seq);
+	int rc = get_one(l, l->get_chain, out, meta, err);
+	if (rc == HT_ENOTFOUND)
+		ht_err_set(err, rc, "seq", "origin %s has no seq %llu", region,
+			   (unsigned long long)seq);
+	return rc;
+}
+
+/* Run st (columns envelope, stored_ms, source, n) calling fn per row. */
+static int each_row(ledger *l, sqlite3_stmt *st, ledger_each_fn fn,
+		    void *ctx, ht_err *err)
+{
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		record *r = NULL;
+		ledger_meta meta;
+		ret = row_record(st, &r, &meta, err);
+		if (ret == 0)
+			ret = fn(ctx, r, &meta);
+		record_free(&r);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_err(l, rc, "read records", err);
+	return ret;
+}
+
+int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
+		void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st,
+			 "SELECT envelope, stored_ms, source, n FROM record"
+			 " WHERE (?1 = 0 OR kind = ?1) AND (?2 IS NULL OR"
+			 " origin = ?2) AND (?3 IS NULL OR author = ?3) AND"
+			 " (?4 = 0 OR created_ms >= ?4) AND (?5 = 0 OR"
+			 " created_ms < ?5) ORDER BY n LIMIT ?6", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_int(st, 1, f ? f->kind : 0);
+	if (f && f->origin)
+		sqlite3_bind_text(st, 2, f->origin, -1, SQLITE_STATIC);
+	if (f && f->author)
+		sqlite3_bind_text(st, 3, f->author, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, f ? f->since_ms : 0);
+	sqlite3_bind_int64(st, 5, f ? f->until_ms : 0);
+	sqlite3_bind_int64(st, 6, f && f->limit > 0 ? f->limit : -1);
+	rc = each_row(l, st, fn, ctx, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ledger_each_fork(ledger *l, ledger_each_fn fn, void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT envelope, stored_ms, source, n FROM"
+			 " fork ORDER BY n", err);
+	if (rc == 0)
+		rc = each_row(l, st, fn, ctx, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- offline verification ---- */
+
+typedef struct verify_state {
+	ledger *l;
+	ledger_problem_fn fn;
+	void *ctx;
+	int problems;
+	ledger_origin *seen; /* per origin: what the chain walk reached */
+	size_t n_seen, cap_seen;
+} verify_state;
+
+static void problem(verify_state *v, const uint8_t *id, const char *region,
+		    uint64_t seq, const char *fmt, ...) HT_PRINTF(5, 6);
+
+static void problem(verify_state *v, const uint8_t *id, const char *region,
+		    uint64_t seq, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	v->problems++;
+	if (v->fn)
+		v->fn(v->ctx, id, region, seq, reason);
+}
+
+/* The walk's entry for region, created empty when new. */
+static ledger_origin *seen_origin(verify_state *v, const char *region)
+{
+	ledger tmp = {.origins = v->seen, .n_origins = v->n_seen,
+		      .cap_origins = v->cap_seen};
+	ledger_origin *o = origin_insert(&tmp, region);
+	v->seen = tmp.origins;
+	v->n_seen = tmp.n_origins;
+	v->cap_seen = tmp.cap_origins;
+	return o;
+}
+
+/* Do the indexed columns say what the header says? */
+static bool columns_match(sqlite3_stmt *st, const record *r)
+{
+	const Hutong__Header *h = record_header(r);
+	const uint8_t *id = sqlite3_column_blob(st, 3);
+	return strcmp((const char *)sqlite3_column_text(st, 1),
+		      h->origin_region) == 0 &&
+	       (uint64_t)sqlite3_column_int64(st, 2) == h->seq &&
+	       sqlite3_column_bytes(st, 3) == RECORD_ID_BYTES &&
+	       memcmp(id, record_id(r), RECORD_ID_BYTES) == 0 &&
+	       sqlite3_column_int(st, 4) == (int)h->kind &&
+	       sqlite3_column_int64(st, 5) == h->created_ms &&
+	       strcmp((const char *)sqlite3_column_text(st, 6), h->author) == 0;
+}
+
+/* Chain rules and signature of r against what the walk has seen. */
+static void verify_chain(verify_state *v, const record *r)
+{
+	const Hutong__Header *h = record_header(r);
+	const uint8_t *id = record_id(r);
+	ledger_origin *o = seen_origin(v, h->origin_region);
+	if (o == NULL)
+		return;
+	if (h->seq != o->seq + 1)
+		problem(v, id, h->origin_region, h->seq,
+			"chain gap: seq %llu follows seq %llu (records missing)",
+			(unsigned long long)h->seq, (unsigned long long)o->seq);
+	else if (h->seq > 1 &&
+		 memcmp(h->prev_id.data, o->head, RECORD_ID_BYTES) != 0)
+		problem(v, id, h->origin_region, h->seq,
+			"prev_id does not match the record at seq %llu",
+			(unsigned long long)o->seq);
+	if (record_is_genesis(r) && record_body(r) != NULL)
+		memcpy(o->key, record_body(r)->genesis->public_key.data,
+		       RECORD_PK_BYTES);
+	if (!record_verify(r, o->key))
+		problem(v, id, h->origin_region, h->seq,
+			"signature does not verify with the origin's key");
+	o->seq = h->seq;
+	memcpy(o->head, id, RECORD_ID_BYTES);
+}
+
+static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
+		       uint8_t arrival[32])
+{
+	int64_t n = sqlite3_column_int64(st, 0);
+	const char *region = (const char *)sqlite3_column_text(st, 1);
+	uint64_t seq = (uint64_t)sqlite3_column_int64(st, 2);
+	const uint8_t *col_id = sqlite3_column_bytes(st, 3) == RECORD_ID_BYTES
+					? sqlite3_column_blob(st, 3)
+					: NULL;
+	if (n != *prev_n + 1)
+		problem(v, col_id, region, seq, "arrival log gap: n=%lld follows"
+			" n=%lld (rows deleted)", (long long)n,
+			(long long)*prev_n);
+	uint8_t want[32];
+	if (col_id != NULL) {
+		arrival_hash(arrival, n, col_id, sqlite3_column_int64(st, 8),
+			     (const char *)sqlite3_column_text(st, 9), want);
+		if (sqlite3_column_bytes(st, 10) != 32 ||
+		    memcmp(want, sqlite3_column_blob(st, 10), 32) != 0)
+			problem(v, col_id, region, seq, "arrival record altered "
+				"(stored time, source or order rewritten)");
+	}
+	*prev_n = n;
+	copy_blob(arrival, 32, st, 10);
+	ht_err err;
+	record *r = record_parse(sqlite3_column_blob(st, 7),
+				 (size_t)sqlite3_column_bytes(st, 7), &err);
+	if (r == NULL) {
+		char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+		problem(v, col_id, region, seq, "stored envelope is invalid: %s",
+			ht_err_str(&err, msg, sizeof(msg)));
+		return;
+	}
+	if (!columns_match(st, r))
+		problem(v, record_id(r), region, seq,
+			"stored columns differ from the signed header");
+	verify_chain(v, r);
+	record_free(&r);
+}
+
+/* Does the origin table agree with where each chain ends? */
+static void verify_frontier(verify_state *v)
+{
+	ledger *l = v->l;
+	for (size_t i = 0; i < l->n_origins; i++) {
+		const ledger_origin *t = &l->origins[i];
+		long pos = origin_pos(&(ledger){.origins = v->seen,
+						.n_origins = v->n_seen},
+				      t->region);
+		const ledger_origin *s = pos >= 0 ? &v->seen[pos] : NULL;
+		if (s == NULL || s->seq != t->seq ||
+		    memcmp(s->head, t->head, RECORD_ID_BYTES) != 0)
+			problem(v, t->head, t->region, t->seq,
+				"frontier says seq %llu but the chain ends at "
+				"seq %llu (head record missing or altered)",
+				(unsigned long long)t->seq,
+				(unsigned long long)(s ? s->seq : 0));
+		else if (memcmp(s->key, t->key, RECORD_PK_BYTES) != 0)
+			problem(v, t->head, t->region, t->seq,
+				"origin key differs from its genesis record");
+	}
+	if (v->n_seen != l->n_origins)
+		problem(v, NULL, "", 0, "%zu origins in records but %zu in the "
+			"frontier table", v->n_seen, l->n_origins);
+}
+
+static int verify_fork_row(void *ctx, const record *r, const ledger_meta *m)
+{
+	verify_state *v = ctx;
+	const Hutong__Header *h = record_header(r);
+	long pos = origin_pos(&(ledger){.origins = v->seen,
+					.n_origins = v->n_seen},
+			      h->origin_region);
+	if (pos < 0 || !record_verify(r, v->seen[pos].key))
+		problem(v, record_id(r), h->origin_region, h->seq,
+			"fork evidence does not verify with the origin's key");
+	return 0;
+}
+
+int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
+{
+	verify_state v = {.l = l, .fn = fn, .ctx = ctx};
+	sqlite3_stmt *st = NULL;
+	int rc = load_state(l, err);
+	if (rc == 0)
+		rc = prepare(l, &st, "SELECT n, origin, seq, id, kind,"
+			     " created_ms, author, envelope, stored_ms, source,"
+			     " arrival FROM record ORDER BY n", err);
+	int64_t prev_n = 0;
+	uint8_t arrival[32] = {0};
+	int step = SQLITE_DONE;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		verify_row(&v, st, &prev_n, arrival);
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_err(l, step, "read records", err);
+	sqlite3_finalize(st);
+	if (rc == 0) {
+		verify_frontier(&v);
+		rc = ledger_each_fork(l, verify_fork_row, &v, err);
+	}
+	free(v.seen);
+	return rc == 0 ? v.problems : rc;
+}

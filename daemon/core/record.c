@@ -1,0 +1,688 @@
+/*
+ * record: envelopes in and out.
+ *
+ * Untrusted bytes go through, in order: size limits, protobuf decoding,
+ * the canonical check (re-encode and compare: protobuf-c accepts reordered,
+ * repeated and unknown fields and padded varints, and would sign or hash
+ * something other than what it was given), then the schema walk (every
+ * string valid UTF-8 text within its limit, every enum a known value, every
+ * repeated field within its count, no unknown fields), then the rules of
+ * each kind, then the body hash. Signatures are checked by record_verify with
+ * a key the caller trusts.
+ */
+#include "record.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct record {
+	uint8_t *buf; /* envelope bytes */
+	size_t len;
+	Hutong__Envelope *env;
+	Hutong__Header *hdr;
+	Hutong__Body *body; /* NULL when withheld */
+	uint8_t id[RECORD_ID_BYTES];
+};
+
+static const struct {
+	int kind;
+	const char *name;
+} kind_names[] = {
+	{HUTONG__KIND__KIND_INTELLIGENCE, "intel"},
+	{HUTONG__KIND__KIND_REPATRIATION, "repatriation"},
+	{HUTONG__KIND__KIND_FLEEING_ORGANIZATION, "org"},
+	{HUTONG__KIND__KIND_CORRECTION, "correction"},
+	{HUTONG__KIND__KIND_GENESIS, "genesis"},
+};
+
+const char *record_kind_name(int kind)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (kind_names[i].kind == kind)
+			return kind_names[i].name;
+	return "unknown";
+}
+
+int record_kind_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (strcmp(kind_names[i].name, name) == 0)
+			return kind_names[i].kind;
+	return -1;
+}
+
+int record_body_kind(const Hutong__Body *b)
+{
+	if (b == NULL)
+		return HUTONG__KIND__KIND_UNSPECIFIED;
+	switch (b->content_case) {
+	case HUTONG__BODY__CONTENT_INTELLIGENCE:
+		return HUTONG__KIND__KIND_INTELLIGENCE;
+	case HUTONG__BODY__CONTENT_REPATRIATION:
+		return HUTONG__KIND__KIND_REPATRIATION;
+	case HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION:
+		return HUTONG__KIND__KIND_FLEEING_ORGANIZATION;
+	case HUTONG__BODY__CONTENT_CORRECTION:
+		return HUTONG__KIND__KIND_CORRECTION;
+	case HUTONG__BODY__CONTENT_GENESIS:
+		return HUTONG__KIND__KIND_GENESIS;
+	default:
+		return HUTONG__KIND__KIND_UNSPECIFIED;
+	}
+}
+
+/* ---- the generic schema walk ---- */
+
+/* Longest allowed text per field name; RECORD_MAX_SHORT otherwise. */
+static size_t text_limit(const char *field)
+{
+	static const struct {
+		const char *name;
+		size_t max;
+	} limits[] = {
+		{"summary", RECORD_MAX_TEXT}, {"notes", RECORD_MAX_TEXT},
+		{"source", RECORD_MAX_TEXT},  {"reason", RECORD_MAX_TEXT},
+		{"address", RECORD_MAX_SHORT}, {"author", RECORD_MAX_NAME},
+		{"origin_node", RECORD_MAX_NAME}, {"case_id", RECORD_MAX_NAME},
+		{"org_id", RECORD_MAX_NAME},  {"escort", RECORD_MAX_SHORT},
+	};
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (strcmp(limits[i].name, field) == 0)
+			return limits[i].max;
+	return RECORD_MAX_SHORT;
+}
+
+static int walk(const ProtobufCMessage *m, const char *path, ht_err *err);
+
+/* Path of field f (element i when repeated, -1 otherwise) under path. */
+static void sub_path(char *out, size_t len, const char *path,
+		     const ProtobufCFieldDescriptor *f, long i)
+{
+	const char *dot = path[0] ? "." : "";
+	if (i >= 0)
+		snprintf(out, len, "%s%s%s[%ld]", path, dot, f->name, i);
+	else
+		snprintf(out, len, "%s%s%s", path, dot, f->name);
+}
+
+/* Check one value of field f at p (a pointer to the member or element). */
+static int walk_value(const ProtobufCFieldDescriptor *f, const void *p,
+		      const char *path, ht_err *err)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		size_t n = s ? strlen(s) : 0, max = text_limit(f->name);
+		if (n > max)
+			return ht_err_set(err, HT_ELIMIT, path,
+					  "longer than %zu bytes (%zu)", max, n);
+		if (!util_is_text(s ? s : "", n))
+			return ht_err_set(err, HT_EINVAL, path,
+					  "not valid UTF-8 text");
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_ENUM: {
+		int v = *(const int *)p;
+		if (protobuf_c_enum_descriptor_get_value(f->descriptor, v) == NULL)
+			return ht_err_set(err, HT_EINVAL, path,
+					  "unknown value %d", v);
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+		return sub ? walk(sub, path, err) : 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Is field f present in m (for oneof members: is it the chosen one)? */
+static bool field_present(const ProtobufCMessage *m,
+			  const ProtobufCFieldDescriptor *f)
+{
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		const uint32_t *which =
+			(const uint32_t *)((const char *)m + f->quantifier_offset);
+		return *which == f->id;
+	}
+	return true;
+}
+
+static int walk_field(const ProtobufCMessage *m,
+		      const ProtobufCFieldDescriptor *f, const char *path,
+		      ht_err *err)
+{
+	const char *member = (const char *)m + f->offset;
+	char p[256];
+	if (!field_present(m, f))
+		return 0;
+	if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+		sub_path(p, sizeof(p), path, f, -1);
+		return walk_value(f, member, p, err);
+	}
+	size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+	if (n > RECORD_MAX_REPEATED) {
+		sub_path(p, sizeof(p), path, f, -1);
+		return ht_err_set(err, HT_ELIMIT, p, "more than %d entries (%zu)",
+				  RECORD_MAX_REPEATED, n);
+	}
+	size_t esize = f->type == PROTOBUF_C_TYPE_STRING ||
+				       f->type == PROTOBUF_C_TYPE_MESSAGE
+			       ? sizeof(void *)
+			       : f->type == PROTOBUF_C_TYPE_ENUM ? sizeof(int) : 0;
+	if (esize == 0)
+		return 0;
+	const char *arr = *(const char *const *)member;
+	for (size_t i = 0; i < n; i++) {
+		sub_path(p, sizeof(p), path, f, (long)i);
+		int rc = walk_value(f, arr + i * esize, p, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Every string text within limits, every enum known, no unknown fields. */
+static int walk(const ProtobufCMessage *m, const char *path, ht_err *err)
+{
+	if (m->n_unknown_fields > 0)
+		return ht_err_set(err, HT_EINVAL, path[0] ? path : "message",
+				  "unknown field %u",
+				  (unsigned)m->unknown_fields[0].tag);
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		int rc = walk_field(m, &d->fields[i], path, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the rules of each kind ---- */
+
+static int need_text(const char *s, const char *field, ht_err *err)
+{
+	if (s == NULL || s[0] == '\0')
+		return ht_err_set(err, HT_EINVAL, field, "required");
+	return 0;
+}
+
+static int need_id(const ProtobufCBinaryData *b, const char *field,
+		   ht_err *err)
+{
+	if (b->len != RECORD_ID_BYTES)
+		return ht_err_set(err, HT_EINVAL, field,
+				  "must be a %d-byte record id, got %zu bytes",
+				  RECORD_ID_BYTES, b->len);
+	return 0;
+}
+
+static int check_people(Hutong__Person **people, size_t n, const char *path,
+			ht_err *err)
+{
+	char f[128];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(f, sizeof(f), "%s[%zu].name", path, i);
+		if (need_text(people[i]->name, f, err) != 0)
+			return HT_EINVAL;
+	}
+	return 0;
+}
+
+static int check_intel(const Hutong__Intelligence *in, ht_err *err)
+{
+	char f[128];
+	if (need_text(in->summary, "body.intelligence.summary", err) != 0)
+		return HT_EINVAL;
+	if (in->accuracy > 4)
+		return ht_err_set(err, HT_EINVAL, "body.intelligence.accuracy",
+				  "must be 1-4 (0 = not graded), got %u",
+				  in->accuracy);
+	for (size_t i = 0; i < in->n_places; i++) {
+		snprintf(f, sizeof(f), "body.intelligence.places[%zu].region", i);
+		if (util_check_region(in->places[i]->region, f, err) != 0)
+			return HT_EINVAL;
+	}
+	for (size_t i = 0; i < in->n_related; i++) {
+		snprintf(f, sizeof(f), "body.intelligence.related[%zu]", i);
+		if (need_id(&in->related[i], f, err) != 0)
+			return HT_EINVAL;
+	}
+	return check_people(in->people, in->n_people,
+			    "body.intelligence.people", err);
+}
+
+static int check_repatriation(const Hutong__Repatriation *r, ht_err *err)
+{
+	if (need_text(r->case_id, "body.repatriation.case_id", err) != 0)
+		return HT_EINVAL;
+	if (r->step == HUTONG__STEP__STEP_UNSPECIFIED)
+		return ht_err_set(err, HT_EINVAL, "body.repatriation.step",
+				  "required");
+	if (util_check_region(r->from_region, "body.repatriation.from_region",
+			      err) != 0 ||
+	    util_check_region(r->to_region, "body.repatriation.to_region",
+			      err) != 0)
+		return HT_EINVAL;
+	if (strcmp(r->from_region, r->to_region) == 0)
+		return ht_err_set(err, HT_EINVAL, "body.repatriation.to_region",
+				  "must differ from from_region");
+	return check_people(r->people, r->n_people, "body.repatriation.people",
+			    err);
+}
+
+static int check_org(const Hutong__FleeingOrganization *o, ht_err *err)
+{
+	char f[128];
+	if (need_text(o->org_id, "body.fleeing_organization.org_id", err) != 0 ||
+	    need_text(o->name, "body.fleeing_organization.name", err) != 0)
+		return HT_EINVAL;
+	if (o->last_seen_region[0] != '\0' &&
+	    util_check_region(o->last_seen_region,
+			      "body.fleeing_organization.last_seen_region",
+			      err) != 0)
+		return HT_EINVAL;
+	for (size_t i = 0; i < o->n_suspected_destinations; i++) {
+		snprintf(f, sizeof(f),
+			 "body.fleeing_organization.suspected_destinations[%zu]",
+			 i);
+		if (util_check_region(o->suspected_destinations[i], f, err) != 0)
+			return HT_EINVAL;
+	}
+	return check_people(o->leaders, o->n_leaders,
+			    "body.fleeing_organization.leaders", err);
+}
+
+static int check_content(const Hutong__Body *b, bool nested, ht_err *err);
+
+static int check_correction(const Hutong__Correction *c, ht_err *err)
+{
+	if (need_id(&c->target, "body.correction.target", err) != 0 ||
+	    need_text(c->reason, "body.correction.reason", err) != 0)
+		return HT_EINVAL;
+	if (c->retract && c->replacement != NULL)
+		return ht_err_set(err, HT_EINVAL, "body.correction.replacement",
+				  "must be empty when retracting");
+	if (!c->retract && c->replacement == NULL)
+		return ht_err_set(err, HT_EINVAL, "body.correction.replacement",
+				  "required unless retract is set");
+	return c->replacement ? check_content(c->replacement, true, err) : 0;
+}
+
+static int check_genesis(const Hutong__Genesis *g, ht_err *err)
+{
+	if (g->public_key.len != RECORD_PK_BYTES)
+		return ht_err_set(err, HT_EINVAL, "body.genesis.public_key",
+				  "must be %d bytes, got %zu", RECORD_PK_BYTES,
+				  g->public_key.len);
+	if (g->n_certificates > RECORD_MAX_CERTS)
+		return ht_err_set(err, HT_ELIMIT, "body.genesis.certificates",
+				  "more than %d", RECORD_MAX_CERTS);
+	for (size_t i = 0; i < g->n_certificates; i++)
+		if (g->certificates[i].len == 0 ||
+		    g->certificates[i].len > RECORD_MAX_CERT)
+			return ht_err_set(err, HT_ELIMIT,
+					  "body.genesis.certificates",
+					  "certificate %zu has %zu bytes", i,
+					  g->certificates[i].len);
+	return 0;
+}
+
+/* Rules of the body's kind. nested: inside a correction (no corrections
+ * or genesis there). */
+static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
+{
+	switch (b->content_case) {
+	case HUTONG__BODY__CONTENT_INTELLIGENCE:
+		return check_intel(b->intelligence, err);
+	case HUTONG__BODY__CONTENT_REPATRIATION:
+		return check_repatriation(b->repatriation, err);
+	case HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION:
+		return check_org(b->fleeing_organization, err);
+	case HUTONG__BODY__CONTENT_CORRECTION:
+		if (nested)
+			break;
+		return check_correction(b->correction, err);
+	case HUTONG__BODY__CONTENT_GENESIS:
+		if (nested)
+			break;
+		return check_genesis(b->genesis, err);
+	default:
+		return ht_err_set(err, HT_EINVAL, "body", "no content: one of "
+				  "intelligence, repatriation, "
+				  "fleeing_organization, correction required");
+	}
+	return ht_err_set(err, HT_EINVAL, "body.correction.replacement",
+			  "must be an intelligence, repatriation or "
+			  "fleeing_organization body");
+}
+
+static bool is_node_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  (i > 0 && (c == '.' || c == '_' || c == '-'));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+int record_check_submission(const Hutong__Submission *sub, ht_err *err)
+{
+	int rc = walk(&sub->base, "", err);
+	if (rc != 0)
+		return rc;
+	if (need_text(sub->author, "author", err) != 0)
+		return HT_EINVAL;
+	if (sub->body == NULL)
+		return ht_err_set(err, HT_EINVAL, "body", "required");
+	if (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS)
+		return ht_err_set(err, HT_EINVAL, "body.genesis",
+				  "written by the node itself, not submitted");
+	return check_content(sub->body, false, err);
+}
+
+static int check_header(const Hutong__Header *h, ht_err *err)
+{
+	if (util_check_region(h->origin_region, "header.origin_region", err))
+		return HT_EINVAL;
+	if (!is_node_name(h->origin_node))
+		return ht_err_set(err, HT_EINVAL, "header.origin_node",
+				  "not a valid node name");
+	if (h->seq == 0)
+		return ht_err_set(err, HT_EINVAL, "header.seq", "must be >= 1");
+	if (h->seq == 1 && h->prev_id.len != 0)
+		return ht_err_set(err, HT_EINVAL, "header.prev_id",
+				  "must be empty for seq 1");
+	if (h->seq > 1 && need_id(&h->prev_id, "header.prev_id", err) != 0)
+		return HT_EINVAL;
+	if (h->created_ms <= 0)
+		return ht_err_set(err, HT_EINVAL, "header.created_ms",
+				  "must be a positive Unix time in ms");
+	if (need_text(h->author, "header.author", err) != 0)
+		return HT_EINVAL;
+	if (h->kind == HUTONG__KIND__KIND_UNSPECIFIED)
+		return ht_err_set(err, HT_EINVAL, "header.kind", "required");
+	if ((h->seq == 1) != (h->kind == HUTONG__KIND__KIND_GENESIS))
+		return ht_err_set(err, HT_EINVAL, "header.kind",
+				  "seq 1 and only seq 1 is a genesis record");
+	if (h->kind == HUTONG__KIND__KIND_GENESIS &&
+	    h->scope > HUTONG__SCOPE__SCOPE_NATIONAL)
+		return ht_err_set(err, HT_EINVAL, "header.scope",
+				  "a genesis record is national");
+	if (h->body_hash.len != RECORD_HASH_BYTES)
+		return ht_err_set(err, HT_EINVAL, "header.body_hash",
+				  "must be %d bytes", RECORD_HASH_BYTES);
+	return 0;
+}
+
+/* ---- decoding ---- */
+
+/* Encode m and compare with the bytes it was decoded from. */
+static bool is_canonical(const ProtobufCMessage *m, const uint8_t *buf,
+			 size_t len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	if (n != len)
+		return false;
+	uint8_t stackbuf[1024];
+	uint8_t *out = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
+	if (out == NULL)
+		return false;
+	protobuf_c_message_pack(m, out);
+	bool same = memcmp(out, buf, n) == 0;
+	if (out != stackbuf)
+		free(out);
+	return same;
+}
+
+static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *d,
+				const uint8_t *buf, size_t len,
+				const char *what, ht_err *err)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, buf);
+	if (m == NULL) {
+		ht_err_set(err, HT_EINVAL, what, "not a valid protobuf %s",
+			   d->short_name);
+		return NULL;
+	}
+	if (!is_canonical(m, buf, len)) {
+		ht_err_set(err, HT_EINVAL, what,
+			   "not canonically encoded (re-encoding differs)");
+		protobuf_c_message_free_unpacked(m, NULL);
+		return NULL;
+	}
+	return m;
+}
+
+static int parse_body(record *r, ht_err *err)
+{
+	const ProtobufCBinaryData *b = &r->env->body;
+	uint8_t hash[RECORD_HASH_BYTES];
+	crypto_hash_sha256(hash, b->data, b->len);
+	if (sodium_memcmp(hash, r->hdr->body_hash.data, sizeof(hash)) != 0)
+		return ht_err_set(err, HT_ECRYPTO, "body",
+				  "SHA-256 does not match header.body_hash");
+	r->body = (Hutong__Body *)decode(&hutong__body__descriptor, b->data,
+					 b->len, "body", err);
+	if (r->body == NULL)
+		return HT_EINVAL;
+	int rc = walk(&r->body->base, "body", err);
+	if (rc == 0)
+		rc = check_content(r->body, false, err);
+	if (rc == 0 && record_body_kind(r->body) != (int)r->hdr->kind)
+		rc = ht_err_set(err, HT_EINVAL, "body",
+				"content is %s but header.kind is %s",
+				record_kind_name(record_body_kind(r->body)),
+				record_kind_name(r->hdr->kind));
+	return rc;
+}
+
+static int parse_parts(record *r, ht_err *err)
+{
+	r->env = (Hutong__Envelope *)decode(&hutong__envelope__descriptor,
+					    r->buf, r->len, "envelope", err);
+	if (r->env == NULL)
+		return HT_EINVAL;
+	const ProtobufCBinaryData *h = &r->env->header;
+	if (h->len == 0 || h->len > RECORD_MAX_HEADER)
+		return ht_err_set(err, HT_ELIMIT, "header", "%zu bytes (limit %d)",
+				  h->len, RECORD_MAX_HEADER);
+	if (r->env->body.len > RECORD_MAX_BODY)
+		return ht_err_set(err, HT_ELIMIT, "body", "%zu bytes (limit %d)",
+				  r->env->body.len, RECORD_MAX_BODY);
+	if (r->env->signature.len != RECORD_SIG_BYTES)
+		return ht_err_set(err, HT_EINVAL, "signature",
+				  "must be %d bytes, got %zu", RECORD_SIG_BYTES,
+				  r->env->signature.len);
+	r->hdr = (Hutong__Header *)decode(&hutong__header__descriptor, h->data,
+					  h->len, "header", err);
+	if (r->hdr == NULL)
+		return HT_EINVAL;
+	int rc = walk(&r->hdr->base, "header", err);
+	if (rc == 0)
+		rc = check_header(r->hdr, err);
+	if (rc != 0)
+		return rc;
+	crypto_hash_sha256(r->id, h->data, h->len);
+	return r->env->body.len > 0 ? parse_body(r, err) : 0;
+}
+
+record *record_parse(const uint8_t *buf, size_t len, ht_err *err)
+{
+	if (len == 0 || len > RECORD_MAX_ENVELOPE) {
+		ht_err_set(err, HT_ELIMIT, "envelope", "%zu bytes (limit %d)",
+			   len, RECORD_MAX_ENVELOPE);
+		return NULL;
+	}
+	record *r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->buf = malloc(len)) == NULL) {
+		free(r);
+		ht_err_set(err, HT_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	memcpy(r->buf, buf, len);
+	r->len = len;
+	if (parse_parts(r, err) != 0)
+		record_free(&r);
+	return r;
+}
+
+void record_free(record **rp)
+{
+	if (rp == NULL || *rp == NULL)
+		return;
+	record *r = *rp;
+	if (r->body)
+		protobuf_c_message_free_unpacked(&r->body->base, NULL);
+	if (r->hdr)
+		protobuf_c_message_free_unpacked(&r->hdr->base, NULL);
+	if (r->env)
+		protobuf_c_message_free_unpacked(&r->env->base, NULL);
+	free(r->buf);
+	free(r);
+	*rp = NULL;
+}
+
+/* ---- building ---- */
+
+/* Pack m into a new buffer. */
+static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
+{
+	*len = protobuf_c_message_get_packed_size(m);
+	uint8_t *b = malloc(*len ? *len : 1);
+	if (b != NULL)
+		protobuf_c_message_pack(m, b);
+	return b;
+}
+
+/* Build and sign the envelope bytes for sub at o. */
+static int build_bytes(const Hutong__Submission *sub, const Hutong__Body *body,
+		       const record_origin *o, record_signer sign,
+		       void *sign_ctx, uint8_t **out, size_t *out_len)
+{
+	size_t blen, hlen;
+	uint8_t *bbytes = pack(&body->base, &blen), *hbytes = NULL;
+	uint8_t hash[RECORD_HASH_BYTES], sig[RECORD_SIG_BYTES];
+	int rc = HT_ENOMEM;
+	if (bbytes == NULL)
+		goto out;
+	crypto_hash_sha256(hash, bbytes, blen);
+	Hutong__Header h = HUTONG__HEADER__INIT;
+	h.origin_region = (char *)o->region;
+	h.origin_node = (char *)o->node;
+	h.seq = o->seq;
+	h.prev_id.data = (uint8_t *)o->prev;
+	h.prev_id.len = o->prev ? RECORD_ID_BYTES : 0;
+	h.created_ms = o->created_ms;
+	h.author = sub->author;
+	h.kind = (Hutong__Kind)record_body_kind(body);
+	h.scope = sub->scope;
+	h.body_hash.data = hash;
+	h.body_hash.len = sizeof(hash);
+	if ((hbytes = pack(&h.base, &hlen)) == NULL)
+		goto out;
+	if ((rc = sign(sign_ctx, hbytes, hlen, sig)) != 0)
+		goto out;
+	Hutong__Envelope e = HUTONG__ENVELOPE__INIT;
+	e.header = (ProtobufCBinaryData){hlen, hbytes};
+	e.signature = (ProtobufCBinaryData){sizeof(sig), sig};
+	e.body = (ProtobufCBinaryData){blen, bbytes};
+	rc = (*out = pack(&e.base, out_len)) ? 0 : HT_ENOMEM;
+out:
+	free(bbytes);
+	free(hbytes);
+	return rc;
+}
+
+int record_build(const Hutong__Submission *sub, const record_origin *o,
+		 record_signer sign, void *sign_ctx, record **out, ht_err *err)
+{
+	bool genesis = sub->body != NULL &&
+		       sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS;
+	int rc = genesis ? 0 : record_check_submission(sub, err);
+	if (rc != 0)
+		return rc;
+	if (sub->body == NULL)
+		return ht_err_set(err, HT_EINVAL, "body", "required");
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	rc = build_bytes(sub, sub->body, o, sign, sign_ctx, &bytes, &len);
+	if (rc != 0)
+		return ht_err_set(err, rc, "", "cannot build record: %s",
+				  ht_strerror(rc));
+	record *r = record_parse(bytes, len, err);
+	free(bytes);
+	if (r == NULL)
+		return HT_EINVAL;
+	*out = r;
+	return 0;
+}
+
+record *record_without_body(const record *r)
+{
+	Hutong__Envelope e = HUTONG__ENVELOPE__INIT;
+	e.header = r->env->header;
+	e.signature = r->env->signature;
+	size_t len;
+	uint8_t *bytes = pack(&e.base, &len);
+	if (bytes == NULL)
+		return NULL;
+	record *out = record_parse(bytes, len, NULL);
+	free(bytes);
+	return out;
+}
+
+bool record_verify(const record *r, const uint8_t pk[RECORD_PK_BYTES])
+{
+	return crypto_sign_verify_detached(r->env->signature.data,
+					   r->env->header.data,
+					   r->env->header.len, pk) == 0;
+}
+
+const uint8_t *record_id(const record *r)
+{
+	return r->id;
+}
+
+const Hutong__Header *record_header(const record *r)
+{
+	return r->hdr;
+}
+
+const Hutong__Body *record_body(const record *r)
+{
+	return r->body;
+}
+
+const uint8_t *record_bytes(const record *r, size_t *len)
+{
+	*len = r->len;
+	return r->buf;
+}
+
+const uint8_t *record_header_bytes(const record *r, size_t *len)
+{
+	*len = r->env->header.len;
+	return r->env->header.data;
+}
+
+const uint8_t *record_signature(const record *r)
+{
+	return r->env->signature.data;
+}
+
+bool record_is_genesis(const record *r)
+{
+	return r->hdr->kind == HUTONG__KIND__KIND_GENESIS;
+}
