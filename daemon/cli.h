@@ -1,0 +1,69 @@
+/*
+ * cli: what the hutong command groups share: the invocation context (node
+ * directory, its config, output mode), error printing, opening the ledger
+ * read-only, and the JSON form of a stored record.
+ */
+#ifndef HT_CLI_H
+#define HT_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "err.h"
+#include "ledger.h"
+#include "record.h"
+
+/* Exit codes: 0 ok, 1 refused/failed, 2 usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli {
+	const char *dir;  /* -d NODEDIR (NULL if not given) */
+	const char *cmd;  /* "submit", "list", ... for messages */
+	conf *cf;         /* loaded by cli_conf */
+} cli;
+
+typedef struct cli_cmd {
+	const char *name;
+	int (*fn)(cli *c, int argc, char **argv);
+	const char *usage; /* one line */
+	const char *help;  /* one line */
+} cli_cmd;
+
+/* Print "hutong CMD: msg" to stderr; returns CLI_FAIL. */
+int cli_fail(cli *c, const char *fmt, ...) HT_PRINTF(2, 3);
+/* Print "hutong CMD: msg" and "try 'hutong CMD --help'"; returns CLI_USAGE. */
+int cli_usage(cli *c, const char *fmt, ...) HT_PRINTF(2, 3);
+/* Print an ht_err as "hutong CMD: field: msg"; returns CLI_FAIL. */
+int cli_fail_err(cli *c, const ht_err *e);
+
+/* Load NODEDIR/hutongd.conf (requires -d). 0 or CLI_* code (printed). */
+int cli_conf(cli *c);
+
+/* Open the node's ledger read-only; NULL after printing the reason. */
+ledger *cli_ledger(cli *c);
+
+/* The JSON object for a stored record: id, origin, node, seq, prev,
+ * created, author, kind, scope, body_hash, stored, source, body (the
+ * proto3 JSON mapping of Body, or null when withheld). meta may be NULL. */
+json_t *cli_record_json(const record *r, const ledger_meta *meta);
+
+/* Parse a 64-hex record id argument; prints the error. */
+int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES]);
+
+/* Print a JSON value to stdout (indented when pretty) with a newline. */
+void cli_print_json(const json_t *j, bool pretty);
+
+/* The command groups. */
+int cmd_init(cli *c, int argc, char **argv);
+int cmd_submit(cli *c, int argc, char **argv);
+int cmd_list(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_status(cli *c, int argc, char **argv);
+int cmd_verify(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_stop(cli *c, int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+
+#endif

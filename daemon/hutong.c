@@ -1,0 +1,182 @@
+/*
+ * hutong: the command line for a bureau's staff, operators and scripts.
+ * A table of command groups (wg style); each group parses its own flags.
+ * Commands that change the ledger go through hutongd's control socket;
+ * commands that read open the ledger read-only, so they work whether or not
+ * the daemon runs.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int run_ca(cli *c, int argc, char **argv)
+{
+	(void)c;
+	return cmd_ca(argc, argv);
+}
+
+static const cli_cmd commands[] = {
+	{"init", cmd_init, "init --dir NODEDIR --name NAME --region CODE "
+	 "[--listen ENDPOINT]", "create a node: keys, config, CSR"},
+	{"ca", run_ca, "ca init|sign|revoke|crl ...",
+	 "run a certificate authority (see 'hutong ca --help')"},
+	{"submit", cmd_submit, "submit intel|repatriation|org|correction "
+	 "[flags] | submit --json FILE|-", "sign and store records"},
+	{"list", cmd_list, "list [--kind K] [--origin CODE] [--author ID] "
+	 "[--since T] [--until T] [--limit N] [--json]", "list records"},
+	{"show", cmd_show, "show ID [--json | --raw]", "show one record"},
+	{"status", cmd_status, "status [--json]",
+	 "node, records, digest, origins, peers"},
+	{"verify", cmd_verify, "verify [--json]",
+	 "re-check every signature and chain link"},
+	{"export", cmd_export, "export --format jsonl|csv [filters]",
+	 "write all records"},
+	{"stop", cmd_stop, "stop", "ask hutongd to stop"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hutong [-d NODEDIR] COMMAND [ARGS]\n"
+		   "       hutong --version | --help | COMMAND --help\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nUsage of each:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  hutong %s\n", commands[i].usage);
+	fprintf(f, "\n  -d, --dir NODEDIR  the node directory (hutong init made it;"
+		   " default $HUTONG_DIR)\n"
+		   "TIME arguments are RFC 3339 (2026-11-29T08:00:00+08:00 or "
+		   "2026-11-29).\nExit status: 0 ok, 1 refused or failed, 2 usage"
+		   " error.\n");
+}
+
+int cli_fail(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_FAIL;
+}
+
+int cli_usage(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\ntry 'hutong %s --help'\n", c->cmd ? c->cmd : "");
+	return CLI_USAGE;
+}
+
+int cli_fail_err(cli *c, const ht_err *e)
+{
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	return cli_fail(c, "%s", ht_err_str(e, msg, sizeof(msg)));
+}
+
+static void report_conf(void *ctx, const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+	(void)ctx;
+}
+
+int cli_conf(cli *c)
+{
+	if (c->cf != NULL)
+		return 0;
+	if (c->dir == NULL)
+		return cli_usage(c, "-d NODEDIR is required (or set HUTONG_DIR)");
+	char path[PATH_MAX];
+	if (util_path_join(c->dir, "hutongd.conf", path, sizeof(path)) != 0)
+		return cli_fail(c, "%s: path too long", c->dir);
+	c->cf = conf_load(path, report_conf, NULL);
+	if (c->cf == NULL)
+		return cli_fail(c, "cannot use %s (is %s a node directory made by"
+				" 'hutong init'?)", path, c->dir);
+	return 0;
+}
+
+ledger *cli_ledger(cli *c)
+{
+	if (cli_conf(c) != 0)
+		return NULL;
+	ht_err err = {0};
+	ledger *l = ledger_open(c->cf->ledger, LEDGER_RDONLY, NULL, &err);
+	if (l == NULL)
+		cli_fail_err(c, &err);
+	return l;
+}
+
+int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
+{
+	if (util_unhex(arg, id, RECORD_ID_BYTES) != 0)
+		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'", arg);
+	return 0;
+}
+
+void cli_print_json(const json_t *j, bool pretty)
+{
+	char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
+				       : JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s != NULL)
+		printf("%s\n", s);
+	free(s);
+}
+
+static const cli_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	cli c = {.dir = getenv("HUTONG_DIR")};
+	int ch;
+	/* '+': stop at the command; its flags are its own. */
+	while ((ch = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': c.dir = optarg; break;
+		case 'V': printf("hutong %s\n", HUTONG_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return CLI_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	const cli_cmd *cmd = find_command(argv[optind]);
+	if (cmd == NULL) {
+		fprintf(stderr, "hutong: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	c.cmd = cmd->name;
+	int rest = argc - optind;
+	char **args = argv + optind;
+	optind = 0; /* reset getopt for the command */
+	int rc = cmd->fn(&c, rest, args);
+	conf_free(&c.cf);
+	return rc;
+}

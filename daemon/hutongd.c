@@ -1,0 +1,366 @@
+/*
+ * hutongd: the node daemon. One thread, one loop (STYLE.md 8): compute the
+ * next deadline, zmq_poll, dispatch, run due timers. Signal handlers only set
+ * flags. It owns the node (key + ledger) and serves the control socket; the
+ * hutong CLI submits through it so that one process writes each ledger.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "conf.h"
+#include "log.h"
+#include "node.h"
+#include "shell_ctl.h"
+
+static volatile sig_atomic_t got_stop, got_reload;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_reload = 1;
+	else
+		got_stop = 1;
+}
+
+typedef struct daemon_state {
+	conf *cf;
+	node *node;
+	ht_log *log;
+	void *zctx;
+	void *ctl;
+	int lock_fd;
+	bool stop;
+} daemon_state;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hutongd -c FILE [--log-level warn|info|debug]\n"
+		"       hutongd --check-config -c FILE\n"
+		"       hutongd --version | --help\n\n"
+		"Runs a hutong node in the foreground, logging to stderr. It\n"
+		"serves the control socket named in the config (the hutong CLI\n"
+		"talks to it) and stops cleanly on SIGTERM or SIGINT; SIGHUP\n"
+		"re-reads the config (a bad config keeps the old one).\n\n"
+		"  -c, --config FILE   the node's hutongd.conf\n"
+		"  --check-config      report every problem in FILE, exit 1 if any\n"
+		"  --log-level LEVEL   override log_level from the config\n"
+		"  --version           print the version\n");
+}
+
+static void report_stderr(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* ---- control requests ---- */
+
+static void handle_submit(daemon_state *d, const Hutong__SubmitRequest *sr,
+			  Hutong__ControlReply *rep)
+{
+	size_t n = sr->n_items;
+	ht_err err = {0};
+	node_result *res = calloc(n ? n : 1, sizeof(*res));
+	Hutong__SubmitResult *out = calloc(n ? n : 1, sizeof(*out));
+	Hutong__SubmitResult **outp = calloc(n ? n : 1, sizeof(*outp));
+	char (*msgs)[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4] =
+		calloc(n ? n : 1, sizeof(*msgs));
+	if (!res || !out || !outp || !msgs) {
+		rep->code = HT_ENOMEM;
+		rep->error = strdup("out of memory");
+		goto out;
+	}
+	rep->code = node_submit(d->node, sr->items, n, res, &err);
+	if (rep->code != 0)
+		rep->error = strdup(ht_err_str(&err, msgs[0], sizeof(msgs[0])));
+	for (size_t i = 0; i < n; i++) {
+		hutong__submit_result__init(&out[i]);
+		if (res[i].code == 0) {
+			out[i].id.data = malloc(RECORD_ID_BYTES);
+			if (out[i].id.data) {
+				memcpy(out[i].id.data, res[i].id, RECORD_ID_BYTES);
+				out[i].id.len = RECORD_ID_BYTES;
+			}
+		} else {
+			out[i].error = strdup(ht_err_str(&res[i].err, msgs[i],
+							 sizeof(msgs[i])));
+		}
+		outp[i] = &out[i];
+	}
+	rep->results = outp;
+	rep->n_results = n;
+	outp = NULL;
+	out = NULL;
+out:
+	free(res);
+	free(out);
+	free(outp);
+	free(msgs);
+}
+
+static void handle_status(daemon_state *d, Hutong__ControlReply *rep)
+{
+	json_t *j = ctl_status_json(d->cf->name, d->cf->region,
+				    node_ledger(d->node), true);
+	rep->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+}
+
+/* Free a string we set; proto3 defaults point at a static empty string. */
+static void free_str(char *s)
+{
+	if (s != protobuf_c_empty_string)
+		free(s);
+}
+
+static void free_reply_parts(Hutong__ControlReply *rep)
+{
+	for (size_t i = 0; i < rep->n_results; i++) {
+		free(rep->results[i]->id.data);
+		free_str(rep->results[i]->error);
+	}
+	if (rep->n_results > 0)
+		free(rep->results[0]); /* the array of results */
+	free(rep->results);
+	free_str(rep->error);
+	free_str(rep->json);
+}
+
+static void dispatch(daemon_state *d, const Hutong__ControlRequest *req,
+		     Hutong__ControlReply *rep)
+{
+	switch (req->op_case) {
+	case HUTONG__CONTROL_REQUEST__OP_SUBMIT:
+		handle_submit(d, req->submit, rep);
+		break;
+	case HUTONG__CONTROL_REQUEST__OP_STATUS:
+		handle_status(d, rep);
+		break;
+	case HUTONG__CONTROL_REQUEST__OP_STOP:
+		log_info(d->log, "stop requested via control socket");
+		d->stop = true;
+		break;
+	default:
+		rep->code = HT_EINVAL;
+		rep->error = strdup("unknown control request");
+	}
+}
+
+static void serve_one(daemon_state *d)
+{
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, d->ctl, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&msg);
+		return;
+	}
+	Hutong__ControlReply rep = HUTONG__CONTROL_REPLY__INIT;
+	Hutong__ControlRequest *req = hutong__control_request__unpack(
+		NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+	zmq_msg_close(&msg);
+	if (req == NULL) {
+		log_warn(d->log, "control: malformed request");
+		rep.code = HT_EINVAL;
+		rep.error = strdup("malformed control request");
+	} else {
+		dispatch(d, req, &rep);
+		hutong__control_request__free_unpacked(req, NULL);
+	}
+	size_t len = hutong__control_reply__get_packed_size(&rep);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (buf != NULL) {
+		hutong__control_reply__pack(&rep, buf);
+		zmq_send(d->ctl, buf, len, 0);
+	}
+	free(buf);
+	free_reply_parts(&rep);
+}
+
+/* ---- start, reload, stop ---- */
+
+static int take_lock(daemon_state *d, ht_err *err)
+{
+	char path[PATH_MAX];
+	if (util_path_join(d->cf->dir, "hutongd.pid", path, sizeof(path)) != 0)
+		return ht_err_set(err, HT_ELIMIT, "", "path too long");
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0)
+		return ht_err_set(err, HT_EIO, "", "%s: %s", path,
+				  strerror(errno));
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		return ht_err_set(err, HT_EEXIST, "",
+				  "another hutongd is running for %s (lock %s)",
+				  d->cf->dir, path);
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(d->lock_fd, 0) != 0 || write(d->lock_fd, pid, (size_t)n) != n)
+		return ht_err_set(err, HT_EIO, "", "%s: cannot write pid", path);
+	return 0;
+}
+
+static int start(daemon_state *d, ht_err *err)
+{
+	node_config nc = {.name = d->cf->name, .region = d->cf->region,
+			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
+			  .log = d->log};
+	if (take_lock(d, err) != 0)
+		return HT_EEXIST;
+	if ((d->node = node_open(&nc, err)) == NULL)
+		return HT_EIO;
+	d->zctx = zmq_ctx_new();
+	if ((d->ctl = ctl_server_bind(d->zctx, d->cf->control, err)) == NULL)
+		return HT_EIO;
+	return 0;
+}
+
+static void reload(daemon_state *d)
+{
+	conf *fresh = conf_load(d->cf->path, NULL, NULL);
+	if (fresh == NULL) {
+		log_warn(d->log, "reload: %s has errors; keeping the running "
+			 "config (run hutongd --check-config -c %s)",
+			 d->cf->path, d->cf->path);
+		return;
+	}
+	if (strcmp(fresh->region, d->cf->region) != 0 ||
+	    strcmp(fresh->name, d->cf->name) != 0 ||
+	    strcmp(fresh->ledger, d->cf->ledger) != 0) {
+		log_warn(d->log, "reload: name, region and ledger cannot change "
+			 "while running; keeping the running config");
+		conf_free(&fresh);
+		return;
+	}
+	log_set_level(d->log, fresh->log_level);
+	conf_free(&d->cf);
+	d->cf = fresh;
+	log_info(d->log, "reload: config %s applied", d->cf->path);
+}
+
+static void run(daemon_state *d)
+{
+	char hex[2 * RECORD_ID_BYTES + 1];
+	uint8_t digest[RECORD_ID_BYTES];
+	ledger_digest(node_ledger(d->node), digest);
+	log_info(d->log, "started node=%s region=%s records=%llu digest=%s "
+		 "control=%s", d->cf->name, d->cf->region,
+		 (unsigned long long)ledger_record_count(node_ledger(d->node)),
+		 util_hex(digest, RECORD_ID_BYTES, hex), d->cf->control);
+	while (!got_stop && !d->stop) {
+		zmq_pollitem_t items[] = {{d->ctl, 0, ZMQ_POLLIN, 0}};
+		int n = zmq_poll(items, 1, 1000);
+		if (n < 0 && zmq_errno() != EINTR) {
+			log_warn(d->log, "poll: %s", zmq_strerror(zmq_errno()));
+			break;
+		}
+		if (got_reload) {
+			got_reload = 0;
+			reload(d);
+		}
+		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+			serve_one(d);
+	}
+	log_info(d->log, "stopping node=%s", d->cf->name);
+}
+
+static void shutdown_all(daemon_state *d)
+{
+	if (d->ctl) {
+		zmq_close(d->ctl);
+		unlink(d->cf->control);
+	}
+	if (d->zctx)
+		zmq_ctx_term(d->zctx);
+	node_free(&d->node);
+	if (d->lock_fd > 0)
+		close(d->lock_fd);
+	conf_free(&d->cf);
+	log_free(&d->log);
+}
+
+static int check_config(const char *path)
+{
+	conf *c = conf_load(path, report_stderr, NULL);
+	if (c == NULL)
+		return 1;
+	char *dump = conf_dump(c);
+	printf("%s: OK\n%s", path, dump ? dump : "");
+	free(dump);
+	conf_free(&c);
+	return 0;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *path = NULL, *level = NULL;
+	bool check = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': check = true; break;
+		case 'l': level = optarg; break;
+		case 'V': printf("hutongd %s\n", HUTONG_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		fprintf(stderr, "hutongd: %s\n", path ? "unexpected argument"
+						       : "-c FILE is required");
+		usage(stderr);
+		return 2;
+	}
+	if (check)
+		return check_config(path);
+	daemon_state d = {.lock_fd = -1};
+	if ((d.cf = conf_load(path, report_stderr, NULL)) == NULL) {
+		fprintf(stderr, "hutongd: %s has errors; not starting\n", path);
+		return 1;
+	}
+	int lv = level ? log_level_parse(level) : d.cf->log_level;
+	if (lv < 0) {
+		fprintf(stderr, "hutongd: --log-level: must be warn, info or "
+			"debug, got '%s'\n", level);
+		conf_free(&d.cf);
+		return 2;
+	}
+	d.log = log_new(stderr, lv, NULL);
+	install_signals();
+	ht_err err = {0};
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	int rc = start(&d, &err);
+	if (rc != 0)
+		fprintf(stderr, "hutongd: %s\n", ht_err_str(&err, msg, sizeof(msg)));
+	else
+		run(&d);
+	shutdown_all(&d);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,39 @@
+/*
+ * shell_ctl: the control socket, both ends. hutongd serves ControlRequest
+ * messages (proto/control.proto) on a ZeroMQ REP socket bound to
+ * ipc://NODEDIR/control.sock (mode 0600 inside a 0700 directory); the hutong
+ * CLI sends one request and waits for one reply. Also the status document,
+ * which both ends can build (the CLI from the ledger when the daemon is down).
+ */
+#ifndef HT_SHELL_CTL_H
+#define HT_SHELL_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "control.pb-c.h"
+#include "err.h"
+#include "ledger.h"
+
+#define CTL_MAX_MSG (80 * 1024 * 1024) /* one request: a batch of records */
+#define CTL_TIMEOUT_MS 30000
+
+/* Bind the REP socket at path with owner-only permissions. Returns the
+ * socket or NULL with err set (e.g. another daemon is serving it). */
+void *ctl_server_bind(void *zctx, const char *path, ht_err *err);
+
+/* Send req to the daemon at path and wait up to timeout_ms for the reply
+ * (*reply is the caller's: hutong__control_reply__free_unpacked). HT_EUNAVAIL
+ * when no daemon answers. */
+int ctl_call(const char *path, const Hutong__ControlRequest *req,
+	     int timeout_ms, Hutong__ControlReply **reply, ht_err *err);
+
+/* True if a daemon answers a status request at path. */
+bool ctl_is_running(const char *path);
+
+/* The status document: node, region, records, digest, origins (object keyed
+ * by region with seq and head), peers (array). */
+json_t *ctl_status_json(const char *name, const char *region, ledger *l,
+			bool running);
+
+#endif

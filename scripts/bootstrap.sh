@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package hutong needs to build, test and run.
+# A no-op when everything is present; otherwise runs apt-get update first.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config git
+	libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+	libsodium-dev libssl-dev openssl libsqlite3-dev sqlite3 libjansson-dev
+	protobuf-compiler   # Google's protoc: checks that proto/ compiles there too
+	clang               # libFuzzer targets (tests/fuzz)
+	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "bootstrap: all packages present"
+	exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build, run ctest on a normal
+# build and on an AddressSanitizer + UndefinedBehaviorSanitizer build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+
+echo "== normal build"
+bash scripts/build.sh build
+echo "== checking proto/ with Google's protoc"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+protoc --cpp_out="$tmp" -Iproto proto/*.proto
+echo "== ctest (normal build)"
+(cd build && ctest --output-on-failure -j2)
+
+echo "== sanitizer build (ASan + UBSan)"
+bash scripts/build.sh build-asan -DHUTONG_SANITIZE=ON
+echo "== ctest (ASan + UBSan)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j2)

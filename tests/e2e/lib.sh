@@ -1,0 +1,78 @@
+# Shared helpers for end-to-end tests: real daemons on 127.0.0.1, every
+# process started is stopped on every exit path (trap), temp dirs removed.
+# Source it; then call e2e_finish at the end.
+set -u
+: "${HUTONG_BUILD:?HUTONG_BUILD must point at the build directory}"
+HUTONG="$HUTONG_BUILD/hutong"
+HUTONGD="$HUTONG_BUILD/hutongd"
+E2E_TMP=$(mktemp -d /tmp/hutong-e2e.XXXXXX)
+E2E_PIDS=()
+E2E_PASS=0
+E2E_FAIL=0
+
+e2e_cleanup() {
+	local pid
+	for pid in "${E2E_PIDS[@]:-}"; do
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${E2E_PIDS[@]:-}"; do
+		[ -n "$pid" ] || continue
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	rm -rf "$E2E_TMP"
+}
+trap e2e_cleanup EXIT INT TERM
+
+ok() { E2E_PASS=$((E2E_PASS + 1)); echo "ok - $*"; }
+not_ok() { E2E_FAIL=$((E2E_FAIL + 1)); echo "not ok - $*"; }
+
+# check NAME COMMAND...: passes when the command exits 0.
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+
+# expect_fail NAME PATTERN COMMAND...: passes when the command exits non-zero
+# and its stderr matches PATTERN (grep -E).
+expect_fail() {
+	local name=$1 pat=$2; shift 2
+	local err="$E2E_TMP/stderr.$$"
+	if "$@" >/dev/null 2>"$err"; then
+		not_ok "$name (exit 0, expected failure)"
+	elif grep -Eq -- "$pat" "$err"; then
+		ok "$name"
+	else
+		not_ok "$name (stderr: $(head -c 300 "$err"))"
+	fi
+}
+
+# A free TCP port base for this test (avoids collisions between parallel tests).
+e2e_port() { echo $(( 20000 + (RANDOM % 20000) )); }
+
+# start_daemon DIR: start hutongd for DIR, wait until it answers.
+start_daemon() {
+	local dir=$1
+	"$HUTONGD" -c "$dir/hutongd.conf" 2>>"$dir/hutongd.log" &
+	local pid=$!
+	E2E_PIDS+=("$pid")
+	echo "$pid" > "$dir/.e2e.pid"
+	for _ in $(seq 100); do
+		if "$HUTONG" -d "$dir" status --json 2>/dev/null | grep -q '"running": true'; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || { echo "hutongd for $dir died:"; cat "$dir/hutongd.log"; return 1; }
+		sleep 0.1
+	done
+	echo "hutongd for $dir did not come up"; cat "$dir/hutongd.log"; return 1
+}
+
+# stop_daemon DIR: SIGTERM and wait for a clean exit (returns its status).
+stop_daemon() {
+	local dir=$1 pid
+	pid=$(cat "$dir/.e2e.pid")
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+}
+
+e2e_finish() {
+	echo "$E2E_PASS passed, $E2E_FAIL failed"
+	[ "$E2E_FAIL" -eq 0 ]
+}
