@@ -1,0 +1,191 @@
+/*
+ * pki: X.509 certificates, chains and CRLs that bind a node's Ed25519 key to
+ * its name, its region code and its X25519 link key.
+ *
+ * The profile (documented in certs/README.md, configured in certs/openssl.cnf):
+ *   node cert   subject CN = node name; subjectAltName exactly one DNS name
+ *               "<region>.p<PP>.hutong.region" (PP = first two digits of the
+ *               six-digit region); the link key in the non-critical extension
+ *               PKI_LINK_OID, an OCTET STRING of 32 bytes; basicConstraints
+ *               CA:FALSE; keyUsage critical digitalSignature; Ed25519 key.
+ *   root CA     self-signed; basicConstraints critical CA:TRUE, pathlen:1;
+ *               keyUsage critical keyCertSign, cRLSign.
+ *   province CA basicConstraints critical CA:TRUE, pathlen:0; keyUsage as root;
+ *               nameConstraints critical permitted;DNS:p<PP>.hutong.region.
+ * Every CA publishes a CRL; verification refuses a chain when any CA on it has
+ * no CRL or an expired one (fail closed).
+ *
+ * A CA directory holds ca.key (0600), ca.crt, serial, crlnumber, index.txt
+ * and issued/ in the layout `openssl ca` uses, and crl.pem.
+ */
+#ifndef HT_PKI_H
+#define HT_PKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "util.h"
+
+#define PKI_PK_BYTES 32		   /* Ed25519 public key */
+#define PKI_LINK_BYTES 32	   /* X25519 link public key */
+#define PKI_SIG_BYTES 64	   /* Ed25519 signature */
+#define PKI_NAME_MAX 64		   /* node names and CA names */
+#define PKI_SERIAL_HEX_MAX 41	   /* up to 20 bytes in hex, NUL */
+#define PKI_MAX_CHAIN 4		   /* certificates passed to pki_verify_chain */
+#define PKI_MAX_CERT (8 * 1024)	   /* one DER certificate */
+#define PKI_MAX_FILE (1024 * 1024) /* a PEM bundle or CRL file */
+#define PKI_DEFAULT_CERT_DAYS 365
+#define PKI_DEFAULT_ROOT_DAYS 7300
+#define PKI_DEFAULT_PROV_DAYS 3650
+#define PKI_DEFAULT_CRL_DAYS 30
+
+/* The link-key extension: 2.25.<UUID 7e4476d2-dfa9-4b7b-9894-da4331ba4f36>.1 */
+#define PKI_LINK_OID "2.25.167838213686746949268345895283859279670.1"
+/* Region SANs and province constraints live under this DNS suffix. */
+#define PKI_REGION_DOMAIN "hutong.region"
+
+/* What a verified node certificate says. */
+typedef struct pki_identity {
+	char name[PKI_NAME_MAX + 1];	 /* subject CN */
+	char region[HT_REGION_LEN + 1];	 /* six digits, from the SAN */
+	uint8_t pk[PKI_PK_BYTES];	 /* Ed25519 subject key */
+	uint8_t link_pk[PKI_LINK_BYTES]; /* X25519 link key */
+	char issuer[PKI_NAME_MAX + 1];	 /* issuing CA's CN */
+	char province[3];		 /* "PP" when issued by a province CA */
+	char serial[PKI_SERIAL_HEX_MAX]; /* upper-case hex */
+	int64_t not_before_ms;
+	int64_t not_after_ms;
+} pki_identity;
+
+/* A certificate chain as DER buffers: node certificate first, then
+ * intermediates. A plain value; pki_chain_clear frees the buffers. */
+typedef struct pki_chain {
+	size_t n;
+	uint8_t *der[PKI_MAX_CHAIN];
+	size_t len[PKI_MAX_CHAIN];
+} pki_chain;
+
+typedef struct pki_store pki_store;
+
+/* ---- trust store and verification ---- */
+
+/* Load the trust store: bundle_pem holds the root (self-signed) and any
+ * intermediates; crl_paths name PEM files with one or more CRLs. Every CA in
+ * the bundle must have a CRL that it signed and that is current now; every
+ * CRL must be current. A CRL from a CA outside the bundle is kept for chains
+ * that carry that CA. NULL on failure with err set. */
+pki_store *pki_store_load(const char *bundle_pem, const char *const *crl_paths,
+			  size_t n_crl, ht_err *err);
+
+/* A new store with the same CAs and freshly read CRLs, checked as in
+ * pki_store_load. The caller swaps it in and frees the old one; on failure
+ * (NULL) the old store stays valid. */
+pki_store *pki_store_reload_crls(const pki_store *old,
+				 const char *const *crl_paths, size_t n_crl,
+				 ht_err *err);
+
+void pki_store_free(pki_store **s);
+
+/* Use `clock` (not owned; must outlive the store) instead of the system
+ * clock to judge CRL freshness. For tests and the simulator. */
+void pki_store_set_clock(pki_store *s, const ht_clock *clock);
+
+/* Verify a node certificate chain (der[0] the node certificate, then
+ * intermediates not in the bundle) at time at_ms (a record's creation time):
+ * it must chain to the root, every certificate must be valid at at_ms, none
+ * revoked by a current CRL, no unknown critical extension, a province CA may
+ * only certify regions of its province, and the node certificate must follow
+ * the profile. On success fills *out; on failure wipes it and err says why.
+ * Returns 0 or HT_ETRUST (refused) / HT_EINVAL (malformed) / HT_ENOMEM. */
+int pki_verify_chain(const pki_store *s, const uint8_t *const *der,
+		     const size_t *der_len, size_t n, int64_t at_ms,
+		     pki_identity *out, ht_err *err) HT_WUR;
+
+/* True if the certificate's issuer lists it in its CRL, or if that cannot be
+ * decided (unparseable certificate, no CRL for the issuer): fail closed. */
+bool pki_is_revoked(const pki_store *s, const uint8_t *der, size_t len);
+
+/* When the certificate was revoked according to the loaded CRLs (Unix ms),
+ * INT64_MAX if it is not revoked, INT64_MIN if it cannot be parsed. A
+ * revocation counts from this date: pki_verify_chain accepts a certificate
+ * at a time before it (records made while it was good stay good). */
+int64_t pki_revocation_ms(const pki_store *s, const uint8_t *der, size_t len);
+
+/* Add the CRL (DER) to the store if a CA of the store signed it and it is
+ * newer than the one held for that CA. 0, or HT_ETRUST/HT_EINVAL. */
+int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
+			  ht_err *err);
+
+/* ---- node identity and record checks ---- */
+
+/* Read the first certificate of a PEM file and check it against the node
+ * profile (no chain or CRL check). */
+int pki_identity_from_pem_file(const char *path, pki_identity *out,
+			       ht_err *err);
+
+/* 0 if the record's origin region equals the certificate's region, else
+ * HT_ETRUST "region mismatch". */
+int pki_check_region(const pki_identity *id, const char *origin_region,
+		     ht_err *err) HT_WUR;
+
+/* 0 if pk is the certificate's key, else HT_ETRUST. */
+int pki_check_key(const pki_identity *id, const uint8_t pk[PKI_PK_BYTES],
+		  ht_err *err) HT_WUR;
+
+/* Ed25519 check of sig over msg with the certificate's key; HT_ETRUST
+ * "wrong key" when it does not verify. */
+int pki_verify_signature(const pki_identity *id, const uint8_t *msg, size_t len,
+			 const uint8_t sig[PKI_SIG_BYTES], ht_err *err) HT_WUR;
+
+/* ---- PEM <-> DER chains ---- */
+
+/* Read every certificate in a PEM file (at most PKI_MAX_CHAIN) as DER. */
+int pki_chain_read_pem(const char *path, pki_chain *out, ht_err *err);
+
+/* Write DER certificates as one PEM file (mode 0644, replacing). */
+int pki_chain_write_pem(const char *path, const uint8_t *const *der,
+			const size_t *der_len, size_t n, ht_err *err);
+
+/* Free the buffers and zero the chain. Accepts NULL. */
+void pki_chain_clear(pki_chain *c);
+
+/* ---- the node's request ---- */
+
+/* Write a CSR (PEM) for the node: subject CN = name, requested extensions
+ * subjectAltName DNS:<region>.p<PP>.hutong.region and the link key, signed
+ * with the Ed25519 key in key_pem_path. Replaces out_path. */
+int pki_write_csr(const char *key_pem_path,
+		  const uint8_t link_pk[PKI_LINK_BYTES], const char *name,
+		  const char *region, const char *out_path, ht_err *err);
+
+/* ---- CA operations (directories in `openssl ca` layout) ---- */
+
+/* Create a CA in dir (created 0700 if missing; refuses if ca.key exists).
+ * With parent_dir == NULL a self-signed root; otherwise a province CA for
+ * the two-digit province, certified by the CA in parent_dir (which must be a
+ * root). days <= 0 selects the default. Writes an empty CRL. */
+int pki_ca_init(const char *dir, const char *name, const char *parent_dir,
+		const char *province, int days, ht_err *err);
+
+/* Issue a node certificate for the CSR: checks the CSR's own signature, its
+ * CN, region and link key, and the CA's province; copies no other extension.
+ * Writes out_crt_path (the node certificate, followed by the CA certificate
+ * when the CA is a province CA). days <= 0 selects the default. */
+int pki_ca_sign_csr(const char *ca_dir, const char *csr_path,
+		    const char *out_crt_path, int days, ht_err *err);
+
+/* Revoke the (first) certificate in cert_path, which this CA must have
+ * issued, with an RFC 5280 reason name (NULL = "unspecified"), and re-issue
+ * the CRL. HT_EEXIST if already revoked. */
+int pki_ca_revoke(const char *ca_dir, const char *cert_path, const char *reason,
+		  ht_err *err);
+
+/* Re-issue the CA's CRL valid for days (<= 0: default) from its index. */
+int pki_ca_crl(const char *ca_dir, int days, ht_err *err);
+
+/* The RFC 5280 reason names accepted by pki_ca_revoke, NULL-terminated. */
+const char *const *pki_reason_names(void);
+
+#endif
