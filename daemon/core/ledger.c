@@ -41,7 +41,7 @@ struct ledger {
 	int64_t last_n;          /* highest arrival number */
 	uint8_t last_arrival[32];
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
-		*get_id, *get_fork_id;
+		*get_id, *get_fork_id, *range;
 };
 
 static const char schema[] =
@@ -60,7 +60,8 @@ static const char schema[] =
 	" stored_ms INTEGER NOT NULL, source TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS origin("
 	" region TEXT PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL);"
+	" head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL,"
+	" key_id BLOB NOT NULL);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
 
 /* Map an SQLite failure to an HT code and a message naming the action. */
@@ -99,7 +100,7 @@ static int prepare_all(ledger *l, ht_err *err)
 		    "INSERT OR IGNORE INTO fork(origin, seq, id, envelope,"
 		    " stored_ms, source) VALUES(?,?,?,?,?,?)", err) ||
 	    prepare(l, &l->upsert_origin,
-		    "INSERT OR REPLACE INTO origin VALUES(?,?,?,?,?,?)", err) ||
+		    "INSERT OR REPLACE INTO origin VALUES(?,?,?,?,?,?,?)", err) ||
 	    prepare(l, &l->get_chain,
 		    "SELECT envelope, stored_ms, source, n FROM record"
 		    " WHERE origin = ? AND seq = ?", err) ||
@@ -108,7 +109,10 @@ static int prepare_all(ledger *l, ht_err *err)
 		    " WHERE id = ?", err) ||
 	    prepare(l, &l->get_fork_id,
 		    "SELECT envelope, stored_ms, source, n FROM fork"
-		    " WHERE id = ?", err))
+		    " WHERE id = ?", err) ||
+	    prepare(l, &l->range,
+		    "SELECT envelope, seq FROM record WHERE origin = ? AND"
+		    " seq >= ? ORDER BY seq LIMIT ?", err))
 		return HT_EIO;
 	return 0;
 }
@@ -167,8 +171,8 @@ static int load_state(ledger *l, ht_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	l->n_origins = 0;
-	int rc = prepare(l, &st, "SELECT region, node, seq, head, key, forked"
-			 " FROM origin ORDER BY region", err);
+	int rc = prepare(l, &st, "SELECT region, node, seq, head, key, forked,"
+			 " key_id FROM origin ORDER BY region", err);
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		ledger_origin *o = origin_insert(
 			l, (const char *)sqlite3_column_text(st, 0));
@@ -182,6 +186,7 @@ static int load_state(ledger *l, ht_err *err)
 		copy_blob(o->head, sizeof(o->head), st, 3);
 		copy_blob(o->key, sizeof(o->key), st, 4);
 		o->forked = sqlite3_column_int(st, 5) != 0;
+		copy_blob(o->key_id, sizeof(o->key_id), st, 6);
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -271,7 +276,8 @@ void ledger_close(ledger **lp)
 	if (l->in_tx)
 		ledger_rollback(l);
 	sqlite3_stmt *all[] = {l->ins_record, l->ins_fork, l->upsert_origin,
-			       l->get_chain, l->get_id, l->get_fork_id};
+			       l->get_chain, l->get_id, l->get_fork_id,
+			       l->range};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(l->db);
@@ -352,6 +358,7 @@ static int save_origin(ledger *l, const ledger_origin *o, ht_err *err)
 	sqlite3_bind_blob(st, 4, o->head, RECORD_ID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 5, o->key, RECORD_PK_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, o->forked);
+	sqlite3_bind_blob(st, 7, o->key_id, RECORD_ID_BYTES, SQLITE_STATIC);
 	return step_done(l, st, "save origin", err);
 }
 
@@ -427,6 +434,19 @@ static int append_held(ledger *l, ledger_origin *o, const record *r,
 	return save_origin(l, o, err);
 }
 
+/* A rotation record (already verified with the old key) installs the new
+ * key for the records after it. */
+static void install_key(ledger_origin *o, const record *r)
+{
+	const uint8_t *pk;
+	const ProtobufCBinaryData *certs;
+	size_t n;
+	if (record_key_change(r, &pk, &certs, &n)) {
+		memcpy(o->key, pk, RECORD_PK_BYTES);
+		memcpy(o->key_id, record_id(r), RECORD_ID_BYTES);
+	}
+}
+
 /* seq 1 of a new origin: the genesis names the chain's key. */
 static int append_genesis(ledger *l, const record *r, const char *source,
 			  ht_err *err)
@@ -446,6 +466,7 @@ static int append_genesis(ledger *l, const record *r, const char *source,
 	o->seq = 1;
 	memcpy(o->head, record_id(r), RECORD_ID_BYTES);
 	memcpy(o->key, b->genesis->public_key.data, RECORD_PK_BYTES);
+	memcpy(o->key_id, record_id(r), RECORD_ID_BYTES);
 	return save_origin(l, o, err);
 }
 
@@ -466,6 +487,7 @@ static int append_next(ledger *l, ledger_origin *o, const record *r,
 		return rc;
 	o->seq = h->seq;
 	memcpy(o->head, record_id(r), RECORD_ID_BYTES);
+	install_key(o, r);
 	return save_origin(l, o, err);
 }
 
@@ -625,6 +647,35 @@ static int each_row(ledger *l, sqlite3_stmt *st, ledger_each_fn fn,
 	return ret;
 }
 
+int ledger_range(ledger *l, const char *origin, uint64_t from, size_t max_n,
+		 size_t max_bytes, ledger_raw_fn fn, void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = l->range;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max_n);
+	int rc, count = 0;
+	size_t bytes = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		if (count > 0 && bytes + len > max_bytes)
+			break;
+		bytes += len;
+		if (fn(ctx, sqlite3_column_blob(st, 0), len,
+		       (uint64_t)sqlite3_column_int64(st, 1)) != 0) {
+			count++;
+			break;
+		}
+		count++;
+	}
+	int ret = rc == SQLITE_ROW || rc == SQLITE_DONE
+			  ? count
+			  : db_err(l, rc, "read range", err);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
 int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
 		void *ctx, ht_err *err)
 {
@@ -732,14 +783,15 @@ static void verify_chain(verify_state *v, const record *r)
 		problem(v, id, h->origin_region, h->seq,
 			"prev_id does not match the record at seq %llu",
 			(unsigned long long)o->seq);
-	if (record_is_genesis(r) && record_body(r) != NULL)
-		memcpy(o->key, record_body(r)->genesis->public_key.data,
-		       RECORD_PK_BYTES);
+	if (record_is_genesis(r))
+		install_key(o, r);
 	if (!record_verify(r, o->key))
 		problem(v, id, h->origin_region, h->seq,
 			"signature does not verify with the origin's key");
 	o->seq = h->seq;
 	memcpy(o->head, id, RECORD_ID_BYTES);
+	if (!record_is_genesis(r))
+		install_key(o, r);
 }
 
 static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
@@ -799,9 +851,11 @@ static void verify_frontier(verify_state *v)
 				"seq %llu (head record missing or altered)",
 				(unsigned long long)t->seq,
 				(unsigned long long)(s ? s->seq : 0));
-		else if (memcmp(s->key, t->key, RECORD_PK_BYTES) != 0)
+		else if (memcmp(s->key, t->key, RECORD_PK_BYTES) != 0 ||
+			 memcmp(s->key_id, t->key_id, RECORD_ID_BYTES) != 0)
 			problem(v, t->head, t->region, t->seq,
-				"origin key differs from its genesis record");
+				"origin key differs from its genesis or "
+				"rotation records");
 	}
 	if (v->n_seen != l->n_origins)
 		problem(v, NULL, "", 0, "%zu origins in records but %zu in the "

@@ -38,7 +38,8 @@ typedef struct ledger_origin {
 	char node[RECORD_MAX_NAME + 1];
 	uint64_t seq;                       /* highest contiguous seq held */
 	uint8_t head[RECORD_ID_BYTES];      /* id of that record */
-	uint8_t key[RECORD_PK_BYTES];       /* key from the origin's genesis */
+	uint8_t key[RECORD_PK_BYTES];       /* current key: genesis or last rotation */
+	uint8_t key_id[RECORD_ID_BYTES];    /* the record that installed it */
 	bool forked;                        /* fork evidence exists */
 } ledger_origin;
 
@@ -98,6 +99,15 @@ int ledger_get(ledger *l, const uint8_t id[RECORD_ID_BYTES], record **out,
 /* Fetch the record at origin/seq of the chain. */
 int ledger_get_seq(ledger *l, const char *region, uint64_t seq, record **out,
 		   ledger_meta *meta, ht_err *err);
+
+/* Raw envelopes of origin's chain from seq `from` upward, at most max_n
+ * records and (after the first) max_bytes, in seq order, for sending to a
+ * peer without decoding. fn gets the bytes (borrowed) and seq; returns 0 to
+ * go on. Returns the number of records passed to fn, or a negative error. */
+typedef int (*ledger_raw_fn)(void *ctx, const uint8_t *env, size_t len,
+			     uint64_t seq);
+int ledger_range(ledger *l, const char *origin, uint64_t from, size_t max_n,
+		 size_t max_bytes, ledger_raw_fn fn, void *ctx, ht_err *err);
 
 /* Call fn for each chain record matching f, in arrival order. fn returns 0
  * to go on, non-zero to stop (returned). The record is borrowed. */

@@ -18,6 +18,9 @@ struct node {
 	ledger *ledger;
 	const ht_clock *clock;
 	ht_log *log;
+	node_counters counters;
+	node_trust_fn trust;
+	void *trust_ctx;
 };
 
 static int write_genesis(node *n, const node_config *cfg, ht_err *err)
@@ -219,4 +222,129 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 				 util_hex(results[i].id, RECORD_ID_BYTES, hex),
 				 n->region);
 	return 0;
+}
+
+/* ---- records from peers ---- */
+
+void node_set_trust(node *n, node_trust_fn fn, void *ctx)
+{
+	n->trust = fn;
+	n->trust_ctx = ctx;
+}
+
+const node_counters *node_get_counters(const node *n)
+{
+	return &n->counters;
+}
+
+/* The key r must verify with: its origin's, or for a genesis its own after
+ * the trust hook accepted it. NULL (and counted) when there is none. */
+static const uint8_t *signer_key(node *n, const record *r, ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	const ledger_origin *o = ledger_origin_find(n->ledger, h->origin_region);
+	if (o != NULL)
+		return o->key;
+	if (!record_is_genesis(r)) {
+		ht_err_set(err, HT_EGAP, "header.seq", "origin %s unknown here; "
+			   "its genesis must come first", h->origin_region);
+		return NULL;
+	}
+	if (record_body(r) == NULL) {
+		ht_err_set(err, HT_EINVAL, "body", "genesis without its body");
+		return NULL;
+	}
+	if (n->trust != NULL && n->trust(n->trust_ctx, r, err) != 0) {
+		n->counters.trust++;
+		return NULL;
+	}
+	return record_body(r)->genesis->public_key.data;
+}
+
+static sync_result outcome_result(ledger_outcome out)
+{
+	return out == LEDGER_APPENDED    ? SYNC_STORED
+	       : out == LEDGER_DUPLICATE ? SYNC_DUPLICATE
+					 : SYNC_FORK;
+}
+
+static void log_refusal(node *n, const char *peer, const uint8_t *env,
+			size_t len, const record *r, const ht_err *err)
+{
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	char hex[2 * RECORD_ID_BYTES + 1];
+	if (r == NULL) {
+		log_warn(n->log, "refused peer=%s bytes=%zu reason=\"%s\"", peer,
+			 len, ht_err_str(err, msg, sizeof(msg)));
+		return;
+	}
+	const Hutong__Header *h = record_header(r);
+	log_warn(n->log, "refused peer=%s origin=%s seq=%llu id=%s "
+		 "reason=\"%s\"", peer, h->origin_region,
+		 (unsigned long long)h->seq,
+		 util_hex(record_id(r), RECORD_ID_BYTES, hex),
+		 ht_err_str(err, msg, sizeof(msg)));
+	(void)env;
+}
+
+/* One envelope: parse, key, signature, chain rules. */
+static sync_result receive_one(node *n, const char *peer, const uint8_t *env,
+			       size_t len, int *storage_rc, ht_err *serr)
+{
+	ht_err err = {0};
+	ledger_outcome out;
+	record *r = record_parse(env, len, &err);
+	const uint8_t *key = r ? signer_key(n, r, &err) : NULL;
+	sync_result res = SYNC_REFUSED;
+	int rc;
+	if (r == NULL) {
+		n->counters.decode++;
+	} else if (key == NULL && err.msg[0] && strstr(err.field, "seq")) {
+		n->counters.gaps++;
+		res = SYNC_GAP;
+	} else if (key == NULL) {
+		/* trust hook refused, or genesis without body: logged below */
+	} else if (!record_verify(r, key)) {
+		n->counters.signature++;
+		ht_err_set(&err, HT_ECRYPTO, "signature", "does not verify with "
+			   "origin %s's key", record_header(r)->origin_region);
+	} else if ((rc = ledger_append(n->ledger, r, peer, &out, &err)) == 0) {
+		res = outcome_result(out);
+		if (out == LEDGER_FORK) {
+			n->counters.forks++;
+			log_warn(n->log, "fork peer=%s origin=%s seq=%llu",
+				 peer, record_header(r)->origin_region,
+				 (unsigned long long)record_header(r)->seq);
+		}
+	} else if (rc == HT_EGAP) {
+		n->counters.gaps++;
+		res = SYNC_GAP;
+	} else if (rc == HT_EINVAL) {
+		n->counters.chain++;
+	} else {
+		*storage_rc = rc;
+		*serr = err;
+	}
+	if (res == SYNC_REFUSED && *storage_rc == 0)
+		log_refusal(n, peer, env, len, r, &err);
+	record_free(&r);
+	return res;
+}
+
+int node_receive(void *ctx, const char *peer, const uint8_t *const *env,
+		 const size_t *len, size_t count, sync_result *results)
+{
+	node *n = ctx;
+	ht_err err = {0};
+	int rc = ledger_begin(n->ledger, &err);
+	for (size_t i = 0; rc == 0 && i < count; i++)
+		results[i] = receive_one(n, peer, env[i], len[i], &rc, &err);
+	if (rc == 0)
+		rc = ledger_commit(n->ledger, &err);
+	else
+		ledger_rollback(n->ledger);
+	if (rc != 0)
+		log_warn(n->log, "receive failed peer=%s count=%zu error=\"%s\"",
+			 peer, count, err.msg);
+	return rc;
 }

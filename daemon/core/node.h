@@ -17,6 +17,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "sync.h"
 #include "util.h"
 
 #define NODE_MAX_BATCH 1000 /* submissions in one request/transaction */
@@ -59,5 +60,31 @@ const uint8_t *node_public_key(const node *n);
  * every result says so and the return is that error. Returns 0 otherwise. */
 int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 		node_result *results, ht_err *err);
+
+/* Take records from a peer: for each envelope, limits and decoding
+ * (record_parse), the origin's key (its genesis, checked by the trust
+ * hook), the signature, then the chain rules, all in one transaction.
+ * results[i] says what happened to each; every refusal is logged with
+ * peer=, origin=, seq= and the reason. Returns 0, or a storage error after
+ * which nothing of the batch is stored. Fits sync_node_ops.store. */
+int node_receive(void *node, const char *peer, const uint8_t *const *env,
+		 const size_t *len, size_t n, sync_result *results);
+
+/* Counters of what node_receive refused, by reason. */
+typedef struct node_counters {
+	uint64_t decode;    /* limits, decoding, canonical form, schema */
+	uint64_t signature; /* bad signature or unknown key */
+	uint64_t trust;     /* certificate refused */
+	uint64_t chain;     /* prev mismatch, wrong node name */
+	uint64_t forks;
+	uint64_t gaps;
+} node_counters;
+const node_counters *node_get_counters(const node *n);
+
+/* The trust hook: decides whether a genesis (seq 1) record's key may speak
+ * for its origin (the PKI checks its certificate chain). NULL accepts the
+ * key the genesis names (tests and the single-node foundation). */
+typedef int (*node_trust_fn)(void *ctx, const record *genesis, ht_err *err);
+void node_set_trust(node *n, node_trust_fn fn, void *ctx);
 
 #endif

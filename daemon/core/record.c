@@ -37,6 +37,8 @@ static const struct {
 	{HUTONG__KIND__KIND_FLEEING_ORGANIZATION, "org"},
 	{HUTONG__KIND__KIND_CORRECTION, "correction"},
 	{HUTONG__KIND__KIND_GENESIS, "genesis"},
+	{HUTONG__KIND__KIND_ROTATION, "rotation"},
+	{HUTONG__KIND__KIND_REVOCATION, "revocation"},
 };
 
 const char *record_kind_name(int kind)
@@ -70,6 +72,10 @@ int record_body_kind(const Hutong__Body *b)
 		return HUTONG__KIND__KIND_CORRECTION;
 	case HUTONG__BODY__CONTENT_GENESIS:
 		return HUTONG__KIND__KIND_GENESIS;
+	case HUTONG__BODY__CONTENT_ROTATION:
+		return HUTONG__KIND__KIND_ROTATION;
+	case HUTONG__BODY__CONTENT_REVOCATION:
+		return HUTONG__KIND__KIND_REVOCATION;
 	default:
 		return HUTONG__KIND__KIND_UNSPECIFIED;
 	}
@@ -314,22 +320,52 @@ static int check_correction(const Hutong__Correction *c, ht_err *err)
 	return c->replacement ? check_content(c->replacement, true, err) : 0;
 }
 
+/* A key and its certificates, as genesis and rotation carry them. */
+static int check_key_certs(const ProtobufCBinaryData *pk,
+			   const ProtobufCBinaryData *certs, size_t n,
+			   const char *path, ht_err *err)
+{
+	char f[64];
+	snprintf(f, sizeof(f), "%s.public_key", path);
+	if (pk->len != RECORD_PK_BYTES)
+		return ht_err_set(err, HT_EINVAL, f, "must be %d bytes, got %zu",
+				  RECORD_PK_BYTES, pk->len);
+	snprintf(f, sizeof(f), "%s.certificates", path);
+	if (n > RECORD_MAX_CERTS)
+		return ht_err_set(err, HT_ELIMIT, f, "more than %d",
+				  RECORD_MAX_CERTS);
+	for (size_t i = 0; i < n; i++)
+		if (certs[i].len == 0 || certs[i].len > RECORD_MAX_CERT)
+			return ht_err_set(err, HT_ELIMIT, f,
+					  "certificate %zu has %zu bytes", i,
+					  certs[i].len);
+	return 0;
+}
+
 static int check_genesis(const Hutong__Genesis *g, ht_err *err)
 {
-	if (g->public_key.len != RECORD_PK_BYTES)
-		return ht_err_set(err, HT_EINVAL, "body.genesis.public_key",
-				  "must be %d bytes, got %zu", RECORD_PK_BYTES,
-				  g->public_key.len);
-	if (g->n_certificates > RECORD_MAX_CERTS)
-		return ht_err_set(err, HT_ELIMIT, "body.genesis.certificates",
-				  "more than %d", RECORD_MAX_CERTS);
-	for (size_t i = 0; i < g->n_certificates; i++)
-		if (g->certificates[i].len == 0 ||
-		    g->certificates[i].len > RECORD_MAX_CERT)
-			return ht_err_set(err, HT_ELIMIT,
-					  "body.genesis.certificates",
-					  "certificate %zu has %zu bytes", i,
-					  g->certificates[i].len);
+	return check_key_certs(&g->public_key, g->certificates,
+			       g->n_certificates, "body.genesis", err);
+}
+
+static int check_rotation(const Hutong__Rotation *r, ht_err *err)
+{
+	if (r->n_certificates == 0)
+		return ht_err_set(err, HT_EINVAL, "body.rotation.certificates",
+				  "required");
+	return check_key_certs(&r->public_key, r->certificates,
+			       r->n_certificates, "body.rotation", err);
+}
+
+static int check_revocation(const Hutong__Revocation *r, ht_err *err)
+{
+	if (r->crl.len == 0)
+		return ht_err_set(err, HT_EINVAL, "body.revocation.crl",
+				  "required");
+	if (r->crl.len > RECORD_MAX_CRL)
+		return ht_err_set(err, HT_ELIMIT, "body.revocation.crl",
+				  "%zu bytes (limit %d)", r->crl.len,
+				  RECORD_MAX_CRL);
 	return 0;
 }
 
@@ -352,6 +388,14 @@ static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
 		if (nested)
 			break;
 		return check_genesis(b->genesis, err);
+	case HUTONG__BODY__CONTENT_ROTATION:
+		if (nested)
+			break;
+		return check_rotation(b->rotation, err);
+	case HUTONG__BODY__CONTENT_REVOCATION:
+		if (nested)
+			break;
+		return check_revocation(b->revocation, err);
 	default:
 		return ht_err_set(err, HT_EINVAL, "body", "no content: one of "
 				  "intelligence, repatriation, "
@@ -386,9 +430,11 @@ int record_check_submission(const Hutong__Submission *sub, ht_err *err)
 		return HT_EINVAL;
 	if (sub->body == NULL)
 		return ht_err_set(err, HT_EINVAL, "body", "required");
-	if (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS)
-		return ht_err_set(err, HT_EINVAL, "body.genesis",
-				  "written by the node itself, not submitted");
+	if (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
+	    sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION)
+		return ht_err_set(err, HT_EINVAL, "body",
+				  "genesis and rotation records are written by "
+				  "the node itself, not submitted");
 	return check_content(sub->body, false, err);
 }
 
@@ -416,10 +462,11 @@ static int check_header(const Hutong__Header *h, ht_err *err)
 	if ((h->seq == 1) != (h->kind == HUTONG__KIND__KIND_GENESIS))
 		return ht_err_set(err, HT_EINVAL, "header.kind",
 				  "seq 1 and only seq 1 is a genesis record");
-	if (h->kind == HUTONG__KIND__KIND_GENESIS &&
+	if (h->kind >= HUTONG__KIND__KIND_GENESIS &&
 	    h->scope > HUTONG__SCOPE__SCOPE_NATIONAL)
 		return ht_err_set(err, HT_EINVAL, "header.scope",
-				  "a genesis record is national");
+				  "a %s record is national",
+				  record_kind_name(h->kind));
 	if (h->body_hash.len != RECORD_HASH_BYTES)
 		return ht_err_set(err, HT_EINVAL, "header.body_hash",
 				  "must be %d bytes", RECORD_HASH_BYTES);
@@ -456,13 +503,61 @@ static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *d,
 			   d->short_name);
 		return NULL;
 	}
-	if (!is_canonical(m, buf, len)) {
+	/* protobuf-c re-emits unknown fields verbatim, so the re-encoding
+	 * alone would let one trail the known ones (the envelope is never
+	 * walked for them). */
+	if (m->n_unknown_fields > 0 || !is_canonical(m, buf, len)) {
 		ht_err_set(err, HT_EINVAL, what,
 			   "not canonically encoded (re-encoding differs)");
 		protobuf_c_message_free_unpacked(m, NULL);
 		return NULL;
 	}
 	return m;
+}
+
+/* protobuf-c decodes nested messages recursively with no depth limit, and a
+ * body can nest Body > Correction > Body ... through correction (field 4 of
+ * Body) and replacement (field 4 of Correction): 5000 levels fit in 35 KB and
+ * exhaust the stack. Return how deep field 4 nests in buf, scanning at most
+ * BODY_MAX_DEPTH + 1 levels; malformed bytes stop the scan (decode refuses
+ * them). */
+#define BODY_MAX_DEPTH 8
+
+static bool get_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *i < n && shift < 64; shift += 7) {
+		uint8_t c = p[(*i)++];
+		*v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return true;
+	}
+	return false;
+}
+
+static int body_depth(const uint8_t *p, size_t n, int depth)
+{
+	int deepest = depth;
+	size_t i = 0;
+	uint64_t tag, v;
+	while (i < n && deepest <= BODY_MAX_DEPTH) {
+		if (!get_varint(p, n, &i, &tag))
+			break;
+		if ((tag & 7) == 0 && get_varint(p, n, &i, &v))
+			continue;
+		if ((tag & 7) == 1 || (tag & 7) == 5) {
+			i += (tag & 7) == 1 ? 8 : 4;
+			continue;
+		}
+		if ((tag & 7) != 2 || !get_varint(p, n, &i, &v) || v > n - i)
+			break;
+		if (tag >> 3 == 4) {
+			int d = body_depth(p + i, (size_t)v, depth + 1);
+			deepest = d > deepest ? d : deepest;
+		}
+		i += (size_t)v;
+	}
+	return deepest;
 }
 
 static int parse_body(record *r, ht_err *err)
@@ -473,6 +568,10 @@ static int parse_body(record *r, ht_err *err)
 	if (sodium_memcmp(hash, r->hdr->body_hash.data, sizeof(hash)) != 0)
 		return ht_err_set(err, HT_ECRYPTO, "body",
 				  "SHA-256 does not match header.body_hash");
+	if (body_depth(b->data, b->len, 0) > BODY_MAX_DEPTH)
+		return ht_err_set(err, HT_ELIMIT, "body",
+				  "corrections nested more than %d deep",
+				  BODY_MAX_DEPTH / 2);
 	r->body = (Hutong__Body *)decode(&hutong__body__descriptor, b->data,
 					 b->len, "body", err);
 	if (r->body == NULL)
@@ -608,9 +707,10 @@ out:
 int record_build(const Hutong__Submission *sub, const record_origin *o,
 		 record_signer sign, void *sign_ctx, record **out, ht_err *err)
 {
-	bool genesis = sub->body != NULL &&
-		       sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS;
-	int rc = genesis ? 0 : record_check_submission(sub, err);
+	bool by_node = sub->body != NULL &&
+		       (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
+			sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION);
+	int rc = by_node ? 0 : record_check_submission(sub, err);
 	if (rc != 0)
 		return rc;
 	if (sub->body == NULL)
@@ -685,4 +785,23 @@ const uint8_t *record_signature(const record *r)
 bool record_is_genesis(const record *r)
 {
 	return r->hdr->kind == HUTONG__KIND__KIND_GENESIS;
+}
+
+bool record_key_change(const record *r, const uint8_t **pk,
+		       const ProtobufCBinaryData **certs, size_t *n_certs)
+{
+	const Hutong__Body *b = r->body;
+	if (b != NULL && b->content_case == HUTONG__BODY__CONTENT_GENESIS) {
+		*pk = b->genesis->public_key.data;
+		*certs = b->genesis->certificates;
+		*n_certs = b->genesis->n_certificates;
+		return true;
+	}
+	if (b != NULL && b->content_case == HUTONG__BODY__CONTENT_ROTATION) {
+		*pk = b->rotation->public_key.data;
+		*certs = b->rotation->certificates;
+		*n_certs = b->rotation->n_certificates;
+		return true;
+	}
+	return false;
 }

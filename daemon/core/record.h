@@ -33,6 +33,7 @@
 #define RECORD_MAX_REPEATED 256        /* entries in any repeated field */
 #define RECORD_MAX_CERTS 4             /* certificates in a genesis */
 #define RECORD_MAX_CERT (8 * 1024)     /* one DER certificate */
+#define RECORD_MAX_CRL (60 * 1024)     /* one DER CRL in a revocation */
 
 typedef struct record record;
 
@@ -81,8 +82,13 @@ const uint8_t *record_header_bytes(const record *r, size_t *len);
 const uint8_t *record_signature(const record *r);   /* RECORD_SIG_BYTES */
 bool record_is_genesis(const record *r);
 
+/* The key and certificates a genesis or rotation record installs for its
+ * origin; false for other kinds or a withheld body. */
+bool record_key_change(const record *r, const uint8_t **pk,
+		       const ProtobufCBinaryData **certs, size_t *n_certs);
+
 /* Kind <-> short names used on the command line ("intel", "repatriation",
- * "org", "correction", "genesis"). */
+ * "org", "correction", "genesis", "rotation", "revocation"). */
 const char *record_kind_name(int kind);
 int record_kind_parse(const char *name); /* -1 if unknown */
 

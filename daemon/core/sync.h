@@ -1,0 +1,127 @@
+/*
+ * sync: the federation protocol (proto/sync.proto) as a state machine with
+ * no sockets in it: bytes and clock ticks in, messages out through a send
+ * callback. The daemon puts sessions on ZeroMQ links; the simulator
+ * (tests/sim) puts many nodes in one process on in-memory queues with
+ * injected delay, loss, duplication and partitions.
+ *
+ * A link between neighbours carries two sessions, one per direction:
+ *   sync_sender    pushes this node's records to the neighbour (client side)
+ *   sync_receiver  takes the neighbour's records (server side)
+ * The sender streams what the receiver lacks (from the receiver's frontier
+ * in Welcome), oldest first per origin, within a credit window that the
+ * receiver's Acks refill after each commit, then keeps pushing new records
+ * as sync_sender_pump is called. A periodic Ping makes the receiver resend
+ * its full frontier (anti-entropy), which repairs anything lost.
+ *
+ * The receiver hands envelopes to the node through sync_store_ops (check,
+ * verify, append in one transaction); records ahead of a gap wait in a
+ * bounded per-origin buffer while the gap is requested with Want; beyond
+ * the bound they are dropped and come again later.
+ */
+#ifndef HT_SYNC_H
+#define HT_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "ledger.h"
+#include "log.h"
+#include "record.h"
+
+#define SYNC_VERSION 1
+#define SYNC_MAX_FRAME (8 * 1024 * 1024)  /* one SyncMessage */
+#define SYNC_MAX_BATCH 256                /* envelopes per Records */
+#define SYNC_MAX_BATCH_BYTES (2 * 1024 * 1024)
+#define SYNC_WINDOW 2048                  /* unacknowledged records */
+#define SYNC_PING_MS 3000                 /* anti-entropy period */
+#define SYNC_GAP_PER_ORIGIN 256           /* buffered records ahead of a gap */
+#define SYNC_GAP_TOTAL 4096               /* per receiver */
+#define SYNC_MAX_FRONTIER 100000          /* entries in one frontier */
+
+/* What the node did with one envelope from a peer. */
+typedef enum sync_result {
+	SYNC_STORED = 0,   /* appended */
+	SYNC_DUPLICATE,    /* already held */
+	SYNC_FORK,         /* conflicting record kept as evidence */
+	SYNC_GAP,          /* ahead of its origin's head: buffer and ask */
+	SYNC_REFUSED,      /* invalid (the node logged why) */
+} sync_result;
+
+/* The node behind a session. */
+typedef struct sync_node_ops {
+	/* Check, verify and append envelopes[0..n) from peer in one
+	 * transaction, filling results[i]. Returns 0, or a storage error after
+	 * which nothing was stored (the receiver does not ack; the sender will
+	 * resend). */
+	int (*store)(void *ctx, const char *peer, const uint8_t *const *env,
+		     const size_t *len, size_t n, sync_result *results);
+	/* Check the certificate chain a peer presented in Hello/Welcome
+	 * against the link's authenticated peer. 0 or HT_ETRUST with err. */
+	int (*check_peer)(void *ctx, const char *peer, const uint8_t *const *der,
+			  const size_t *len, size_t n, ht_err *err);
+	void *ctx;
+	ledger *ledger;       /* read by senders: frontier and envelopes */
+	const uint8_t *const *certs; /* this node's DER chain for Hello/Welcome */
+	const size_t *cert_lens;
+	size_t n_certs;
+	ht_log *log;
+} sync_node_ops;
+
+/* Sends one encoded SyncMessage on the session's channel. Returns 0, or
+ * non-zero when the channel cannot take it now (the session retries on the
+ * next pump/tick; nothing is lost). */
+typedef int (*sync_send_fn)(void *ctx, const uint8_t *buf, size_t len);
+
+typedef struct sync_stats {
+	uint64_t sent;        /* records sent */
+	uint64_t received;    /* records received */
+	uint64_t stored;      /* of those, newly stored */
+	uint64_t duplicates;
+	uint64_t refused;     /* invalid records */
+	uint64_t bad_frames;  /* undecodable or out-of-place messages */
+	uint64_t gaps;        /* Want requests (sent or honoured) */
+	uint64_t dropped;     /* records dropped beyond the gap buffer */
+	int64_t last_seen_ms; /* wall clock of the last message from the peer */
+	bool connected;       /* session established (Hello/Welcome done) */
+	uint64_t peer_behind; /* records we hold that the peer lacks (sender) */
+} sync_stats;
+
+typedef struct sync_sender sync_sender;
+typedef struct sync_receiver sync_receiver;
+
+/* A sender for peer `peer` (name). NULL on allocation failure. */
+sync_sender *sync_sender_new(const sync_node_ops *ops, const char *peer,
+			     sync_send_fn send, void *send_ctx);
+void sync_sender_free(sync_sender **s);
+
+/* The channel (re)connected: start a session (sends Hello). */
+void sync_sender_on_connect(sync_sender *s, int64_t now_ms);
+/* The channel dropped: forget in-flight state; wait for on_connect. */
+void sync_sender_on_disconnect(sync_sender *s);
+/* A frame from the receiver. Returns 0, or HT_EINVAL/HT_ELIMIT/HT_ETRUST
+ * for a frame that should drop the link (logged and counted). */
+int sync_sender_on_frame(sync_sender *s, const uint8_t *buf, size_t len,
+			 int64_t now_ms);
+/* Send what the window allows (call after records were stored). */
+void sync_sender_pump(sync_sender *s);
+/* Timers: ping for anti-entropy, hello retry. */
+void sync_sender_tick(sync_sender *s, int64_t now_ms);
+/* Milliseconds until the next tick is due (for the poll timeout). */
+int64_t sync_sender_next_ms(const sync_sender *s, int64_t now_ms);
+const sync_stats *sync_sender_stats(const sync_sender *s);
+
+/* A receiver for peer `peer`. */
+sync_receiver *sync_receiver_new(const sync_node_ops *ops, const char *peer,
+				 sync_send_fn send, void *send_ctx);
+void sync_receiver_free(sync_receiver **r);
+/* A frame from the sender. *stored is set to the number of records newly
+ * stored (so the shell can pump every sender). Returns as above. */
+int sync_receiver_on_frame(sync_receiver *r, const uint8_t *buf, size_t len,
+			   int64_t now_ms, size_t *stored);
+void sync_receiver_on_disconnect(sync_receiver *r);
+const sync_stats *sync_receiver_stats(const sync_receiver *r);
+
+#endif
