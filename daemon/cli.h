@@ -64,6 +64,10 @@ int cmd_status(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_stop(cli *c, int argc, char **argv);
+int cmd_peer(cli *c, int argc, char **argv);
+int cmd_certs(cli *c, int argc, char **argv);
+int cmd_csr(cli *c, int argc, char **argv);
+int cmd_rotate(cli *c, int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 
 #endif

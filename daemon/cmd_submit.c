@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "pki.h"
 #include "shell_ctl.h"
 #include "util.h"
 
@@ -120,7 +121,9 @@ static const char *content_key(const char *kind)
 static void submit_help(void)
 {
 	printf("usage: hutong -d NODEDIR submit KIND --author ID [flags]\n"
-	       "       hutong -d NODEDIR submit --json FILE|-\n\n"
+	       "       hutong -d NODEDIR submit --json FILE|-\n"
+	       "       hutong -d NODEDIR submit revocation [--author ID] "
+	       "CRLFILE\n\n"
 	       "Signs and stores records through hutongd; prints each new "
 	       "record id.\nKIND is intel, repatriation, org or correction.\n\n"
 	       "--json reads the proto3 JSON form of hutong.Submission (see "
@@ -523,6 +526,64 @@ static int submit_json(cli *c, const char *path)
 	return rc;
 }
 
+/* ---- submit revocation FILE ---- */
+
+static int submit_revocation(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"author", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *author = "ca";
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'a') author = optarg;
+		else if (opt == 'h') {
+			printf("usage: hutong -d NODEDIR submit revocation "
+			       "[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
+			       "or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
+			       "revoke') through the ledger: every node that "
+			       "stores it refuses records of\nthe revoked "
+			       "certificates created at or after their "
+			       "revocation dates.\nOnly a CRL signed by a CA of "
+			       "the trust bundle is accepted.\n");
+			return CLI_OK;
+		} else return cli_usage(c, "bad option");
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, "expected one CRL FILE");
+	if (cli_conf(c) != 0)
+		return CLI_FAIL;
+	ht_err err = {0};
+	Hutong__Revocation rev = HUTONG__REVOCATION__INIT;
+	if (pki_crl_read_der(argv[optind], &rev.crl.data, &rev.crl.len, &err))
+		return cli_fail_err(c, &err);
+	Hutong__Body body = HUTONG__BODY__INIT;
+	body.content_case = HUTONG__BODY__CONTENT_REVOCATION;
+	body.revocation = &rev;
+	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+	sub.author = (char *)author;
+	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+	sub.body = &body;
+	int rc = record_check_submission(&sub, &err) ? cli_fail_err(c, &err) : 0;
+	if (rc == 0) {
+		size_t len = hutong__submission__get_packed_size(&sub);
+		uint8_t *buf = malloc(len);
+		batch b = {0};
+		if (buf != NULL) {
+			hutong__submission__pack(&sub, buf);
+			b.items[0] = hutong__submission__unpack(NULL, len, buf);
+			b.n = b.items[0] ? 1 : 0;
+		}
+		free(buf);
+		rc = b.n ? batch_send(c, &b, false) : cli_fail(c, "out of memory");
+		if (rc == 0 && b.refused)
+			rc = CLI_FAIL;
+	}
+	free(rev.crl.data);
+	return rc;
+}
+
 int cmd_submit(cli *c, int argc, char **argv)
 {
 	if (argc < 2)
@@ -540,8 +601,10 @@ int cmd_submit(cli *c, int argc, char **argv)
 	}
 	if (strncmp(a, "--json=", 7) == 0 && argc == 2)
 		return submit_json(c, a + 7);
+	if (strcmp(a, "revocation") == 0)
+		return submit_revocation(c, argc - 1, argv + 1);
 	if (content_key(a) == NULL)
 		return cli_usage(c, "unknown kind '%s' (intel, repatriation, org, "
-				 "correction)", a);
+				 "correction, revocation)", a);
 	return submit_flags(c, a, argc - 1, argv + 1);
 }

@@ -37,6 +37,14 @@ static const cli_cmd commands[] = {
 	 "re-check every signature and chain link"},
 	{"export", cmd_export, "export --format jsonl|csv [filters]",
 	 "write all records"},
+	{"certs", cmd_certs, "certs [--json]",
+	 "known origins and their certificates"},
+	{"rotate", cmd_rotate, "rotate --cert NEW.crt [--key NEW.key]",
+	 "record a renewed certificate or a new key"},
+	{"csr", cmd_csr, "csr --key KEY --out FILE",
+	 "certificate request for a (new) key"},
+	{"peer", cmd_peer, "peer add|remove|list ...",
+	 "configure neighbours (see 'hutong peer --help')"},
 	{"stop", cmd_stop, "stop", "ask hutongd to stop"},
 };
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #include "conf.h"
 #include "log.h"
 #include "node.h"
+#include "pki.h"
 #include "shell_ctl.h"
+#include "shell_link.h"
 
 static volatile sig_atomic_t got_stop, got_reload;
 
@@ -32,10 +35,13 @@ static void on_signal(int sig)
 
 typedef struct daemon_state {
 	conf *cf;
+	pki_store *pki;   /* CA bundle + CRLs (swapped on SIGHUP) */
+	pki_chain chain;  /* this node's certificate chain (DER) */
 	node *node;
 	ht_log *log;
 	void *zctx;
 	void *ctl;
+	links *links;     /* CurveZMQ links to the peers */
 	int lock_fd;
 	bool stop;
 } daemon_state;
@@ -107,10 +113,76 @@ out:
 	free(msgs);
 }
 
+/* Install the rotated key and chain at the configured paths, so a restart
+ * signs with them. The new key file is copied, never moved, so the
+ * operator keeps the original until satisfied. */
+static int install_rotated(daemon_state *d, const char *key_path,
+			   const pki_chain *chain, ht_err *err)
+{
+	int rc = pki_chain_write_pem(d->cf->cert,
+				     (const uint8_t *const *)chain->der,
+				     chain->len, chain->n, err);
+	if (rc != 0 || key_path == NULL)
+		return rc;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rc = util_read_file(key_path, 65536, &buf, &len, err);
+	if (rc == 0)
+		rc = util_write_file(d->cf->key, buf, len, 0600, false, err);
+	if (buf != NULL)
+		sodium_memzero(buf, len);
+	free(buf);
+	return rc;
+}
+
+static void handle_rotate(daemon_state *d, const Hutong__RotateRequest *rr,
+			  Hutong__ControlReply *rep)
+{
+	pki_chain chain = {0};
+	ht_err err = {0};
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	uint8_t id[RECORD_ID_BYTES];
+	const char *key = rr->key_path && rr->key_path[0] ? rr->key_path : NULL;
+	int rc = pki_chain_read_pem(rr->cert_path, &chain, &err);
+	if (rc == 0)
+		rc = node_rotate(d->node, key, (const uint8_t *const *)chain.der,
+				 chain.len, chain.n, id, &err);
+	if (rc == 0)
+		rc = install_rotated(d, key, &chain, &err);
+	if (rc == 0) {
+		pki_chain_clear(&d->chain);
+		d->chain = chain;
+		chain = (pki_chain){0};
+		Hutong__SubmitResult *res = calloc(1, sizeof(*res));
+		Hutong__SubmitResult **arr = calloc(1, sizeof(*arr));
+		uint8_t *idc = malloc(RECORD_ID_BYTES);
+		if (res && arr && idc) {
+			hutong__submit_result__init(res);
+			memcpy(idc, id, RECORD_ID_BYTES);
+			res->id = (ProtobufCBinaryData){RECORD_ID_BYTES, idc};
+			arr[0] = res;
+			rep->results = arr;
+			rep->n_results = 1;
+		} else {
+			free(res);
+			free(arr);
+			free(idc);
+		}
+		log_info(d->log, "rotated cert=%s key=%s", rr->cert_path,
+			 key ? key : "(unchanged)");
+	} else {
+		rep->code = rc;
+		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
+	}
+	pki_chain_clear(&chain);
+}
+
 static void handle_status(daemon_state *d, Hutong__ControlReply *rep)
 {
 	json_t *j = ctl_status_json(d->cf->name, d->cf->region,
 				    node_ledger(d->node), true);
+	json_object_set_new(j, "peers", links_peers_json(d->links));
+	json_object_set_new(j, "links", links_summary_json(d->links));
 	rep->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 }
@@ -145,6 +217,9 @@ static void dispatch(daemon_state *d, const Hutong__ControlRequest *req,
 	case HUTONG__CONTROL_REQUEST__OP_STATUS:
 		handle_status(d, rep);
 		break;
+	case HUTONG__CONTROL_REQUEST__OP_ROTATE:
+		handle_rotate(d, req->rotate, rep);
+		break;
 	case HUTONG__CONTROL_REQUEST__OP_STOP:
 		log_info(d->log, "stop requested via control socket");
 		d->stop = true;
@@ -174,6 +249,7 @@ static void serve_one(daemon_state *d)
 	} else {
 		dispatch(d, req, &rep);
 		hutong__control_request__free_unpacked(req, NULL);
+		links_pump(d->links); /* push what a submit stored */
 	}
 	size_t len = hutong__control_reply__get_packed_size(&rep);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -207,17 +283,59 @@ static int take_lock(daemon_state *d, ht_err *err)
 	return 0;
 }
 
+/* The CA bundle, CRLs and this node's certificate chain. Fails closed, with
+ * a message that says how to get what is missing. */
+static int load_trust(daemon_state *d, ht_err *err)
+{
+	char msg[HT_ERR_MSG_MAX];
+	const char *crls[] = {d->cf->crl};
+	d->pki = pki_store_load(d->cf->ca_bundle, crls, 1, err);
+	if (d->pki == NULL) {
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return ht_err_set(err, HT_ETRUST, "trust",
+				  "%s; put your CA's certificates in %s and its "
+				  "current CRL in %s (see certs/README.md)",
+				  msg, d->cf->ca_bundle, d->cf->crl);
+	}
+	if (pki_chain_read_pem(d->cf->cert, &d->chain, err) != 0) {
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return ht_err_set(err, HT_ETRUST, "cert",
+				  "%s; this node needs a certificate: send %s/"
+				  "node.csr to your CA (hutong ca sign --dir CADIR"
+				  " %s/node.csr --out %s)", msg, d->cf->dir,
+				  d->cf->dir, d->cf->cert);
+	}
+	return 0;
+}
+
 static int start(daemon_state *d, ht_err *err)
 {
-	node_config nc = {.name = d->cf->name, .region = d->cf->region,
-			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
-			  .log = d->log};
+	char msg[HT_ERR_MSG_MAX];
 	if (take_lock(d, err) != 0)
 		return HT_EEXIST;
-	if ((d->node = node_open(&nc, err)) == NULL)
-		return HT_EIO;
+	if (load_trust(d, err) != 0)
+		return HT_ETRUST;
+	node_config nc = {.name = d->cf->name, .region = d->cf->region,
+			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
+			  .log = d->log, .pki = d->pki,
+			  .certs = (const uint8_t *const *)d->chain.der,
+			  .cert_lens = d->chain.len, .n_certs = d->chain.n};
+	if ((d->node = node_open(&nc, err)) == NULL) {
+		if (strcmp(err->field, "certificate") != 0)
+			return HT_EIO;
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return ht_err_set(err, HT_ETRUST, "cert",
+				  "%s is not valid for this node: %s; get a new "
+				  "one: hutong ca sign --dir CADIR %s/node.csr "
+				  "--out %s", d->cf->cert, msg, d->cf->dir,
+				  d->cf->cert);
+	}
 	d->zctx = zmq_ctx_new();
 	if ((d->ctl = ctl_server_bind(d->zctx, d->cf->control, err)) == NULL)
+		return HT_EIO;
+	links_config lc = {.zctx = d->zctx, .cf = d->cf, .node = d->node,
+			   .log = d->log, .pki = d->pki, .certs = &d->chain};
+	if ((d->links = links_new(&lc, err)) == NULL)
 		return HT_EIO;
 	return 0;
 }
@@ -239,10 +357,25 @@ static void reload(daemon_state *d)
 		conf_free(&fresh);
 		return;
 	}
+	const char *crls[] = {fresh->crl};
+	ht_err err = {0};
+	pki_store *pki = pki_store_reload_crls(d->pki, crls, 1, &err);
+	if (pki == NULL) {
+		log_warn(d->log, "reload: CRL %s refused (%s); keeping the "
+			 "running trust store", fresh->crl, err.msg);
+	} else {
+		node_set_pki(d->node, pki);
+		pki_store_free(&d->pki);
+		d->pki = pki;
+		log_info(d->log, "reload: CRLs reloaded from %s", fresh->crl);
+	}
 	log_set_level(d->log, fresh->log_level);
 	conf_free(&d->cf);
 	d->cf = fresh;
 	log_info(d->log, "reload: config %s applied", d->cf->path);
+	ht_err lerr = {0};
+	if (links_reload(d->links, d->cf, d->pki, &lerr) != 0)
+		log_warn(d->log, "reload: links unchanged: %s", lerr.msg);
 }
 
 static void run(daemon_state *d)
@@ -255,12 +388,19 @@ static void run(daemon_state *d)
 		 (unsigned long long)ledger_record_count(node_ledger(d->node)),
 		 util_hex(digest, RECORD_ID_BYTES, hex), d->cf->control);
 	while (!got_stop && !d->stop) {
-		zmq_pollitem_t items[] = {{d->ctl, 0, ZMQ_POLLIN, 0}};
-		int n = zmq_poll(items, 1, 1000);
+		zmq_pollitem_t items[1 + LINKS_MAX_ITEMS] = {
+			{d->ctl, 0, ZMQ_POLLIN, 0}};
+		size_t nl = links_poll_items(d->links, items + 1,
+					     LINKS_MAX_ITEMS);
+		int n = zmq_poll(items, (int)(1 + nl),
+				 links_next_ms(d->links, 1000));
 		if (n < 0 && zmq_errno() != EINTR) {
 			log_warn(d->log, "poll: %s", zmq_strerror(zmq_errno()));
 			break;
 		}
+		if (n > 0)
+			links_dispatch(d->links, items + 1, nl);
+		links_tick(d->links);
 		if (got_reload) {
 			got_reload = 0;
 			reload(d);
@@ -273,6 +413,7 @@ static void run(daemon_state *d)
 
 static void shutdown_all(daemon_state *d)
 {
+	links_free(&d->links); /* its sockets, before the context ends */
 	if (d->ctl) {
 		zmq_close(d->ctl);
 		unlink(d->cf->control);
@@ -280,6 +421,8 @@ static void shutdown_all(daemon_state *d)
 	if (d->zctx)
 		zmq_ctx_term(d->zctx);
 	node_free(&d->node);
+	pki_store_free(&d->pki);
+	pki_chain_clear(&d->chain);
 	if (d->lock_fd > 0)
 		close(d->lock_fd);
 	conf_free(&d->cf);

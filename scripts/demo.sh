@@ -17,8 +17,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "create the Nanning node (450100)"
+say "create a national root CA and the Nanning node (450100)"
+"$B/hutong" ca init --dir "$work/ca" --name "National Root CA"
 "$B/hutong" init --dir "$work/nanning" --name nanning --region 450100
+"$B/hutong" ca sign --dir "$work/ca" "$work/nanning/node.csr" --out "$work/nanning/node.crt"
+cp "$work/ca/ca.crt" "$work/nanning/ca.crt"; cp "$work/ca/crl.pem" "$work/nanning/ca.crl"
 
 say "start hutongd"
 "$B/hutongd" -c "$work/nanning/hutongd.conf" 2>"$work/nanning/hutongd.log" &

@@ -16,6 +16,7 @@
 #include "ident.h"
 #include "ledger.h"
 #include "log.h"
+#include "pki.h"
 #include "record.h"
 #include "sync.h"
 #include "util.h"
@@ -35,6 +36,13 @@ typedef struct node_config {
 	const uint8_t *const *certs;
 	const size_t *cert_lens;
 	size_t n_certs;
+	/* The trust store (not owned; may be swapped with node_set_pki).
+	 * NULL: no PKI (unit tests of the foundation): any genesis key is
+	 * taken as the origin's. With a store, node_open refuses a
+	 * certificate that is not valid for this node's key, name and region,
+	 * and every record from a peer must have a certificate that chains to
+	 * the root, was valid at its creation and not revoked then. */
+	pki_store *pki;
 } node_config;
 
 /* Outcome of one submission. */
@@ -69,6 +77,37 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
  * which nothing of the batch is stored. Fits sync_node_ops.store. */
 int node_receive(void *node, const char *peer, const uint8_t *const *env,
 		 const size_t *len, size_t n, sync_result *results);
+
+/* Swap in a new trust store (after a CRL reload); not owned. Records
+ * already stored are kept; later ones are judged by the new store. */
+void node_set_pki(node *n, pki_store *pki);
+
+/* The certificate state of an origin as this node judges it now. */
+typedef struct node_cert_state {
+	bool trusted;           /* chain verified at the installing record */
+	pki_identity id;        /* when trusted */
+	int64_t revoked_ms;     /* INT64_MAX if not revoked */
+	char reason[HT_ERR_MSG_MAX]; /* why not trusted */
+} node_cert_state;
+int node_origin_cert(node *n, const char *region, node_cert_state *out);
+
+/* Judge origin o's current certificate (installed by its genesis or last
+ * rotation) against pki without a node, e.g. from a read-only ledger.
+ * With leaf != NULL, *leaf gets a malloc'd copy of the node certificate.
+ * Returns 0 when trusted, HT_ETRUST otherwise (out->reason says why). */
+int node_judge_origin(ledger *l, const pki_store *pki, const ledger_origin *o,
+		      node_cert_state *out, uint8_t **leaf, size_t *leaf_len);
+
+/* Add the CRLs of the revocation records held in l to pki. */
+int node_load_revocations(ledger *l, pki_store *pki, ht_err *err);
+
+/* Rotate to a new key and/or certificate: a rotation record signed by the
+ * current key, carrying the new chain (which must verify for the new key,
+ * this node's name and region); afterwards the node signs with new_key_path.
+ * On success *id is the rotation record's id. */
+int node_rotate(node *n, const char *new_key_path, const uint8_t *const *certs,
+		const size_t *cert_lens, size_t n_certs,
+		uint8_t id[RECORD_ID_BYTES], ht_err *err);
 
 /* Counters of what node_receive refused, by reason. */
 typedef struct node_counters {

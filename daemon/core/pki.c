@@ -1071,6 +1071,36 @@ out:
 	return rc;
 }
 
+int pki_crl_read_der(const char *path, uint8_t **der, size_t *len,
+		     ht_err *err)
+{
+	BIO *mem = read_mem(path, PKI_MAX_FILE, err);
+	if (mem == NULL)
+		return HT_EIO;
+	X509_CRL *crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL);
+	if (crl == NULL) {
+		ERR_clear_error();
+		(void)BIO_reset(mem);
+		crl = d2i_X509_CRL_bio(mem, NULL);
+	}
+	BIO_free(mem);
+	unsigned char *out = NULL;
+	int n = crl ? i2d_X509_CRL(crl, &out) : -1;
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	if (n <= 0)
+		return ht_err_set(err, HT_EINVAL, "crl", "%s: not a CRL (PEM or "
+				  "DER)", path);
+	*der = malloc((size_t)n);
+	if (*der != NULL)
+		memcpy(*der, out, (size_t)n);
+	OPENSSL_free(out);
+	if (*der == NULL)
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	*len = (size_t)n;
+	return 0;
+}
+
 int64_t pki_revocation_ms(const pki_store *s, const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;

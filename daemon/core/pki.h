@@ -118,6 +118,11 @@ int64_t pki_revocation_ms(const pki_store *s, const uint8_t *der, size_t len);
 int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
 			  ht_err *err);
 
+/* Read a CRL file (PEM or DER) as DER; *der is malloc'd. Checks only that
+ * it parses; who signed it is judged where it is used. */
+int pki_crl_read_der(const char *path, uint8_t **der, size_t *len,
+		     ht_err *err);
+
 /* ---- node identity and record checks ---- */
 
 /* Read the first certificate of a PEM file and check it against the node

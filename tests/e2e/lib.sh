@@ -72,6 +72,23 @@ stop_daemon() {
 	wait "$pid"
 }
 
+# make_ca CADIR [NAME]: a national root CA.
+make_ca() { "$HUTONG" ca init --dir "$1" --name "${2:-National Root}" >/dev/null; }
+
+# certify NODEDIR CADIR: sign the node's CSR and install CA bundle and CRL.
+certify() {
+	local dir=$1 ca=$2
+	"$HUTONG" ca sign --dir "$ca" "$dir/node.csr" --out "$dir/node.crt" >/dev/null &&
+	cp "$ca/ca.crt" "$dir/ca.crt" && cp "$ca/crl.pem" "$dir/ca.crl"
+}
+
+# new_node DIR NAME REGION CADIR [LISTEN]: init + certify.
+new_node() {
+	local listen=()
+	[ -n "${5:-}" ] && listen=(--listen "$5")
+	"$HUTONG" init --dir "$1" --name "$2" --region "$3" "${listen[@]}" >/dev/null && certify "$1" "$4"
+}
+
 e2e_finish() {
 	echo "$E2E_PASS passed, $E2E_FAIL failed"
 	[ "$E2E_FAIL" -eq 0 ]

@@ -12,6 +12,17 @@ expect_fail "init refuses to overwrite a key" "refusing to overwrite" \
 expect_fail "init: region must be six digits" "must be six digits, got '32'" \
 	"$HUTONG" init --dir "$E2E_TMP/x" --name x --region 32
 check "check-config" "$HUTONGD" --check-config -c "$N/hutongd.conf"
+expect_fail "daemon refuses to start without a CA bundle" "put your CA's certificates in" \
+	"$HUTONGD" -c "$N/hutongd.conf"
+make_ca "$E2E_TMP/ca"
+cp "$E2E_TMP/ca/ca.crt" "$N/ca.crt"; cp "$E2E_TMP/ca/crl.pem" "$N/ca.crl"
+expect_fail "daemon refuses to start without a certificate" "needs a certificate.*hutong ca sign" \
+	"$HUTONGD" -c "$N/hutongd.conf"
+make_ca "$E2E_TMP/other-ca" "Other Root"
+"$HUTONG" ca sign --dir "$E2E_TMP/other-ca" "$N/node.csr" --out "$N/node.crt" >/dev/null
+expect_fail "daemon refuses a certificate from another CA" "not valid for this node: .*unknown CA" \
+	"$HUTONGD" -c "$N/hutongd.conf"
+check "certify" certify "$N" "$E2E_TMP/ca"
 start_daemon "$N" || { not_ok "daemon start"; e2e_finish; exit 1; }
 ok "daemon start"
 check "control socket is owner-only" test "$(stat -c %a "$N/control.sock")" = 600
