@@ -41,7 +41,7 @@ struct ledger {
 	int64_t last_n;          /* highest arrival number */
 	uint8_t last_arrival[32];
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
-		*get_id, *get_fork_id, *range;
+		*get_id, *get_fork_id, *range, *ins_term, *ins_receipt;
 };
 
 static const char schema[] =
@@ -62,6 +62,13 @@ static const char schema[] =
 	" region TEXT PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
 	" head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL,"
 	" key_id BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS term("
+	" term TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(term, n))"
+	" WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS receipt("
+	" origin TEXT NOT NULL, node TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL, n INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS receipt_cover ON receipt(origin, node, seq);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
 
 /* Map an SQLite failure to an HT code and a message naming the action. */
@@ -112,7 +119,11 @@ static int prepare_all(ledger *l, ht_err *err)
 		    " WHERE id = ?", err) ||
 	    prepare(l, &l->range,
 		    "SELECT envelope, seq FROM record WHERE origin = ? AND"
-		    " seq >= ? ORDER BY seq LIMIT ?", err))
+		    " seq >= ? ORDER BY seq LIMIT ?", err) ||
+	    prepare(l, &l->ins_term, "INSERT OR IGNORE INTO term VALUES(?,?)",
+		    err) ||
+	    prepare(l, &l->ins_receipt,
+		    "INSERT INTO receipt VALUES(?,?,?,?,?)", err))
 		return HT_EIO;
 	return 0;
 }
@@ -216,9 +227,15 @@ static int configure(ledger *l, ht_err *err)
 	if (l->rdonly)
 		return exec(l, "PRAGMA query_only=1;", err);
 	/* FULL: a commit is on disk before we report a record as stored;
-	 * WAL with NORMAL may lose the last commits on power loss. */
+	 * WAL with NORMAL may lose the last commits on power loss.
+	 * wal_autocheckpoint: a checkpoint copies every page changed since
+	 * the last one, and the id index takes random inserts; with the
+	 * default 1000-page WAL its pages were copied again every few
+	 * batches (6x write amplification at 100k records). A 10000-page
+	 * (40 MB) WAL copies each far less often. */
 	if (exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		 " PRAGMA foreign_keys=OFF;", err) != 0)
+		 " PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=10000;",
+		 err) != 0)
 		return HT_EIO;
 	return exec(l, schema, err);
 }
@@ -277,7 +294,7 @@ void ledger_close(ledger **lp)
 		ledger_rollback(l);
 	sqlite3_stmt *all[] = {l->ins_record, l->ins_fork, l->upsert_origin,
 			       l->get_chain, l->get_id, l->get_fork_id,
-			       l->range};
+			       l->range, l->ins_term, l->ins_receipt};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(l->db);
@@ -362,6 +379,53 @@ static int save_origin(ledger *l, const ledger_origin *o, ht_err *err)
 	return step_done(l, st, "save origin", err);
 }
 
+typedef struct term_ctx {
+	ledger *l;
+	int64_t n;
+	int rc;
+	ht_err *err;
+} term_ctx;
+
+static void insert_term(void *ctx, const char *term)
+{
+	term_ctx *t = ctx;
+	if (t->rc != 0)
+		return;
+	sqlite3_bind_text(t->l->ins_term, 1, term, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(t->l->ins_term, 2, t->n);
+	t->rc = step_done(t->l, t->l->ins_term, "insert term", t->err);
+}
+
+/* A receipt says its node held each origin up to seq at created_ms. */
+static int index_receipt(ledger *l, const record *r, int64_t n, ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	const Hutong__Receipt *rc = record_body(r)->receipt;
+	int ret = 0;
+	for (size_t i = 0; ret == 0 && i < rc->n_entries; i++) {
+		sqlite3_stmt *st = l->ins_receipt;
+		sqlite3_bind_text(st, 1, rc->entries[i]->origin, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, h->origin_region, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)rc->entries[i]->seq);
+		sqlite3_bind_int64(st, 4, h->created_ms);
+		sqlite3_bind_int64(st, 5, n);
+		ret = step_done(l, st, "insert receipt", err);
+	}
+	return ret;
+}
+
+/* The lookups views and audit need: terms, and receipt coverage. */
+static int index_record(ledger *l, const record *r, int64_t n, ht_err *err)
+{
+	const Hutong__Body *b = record_body(r);
+	if (b != NULL && b->content_case == HUTONG__BODY__CONTENT_RECEIPT)
+		return index_receipt(l, r, n, err);
+	term_ctx t = {l, n, 0, err};
+	record_terms(r, insert_term, &t);
+	return t.rc;
+}
+
 static int insert_record(ledger *l, const record *r, const char *source,
 			 ht_err *err)
 {
@@ -384,6 +448,8 @@ static int insert_record(ledger *l, const record *r, const char *source,
 	sqlite3_bind_text(st, 10, source, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 11, arrival, sizeof(arrival), SQLITE_STATIC);
 	int rc = step_done(l, st, "insert record", err);
+	if (rc == 0)
+		rc = index_record(l, r, n, err);
 	if (rc == 0) {
 		l->last_n = n;
 		memcpy(l->last_arrival, arrival, sizeof(arrival));
@@ -435,16 +501,17 @@ static int append_held(ledger *l, ledger_origin *o, const record *r,
 }
 
 /* A rotation record (already verified with the old key) installs the new
- * key for the records after it. */
-static void install_key(ledger_origin *o, const record *r)
+ * key for the records after it. True if r is a genesis or rotation. */
+static bool install_key(ledger_origin *o, const record *r)
 {
 	const uint8_t *pk;
 	const ProtobufCBinaryData *certs;
 	size_t n;
-	if (record_key_change(r, &pk, &certs, &n)) {
-		memcpy(o->key, pk, RECORD_PK_BYTES);
-		memcpy(o->key_id, record_id(r), RECORD_ID_BYTES);
-	}
+	if (!record_key_change(r, &pk, &certs, &n))
+		return false;
+	memcpy(o->key, pk, RECORD_PK_BYTES);
+	memcpy(o->key_id, record_id(r), RECORD_ID_BYTES);
+	return true;
 }
 
 /* seq 1 of a new origin: the genesis names the chain's key. */
@@ -676,6 +743,69 @@ int ledger_range(ledger *l, const char *origin, uint64_t from, size_t max_n,
 	return ret;
 }
 
+int ledger_each_term(ledger *l, const char *term, ledger_each_fn fn,
+		     void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT r.envelope, r.stored_ms, r.source, r.n"
+			 " FROM term t JOIN record r ON r.n = t.n"
+			 " WHERE t.term = ? ORDER BY t.n", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, term, -1, SQLITE_TRANSIENT);
+	rc = each_row(l, st, fn, ctx, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ledger_each_term_name(ledger *l, const char *prefix, ledger_term_fn fn,
+			  void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char hi[RECORD_MAX_TERM + 2];
+	snprintf(hi, sizeof(hi), "%s\xff", prefix);
+	int rc = prepare(l, &st, "SELECT DISTINCT term FROM term WHERE"
+			 " term >= ? AND term < ? ORDER BY term", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, hi, -1, SQLITE_TRANSIENT);
+	int step, ret = 0;
+	while (ret == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0));
+	if (ret == 0 && step != SQLITE_DONE)
+		ret = db_err(l, step, "read terms", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int ledger_receipts(ledger *l, const char *origin, uint64_t seq,
+		    ledger_receipt_fn fn, void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	/* Receipts of one node cover ever higher seqs, so the first with
+	 * seq >= the record's is its earliest covering receipt. */
+	int rc = prepare(l, &st,
+			 "SELECT d.node, (SELECT created_ms FROM receipt r"
+			 " WHERE r.origin = ?1 AND r.node = d.node AND"
+			 " r.seq >= ?2 ORDER BY r.seq LIMIT 1) AS t"
+			 " FROM (SELECT DISTINCT node FROM receipt"
+			 " WHERE origin = ?1) d WHERE t IS NOT NULL"
+			 " ORDER BY d.node", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	int step, ret = 0;
+	while (ret == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0),
+			 sqlite3_column_int64(st, 1));
+	if (ret == 0 && step != SQLITE_DONE)
+		ret = db_err(l, step, "read receipts", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
 		void *ctx, ht_err *err)
 {
@@ -721,7 +851,44 @@ typedef struct verify_state {
 	int problems;
 	ledger_origin *seen; /* per origin: what the chain walk reached */
 	size_t n_seen, cap_seen;
+	struct verify_key { /* every key the walk saw installed */
+		char region[HT_REGION_LEN + 1];
+		uint64_t from; /* in force from this seq on */
+		uint8_t key[RECORD_PK_BYTES];
+	} *keys;
+	size_t n_keys, cap_keys;
 } verify_state;
+
+/* Remember that region's records from seq `from` on are signed by key. */
+static void note_key(verify_state *v, const char *region, uint64_t from,
+		     const uint8_t *key)
+{
+	if (v->n_keys == v->cap_keys) {
+		size_t cap = v->cap_keys ? 2 * v->cap_keys : 16;
+		struct verify_key *k = realloc(v->keys, cap * sizeof(*k));
+		if (k == NULL)
+			return; /* its forks will be reported, not missed */
+		v->keys = k;
+		v->cap_keys = cap;
+	}
+	struct verify_key *k = &v->keys[v->n_keys++];
+	snprintf(k->region, sizeof(k->region), "%s", region);
+	k->from = from;
+	memcpy(k->key, key, RECORD_PK_BYTES);
+}
+
+/* The key in force at region/seq as the walk saw it, or NULL. */
+static const uint8_t *key_at(const verify_state *v, const char *region,
+			     uint64_t seq)
+{
+	const struct verify_key *best = NULL;
+	for (size_t i = 0; i < v->n_keys; i++)
+		if (strcmp(v->keys[i].region, region) == 0 &&
+		    v->keys[i].from <= seq &&
+		    (best == NULL || v->keys[i].from >= best->from))
+			best = &v->keys[i];
+	return best ? best->key : NULL;
+}
 
 static void problem(verify_state *v, const uint8_t *id, const char *region,
 		    uint64_t seq, const char *fmt, ...) HT_PRINTF(5, 6);
@@ -783,15 +950,15 @@ static void verify_chain(verify_state *v, const record *r)
 		problem(v, id, h->origin_region, h->seq,
 			"prev_id does not match the record at seq %llu",
 			(unsigned long long)o->seq);
-	if (record_is_genesis(r))
-		install_key(o, r);
+	if (record_is_genesis(r) && install_key(o, r))
+		note_key(v, h->origin_region, 1, o->key);
 	if (!record_verify(r, o->key))
 		problem(v, id, h->origin_region, h->seq,
 			"signature does not verify with the origin's key");
 	o->seq = h->seq;
 	memcpy(o->head, id, RECORD_ID_BYTES);
-	if (!record_is_genesis(r))
-		install_key(o, r);
+	if (!record_is_genesis(r) && install_key(o, r))
+		note_key(v, h->origin_region, h->seq + 1, o->key);
 }
 
 static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
@@ -866,10 +1033,14 @@ static int verify_fork_row(void *ctx, const record *r, const ledger_meta *m)
 {
 	verify_state *v = ctx;
 	const Hutong__Header *h = record_header(r);
-	long pos = origin_pos(&(ledger){.origins = v->seen,
-					.n_origins = v->n_seen},
-			      h->origin_region);
-	if (pos < 0 || !record_verify(r, v->seen[pos].key))
+	/* the key in force at its seq (a rotation since does not count); a
+	 * second genesis names its own */
+	const uint8_t *key = key_at(v, h->origin_region, h->seq), *own;
+	const ProtobufCBinaryData *certs;
+	size_t n;
+	if (record_is_genesis(r) && record_key_change(r, &own, &certs, &n))
+		key = own;
+	if (key == NULL || !record_verify(r, key))
 		problem(v, record_id(r), h->origin_region, h->seq,
 			"fork evidence does not verify with the origin's key");
 	return 0;
@@ -897,5 +1068,6 @@ int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
 		rc = ledger_each_fork(l, verify_fork_row, &v, err);
 	}
 	free(v.seen);
+	free(v.keys);
 	return rc == 0 ? v.problems : rc;
 }

@@ -116,6 +116,24 @@ typedef int (*ledger_each_fn)(void *ctx, const record *r,
 int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
 		void *ctx, ht_err *err);
 
+/* Records indexed under term (see record_terms), in arrival order. */
+int ledger_each_term(ledger *l, const char *term, ledger_each_fn fn,
+		     void *ctx, ht_err *err);
+
+/* Each distinct term beginning with prefix (e.g. "case:"), sorted. fn
+ * returns 0 to go on. */
+typedef int (*ledger_term_fn)(void *ctx, const char *term);
+int ledger_each_term_name(ledger *l, const char *prefix, ledger_term_fn fn,
+			  void *ctx, ht_err *err);
+
+/* For the record at origin/seq: each node (region code) that signed a
+ * receipt covering it, with the creation time of its earliest such
+ * receipt, sorted by node. */
+typedef int (*ledger_receipt_fn)(void *ctx, const char *node,
+				 int64_t created_ms);
+int ledger_receipts(ledger *l, const char *origin, uint64_t seq,
+		    ledger_receipt_fn fn, void *ctx, ht_err *err);
+
 /* Call fn for each piece of fork evidence (the second, conflicting record;
  * the first is the chain record at the same origin and seq). */
 int ledger_each_fork(ledger *l, ledger_each_fn fn, void *ctx, ht_err *err);

@@ -39,6 +39,7 @@ static const struct {
 	{HUTONG__KIND__KIND_GENESIS, "genesis"},
 	{HUTONG__KIND__KIND_ROTATION, "rotation"},
 	{HUTONG__KIND__KIND_REVOCATION, "revocation"},
+	{HUTONG__KIND__KIND_RECEIPT, "receipt"},
 };
 
 const char *record_kind_name(int kind)
@@ -76,6 +77,8 @@ int record_body_kind(const Hutong__Body *b)
 		return HUTONG__KIND__KIND_ROTATION;
 	case HUTONG__BODY__CONTENT_REVOCATION:
 		return HUTONG__KIND__KIND_REVOCATION;
+	case HUTONG__BODY__CONTENT_RECEIPT:
+		return HUTONG__KIND__KIND_RECEIPT;
 	default:
 		return HUTONG__KIND__KIND_UNSPECIFIED;
 	}
@@ -172,10 +175,13 @@ static int walk_field(const ProtobufCMessage *m,
 		return walk_value(f, member, p, err);
 	}
 	size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-	if (n > RECORD_MAX_REPEATED) {
+	size_t max = m->descriptor == &hutong__receipt__descriptor
+			     ? RECORD_MAX_RECEIPT
+			     : RECORD_MAX_REPEATED;
+	if (n > max) {
 		sub_path(p, sizeof(p), path, f, -1);
-		return ht_err_set(err, HT_ELIMIT, p, "more than %d entries (%zu)",
-				  RECORD_MAX_REPEATED, n);
+		return ht_err_set(err, HT_ELIMIT, p, "more than %zu entries (%zu)",
+				  max, n);
 	}
 	size_t esize = f->type == PROTOBUF_C_TYPE_STRING ||
 				       f->type == PROTOBUF_C_TYPE_MESSAGE
@@ -369,6 +375,25 @@ static int check_revocation(const Hutong__Revocation *r, ht_err *err)
 	return 0;
 }
 
+/* Entries sorted by origin, one each, valid codes and 32-byte heads. */
+static int check_receipt(const Hutong__Receipt *r, ht_err *err)
+{
+	char f[64];
+	for (size_t i = 0; i < r->n_entries; i++) {
+		const Hutong__ReceiptEntry *e = r->entries[i];
+		snprintf(f, sizeof(f), "body.receipt.entries[%zu]", i);
+		if (util_check_region(e->origin, f, err) != 0)
+			return HT_EINVAL;
+		if (e->seq == 0 || e->head.len != RECORD_ID_BYTES)
+			return ht_err_set(err, HT_EINVAL, f, "needs seq >= 1 and "
+					  "a 32-byte head");
+		if (i > 0 && strcmp(r->entries[i - 1]->origin, e->origin) >= 0)
+			return ht_err_set(err, HT_EINVAL, f, "entries must be "
+					  "sorted by origin, one per origin");
+	}
+	return 0;
+}
+
 /* Rules of the body's kind. nested: inside a correction (no corrections
  * or genesis there). */
 static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
@@ -396,6 +421,10 @@ static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
 		if (nested)
 			break;
 		return check_revocation(b->revocation, err);
+	case HUTONG__BODY__CONTENT_RECEIPT:
+		if (nested)
+			break;
+		return check_receipt(b->receipt, err);
 	default:
 		return ht_err_set(err, HT_EINVAL, "body", "no content: one of "
 				  "intelligence, repatriation, "
@@ -431,10 +460,11 @@ int record_check_submission(const Hutong__Submission *sub, ht_err *err)
 	if (sub->body == NULL)
 		return ht_err_set(err, HT_EINVAL, "body", "required");
 	if (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
-	    sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION)
+	    sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION ||
+	    sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT)
 		return ht_err_set(err, HT_EINVAL, "body",
-				  "genesis and rotation records are written by "
-				  "the node itself, not submitted");
+				  "genesis, rotation and receipt records are "
+				  "written by the node itself, not submitted");
 	return check_content(sub->body, false, err);
 }
 
@@ -709,7 +739,8 @@ int record_build(const Hutong__Submission *sub, const record_origin *o,
 {
 	bool by_node = sub->body != NULL &&
 		       (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
-			sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION);
+			sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION ||
+			sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT);
 	int rc = by_node ? 0 : record_check_submission(sub, err);
 	if (rc != 0)
 		return rc;
@@ -804,4 +835,110 @@ bool record_key_change(const record *r, const uint8_t **pk,
 		return true;
 	}
 	return false;
+}
+
+/* ---- index terms ---- */
+
+typedef struct terms {
+	record_term_fn fn;
+	void *ctx;
+	char seen[RECORD_MAX_TERMS][RECORD_MAX_TERM];
+	size_t n;
+} terms;
+
+static void term_add(terms *t, const char *prefix, const char *value)
+{
+	char term[RECORD_MAX_TERM];
+	if (value == NULL || value[0] == '\0' || t->n == RECORD_MAX_TERMS)
+		return;
+	snprintf(term, sizeof(term), "%s:%s", prefix, value);
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->seen[i], term) == 0)
+			return;
+	memcpy(t->seen[t->n++], term, sizeof(term));
+	t->fn(t->ctx, term);
+}
+
+static void term_name(terms *t, const char *prefix, const char *name)
+{
+	char key[RECORD_MAX_TERM];
+	if (name != NULL && name[0] != '\0')
+		term_add(t, prefix, util_name_key(name, key, sizeof(key)));
+}
+
+static void term_id(terms *t, const char *prefix, const ProtobufCBinaryData *b)
+{
+	char hex[2 * RECORD_ID_BYTES + 1];
+	if (b->len == RECORD_ID_BYTES)
+		term_add(t, prefix, util_hex(b->data, b->len, hex));
+}
+
+static void term_people(terms *t, Hutong__Person **p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		term_name(t, "person", p[i]->name);
+		term_add(t, "idno", p[i]->id_number);
+		term_add(t, "phone", p[i]->phone);
+	}
+}
+
+static void terms_intel(terms *t, const Hutong__Intelligence *in)
+{
+	term_name(t, "orgname", in->organization);
+	for (size_t i = 0; i < in->n_aliases; i++)
+		term_name(t, "orgname", in->aliases[i]);
+	term_people(t, in->people, in->n_people);
+	for (size_t i = 0; i < in->n_places; i++)
+		term_add(t, "region", in->places[i]->region);
+	for (size_t i = 0; i < in->n_related; i++)
+		term_id(t, "related", &in->related[i]);
+}
+
+static void terms_org(terms *t, const Hutong__FleeingOrganization *o)
+{
+	term_add(t, "org", o->org_id);
+	term_name(t, "orgname", o->name);
+	for (size_t i = 0; i < o->n_aliases; i++)
+		term_name(t, "orgname", o->aliases[i]);
+	term_people(t, o->leaders, o->n_leaders);
+	term_add(t, "region", o->last_seen_region);
+	for (size_t i = 0; i < o->n_suspected_destinations; i++) {
+		term_add(t, "dest", o->suspected_destinations[i]);
+		term_add(t, "region", o->suspected_destinations[i]);
+	}
+}
+
+static void terms_body(terms *t, const Hutong__Body *b)
+{
+	switch (b->content_case) {
+	case HUTONG__BODY__CONTENT_INTELLIGENCE:
+		terms_intel(t, b->intelligence);
+		break;
+	case HUTONG__BODY__CONTENT_REPATRIATION:
+		term_add(t, "case", b->repatriation->case_id);
+		term_people(t, b->repatriation->people,
+			    b->repatriation->n_people);
+		break;
+	case HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION:
+		terms_org(t, b->fleeing_organization);
+		break;
+	case HUTONG__BODY__CONTENT_CORRECTION:
+		term_id(t, "target", &b->correction->target);
+		if (b->correction->replacement != NULL)
+			terms_body(t, b->correction->replacement);
+		break;
+	default:
+		break;
+	}
+}
+
+void record_terms(const record *r, record_term_fn fn, void *ctx)
+{
+	terms *t = r->body ? calloc(1, sizeof(*t)) : NULL;
+	if (t == NULL)
+		return;
+	t->fn = fn;
+	t->ctx = ctx;
+	terms_body(t, r->body);
+	free(t);
 }

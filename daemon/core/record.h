@@ -34,6 +34,9 @@
 #define RECORD_MAX_CERTS 4             /* certificates in a genesis */
 #define RECORD_MAX_CERT (8 * 1024)     /* one DER certificate */
 #define RECORD_MAX_CRL (60 * 1024)     /* one DER CRL in a revocation */
+#define RECORD_MAX_RECEIPT 1400        /* entries in a receipt (fits the body) */
+#define RECORD_MAX_TERMS 64            /* index terms of one record */
+#define RECORD_MAX_TERM 160            /* bytes of one term */
 
 typedef struct record record;
 
@@ -88,9 +91,24 @@ bool record_key_change(const record *r, const uint8_t **pk,
 		       const ProtobufCBinaryData **certs, size_t *n_certs);
 
 /* Kind <-> short names used on the command line ("intel", "repatriation",
- * "org", "correction", "genesis", "rotation", "revocation"). */
+ * "org", "correction", "genesis", "rotation", "revocation", "receipt"). */
 const char *record_kind_name(int kind);
 int record_kind_parse(const char *name); /* -1 if unknown */
+
+/* The index terms of a record, for the ledger's term index: lookups by case,
+ * organization, person, document number, phone, region and corrected
+ * record. Each term is "prefix:value":
+ *   case:ID            repatriation case id
+ *   org:ID             fleeing organization id
+ *   orgname:KEY        organization name or alias, util_name_key-normalized
+ *   person:KEY         person name (normalized); idno:NUMBER; phone:DIGITS
+ *   region:CODE        a place, last-seen region or destination named
+ *   dest:CODE          a suspected destination of a fleeing organization
+ *   target:HEX         the record a correction amends or retracts
+ * fn is called once per distinct term (at most RECORD_MAX_TERMS); a record
+ * without a body has none. */
+typedef void (*record_term_fn)(void *ctx, const char *term);
+void record_terms(const record *r, record_term_fn fn, void *ctx);
 
 /* The kind a body's content implies (KIND_UNSPECIFIED if none set). */
 int record_body_kind(const Hutong__Body *b);

@@ -410,3 +410,58 @@ int util_path_join(const char *dir, const char *name, char *out, size_t len)
 		n = snprintf(out, len, "%s/%s", dir, name);
 	return n < 0 || (size_t)n >= len ? HT_ELIMIT : 0;
 }
+
+/* Decode one UTF-8 sequence at s (valid input assumed: checked upstream;
+ * invalid bytes pass through as themselves). Returns its length. */
+static size_t utf8_decode(const unsigned char *s, unsigned *cp)
+{
+	size_t n = utf8_seq(s, strlen((const char *)s));
+	if (n <= 1) {
+		*cp = s[0];
+		return 1;
+	}
+	unsigned c = s[0] & (0x3f >> (n - 1));
+	for (size_t i = 1; i < n; i++)
+		c = c << 6 | (s[i] & 0x3f);
+	*cp = c;
+	return n;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n > k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+char *util_name_key(const char *name, char *out, size_t len)
+{
+	static const char *suffixes[] = {
+		"有限责任公司", "股份有限公司", "有限公司", "公司", "集团",
+		"工作室", "合作社", "商行", "company", "corp", "ltd", "llc",
+		"inc", "co"};
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)name;
+	while (*p && len > 0) {
+		unsigned cp;
+		size_t n = utf8_decode(p, &cp);
+		if (cp >= 0xff01 && cp <= 0xff5e) /* full-width ASCII */
+			cp -= 0xfee0;
+		bool drop = cp == 0x3000 || cp == 0xb7 || cp == 0x30fb ||
+			    (cp < 0x80 && (isspace((int)cp) || strchr("-_.,", (int)cp)));
+		if (!drop && cp < 0x80 && o + 1 < len) {
+			out[o++] = (char)tolower((int)cp);
+		} else if (!drop && cp >= 0x80 && o + n < len) {
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	if (len > 0)
+		out[o] = '\0';
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (ends_with(out, o, suffixes[i])) {
+			out[o - strlen(suffixes[i])] = '\0';
+			break;
+		}
+	return out;
+}

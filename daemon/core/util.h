@@ -46,6 +46,16 @@ char *util_format_time(int64_t ms, char *buf, size_t len);
 /* Parse a duration "90s", "15m", "36h", "7d" (or plain seconds) into ms. */
 int util_parse_duration(const char *s, int64_t *ms);
 
+/* The matching key of a name (organizations, people), written into out
+ * (len bytes, NUL-terminated, truncated at a character boundary):
+ * full-width ASCII forms (U+FF01-U+FF5E) become ASCII, all white space
+ * (ASCII, U+3000 ideographic space) and the separators -_.,·・ are
+ * dropped, ASCII letters are lower-cased, and one common legal-form suffix
+ * is removed from the end (有限责任公司, 股份有限公司, 有限公司, 公司, 集团,
+ * 工作室, 合作社, 商行, ltd, co, inc, llc, corp, company). Two names with the
+ * same key are suggested as the same organization. */
+char *util_name_key(const char *name, char *out, size_t len);
+
 /* The clock: wall time for records, monotonic time for timers. */
 typedef struct ht_clock {
 	int64_t (*now_ms)(void *ctx);  /* Unix ms */
