@@ -36,7 +36,7 @@ static json_t *origin_json(ledger *l, pki_store *pki, const ledger_origin *o,
 {
 	node_cert_state st;
 	char t1[40], t2[40], t3[40];
-	node_judge_origin(l, pki, o, &st, NULL, NULL);
+	node_judge_origin(l, pki, o, &st, NULL);
 	json_t *j = json_pack("{s:s, s:s, s:s}", "region", o->region, "node",
 			      o->node, "state", cert_state(&st, now));
 	if (!st.trusted) {

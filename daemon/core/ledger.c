@@ -11,6 +11,12 @@
  *                                       arrival or deleting a row breaks it
  *   fork(...)    the second, conflicting record at a held origin/seq
  *   origin(region PRIMARY KEY, node, seq, head, key, forked)  -- frontier
+ *   receipt(origin, node, seq, created_ms, n)  -- one row per receipt entry
+ *   event(n, time_ms, last_ms, peer, kind, origin, seq, count, reason)
+ *                the link audit log: local facts, not signed, not hashed
+ * Audit indexes: record(author) lists one officer's records in arrival
+ * order; record(origin, created_ms, kind, author) answers an origin's
+ * summary over a time range from the index alone.
  *
  * Rows are appended in arrival order, so the table's b-tree grows at its
  * end; the (origin, seq) index grows at one point per origin. The id index
@@ -41,7 +47,8 @@ struct ledger {
 	int64_t last_n;          /* highest arrival number */
 	uint8_t last_arrival[32];
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
-		*get_id, *get_fork_id, *range, *ins_term, *ins_receipt;
+		*get_id, *get_fork_id, *range, *ins_term, *ins_receipt,
+		*ins_event, *bump_event, *ins_key, *key_at;
 };
 
 static const char schema[] =
@@ -62,6 +69,9 @@ static const char schema[] =
 	" region TEXT PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
 	" head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL,"
 	" key_id BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS keyhist("
+	" origin TEXT NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL,"
+	" key_id BLOB NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS term("
 	" term TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(term, n))"
 	" WITHOUT ROWID;"
@@ -69,6 +79,15 @@ static const char schema[] =
 	" origin TEXT NOT NULL, node TEXT NOT NULL, seq INTEGER NOT NULL,"
 	" created_ms INTEGER NOT NULL, n INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS receipt_cover ON receipt(origin, node, seq);"
+	"CREATE INDEX IF NOT EXISTS record_author ON record(author);"
+	"CREATE INDEX IF NOT EXISTS record_origin_time"
+	" ON record(origin, created_ms, kind, author);"
+	"CREATE TABLE IF NOT EXISTS event("
+	" n INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+	" last_ms INTEGER NOT NULL, peer TEXT NOT NULL, kind TEXT NOT NULL,"
+	" origin TEXT NOT NULL, seq INTEGER NOT NULL, count INTEGER NOT NULL,"
+	" reason TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS event_time ON event(last_ms);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
 
 /* Map an SQLite failure to an HT code and a message naming the action. */
@@ -123,7 +142,18 @@ static int prepare_all(ledger *l, ht_err *err)
 	    prepare(l, &l->ins_term, "INSERT OR IGNORE INTO term VALUES(?,?)",
 		    err) ||
 	    prepare(l, &l->ins_receipt,
-		    "INSERT INTO receipt VALUES(?,?,?,?,?)", err))
+		    "INSERT INTO receipt VALUES(?,?,?,?,?)", err) ||
+	    prepare(l, &l->ins_key,
+		    "INSERT OR REPLACE INTO keyhist VALUES(?,?,?,?)", err) ||
+	    prepare(l, &l->key_at,
+		    "SELECT key, key_id FROM keyhist WHERE origin = ? AND"
+		    " seq < ? ORDER BY seq DESC LIMIT 1", err) ||
+	    (!l->rdonly &&
+	     (prepare(l, &l->ins_event,
+		      "INSERT INTO event(time_ms, last_ms, peer, kind, origin,"
+		      " seq, count, reason) VALUES(?,?,?,?,?,?,?,?)", err) ||
+	      prepare(l, &l->bump_event, "UPDATE event SET count = count + ?,"
+		      " last_ms = max(last_ms, ?) WHERE n = ?", err))))
 		return HT_EIO;
 	return 0;
 }
@@ -294,7 +324,9 @@ void ledger_close(ledger **lp)
 		ledger_rollback(l);
 	sqlite3_stmt *all[] = {l->ins_record, l->ins_fork, l->upsert_origin,
 			       l->get_chain, l->get_id, l->get_fork_id,
-			       l->range, l->ins_term, l->ins_receipt};
+			       l->range, l->ins_term, l->ins_receipt,
+			       l->ins_event, l->bump_event, l->ins_key,
+			       l->key_at};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(l->db);
@@ -335,6 +367,23 @@ void ledger_rollback(ledger *l)
 	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	l->in_tx = false;
 	load_state(l, NULL); /* the frontier as the disk has it */
+}
+
+int ledger_read_begin(ledger *l, ht_err *err)
+{
+	if (l->in_tx)
+		return ht_err_set(err, HT_ESTATE, "ledger",
+				  "transaction already open");
+	if (exec(l, "BEGIN", err) != 0)
+		return HT_EIO;
+	l->in_tx = true;
+	return 0;
+}
+
+void ledger_read_end(ledger *l)
+{
+	sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	l->in_tx = false;
 }
 
 /* ---- append ---- */
@@ -495,13 +544,21 @@ static int append_held(ledger *l, ledger_origin *o, const record *r,
 	sqlite3_bind_text(st, 6, source, -1, SQLITE_STATIC);
 	if ((rc = step_done(l, st, "insert fork", err)) != 0)
 		return rc;
-	*out = sqlite3_changes(l->db) > 0 ? LEDGER_FORK : LEDGER_DUPLICATE;
+	if (sqlite3_changes(l->db) == 0) {
+		/* evidence already held (an operator may have resolved it) */
+		*out = LEDGER_DUPLICATE;
+		return 0;
+	}
+	*out = LEDGER_FORK;
 	o->forked = true;
 	return save_origin(l, o, err);
 }
 
 /* A rotation record (already verified with the old key) installs the new
  * key for the records after it. True if r is a genesis or rotation. */
+static int save_key(ledger *l, const ledger_origin *o, uint64_t seq,
+		    ht_err *err);
+
 static bool install_key(ledger_origin *o, const record *r)
 {
 	const uint8_t *pk;
@@ -534,7 +591,46 @@ static int append_genesis(ledger *l, const record *r, const char *source,
 	memcpy(o->head, record_id(r), RECORD_ID_BYTES);
 	memcpy(o->key, b->genesis->public_key.data, RECORD_PK_BYTES);
 	memcpy(o->key_id, record_id(r), RECORD_ID_BYTES);
+	if ((rc = save_key(l, o, 1, err)) != 0)
+		return rc;
 	return save_origin(l, o, err);
+}
+
+/* Remember from which seq a key signs: fork evidence and old duplicates
+ * are judged by the key in force at their seq (ledger_key_at). */
+static int save_key(ledger *l, const ledger_origin *o, uint64_t seq,
+		    ht_err *err)
+{
+	sqlite3_stmt *st = l->ins_key;
+	sqlite3_bind_text(st, 1, o->region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	sqlite3_bind_blob(st, 3, o->key, RECORD_PK_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, o->key_id, RECORD_ID_BYTES, SQLITE_STATIC);
+	return step_done(l, st, "save key", err);
+}
+
+int ledger_key_at(ledger *l, const char *region, uint64_t seq,
+		  uint8_t key[RECORD_PK_BYTES], uint8_t key_id[RECORD_ID_BYTES],
+		  ht_err *err)
+{
+	sqlite3_stmt *st = l->key_at;
+	sqlite3_bind_text(st, 1, region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	int step = sqlite3_step(st), rc = 0;
+	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == RECORD_PK_BYTES &&
+	    sqlite3_column_bytes(st, 1) == RECORD_ID_BYTES) {
+		memcpy(key, sqlite3_column_blob(st, 0), RECORD_PK_BYTES);
+		memcpy(key_id, sqlite3_column_blob(st, 1), RECORD_ID_BYTES);
+	} else if (step == SQLITE_ROW || step == SQLITE_DONE) {
+		rc = ht_err_set(err, HT_ENOTFOUND, "seq", "no key of origin %s "
+				"below seq %llu", region,
+				(unsigned long long)seq);
+	} else {
+		rc = db_err(l, step, "read key history", err);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
 }
 
 static int append_next(ledger *l, ledger_origin *o, const record *r,
@@ -554,7 +650,8 @@ static int append_next(ledger *l, ledger_origin *o, const record *r,
 		return rc;
 	o->seq = h->seq;
 	memcpy(o->head, record_id(r), RECORD_ID_BYTES);
-	install_key(o, r);
+	if (install_key(o, r) && (rc = save_key(l, o, h->seq, err)) != 0)
+		return rc;
 	return save_origin(l, o, err);
 }
 
@@ -650,6 +747,7 @@ static int row_record(sqlite3_stmt *st, record **out, ledger_meta *meta,
 		snprintf(meta->source, sizeof(meta->source), "%s",
 			 (const char *)sqlite3_column_text(st, 2));
 		meta->n = sqlite3_column_int64(st, 3);
+		meta->fork = false;
 	}
 	*out = r;
 	return 0;
@@ -676,6 +774,8 @@ int ledger_get(ledger *l, const uint8_t id[RECORD_ID_BYTES], record **out,
 		return rc;
 	sqlite3_bind_blob(l->get_fork_id, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
 	rc = get_one(l, l->get_fork_id, out, meta, err);
+	if (rc == 0 && meta != NULL)
+		meta->fork = true;
 	if (rc == HT_ENOTFOUND) {
 		char hex[2 * RECORD_ID_BYTES + 1];
 		ht_err_set(err, rc, "id", "no record %s",
@@ -842,6 +942,290 @@ int ledger_each_fork(ledger *l, ledger_each_fn fn, void *ctx, ht_err *err)
 	return rc;
 }
 
+/* ---- forks: the operator's decision ---- */
+
+/* The seq of origin's chain record id, or HT_ENOTFOUND. */
+static int chain_seq_of(ledger *l, const char *origin,
+			const uint8_t id[RECORD_ID_BYTES], uint64_t *seq,
+			ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT seq FROM record WHERE id = ?1 AND"
+			 " origin = ?2", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_blob(st, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+	rc = step == SQLITE_ROW    ? 0
+	     : step == SQLITE_DONE ? HT_ENOTFOUND
+				   : db_err(l, step, "read record", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Count rows of sql (one ?1 text, one ?2 int64 or blob parameter). */
+static int count_rows(ledger *l, const char *sql, const char *a,
+		      const void *blob, int64_t b, int64_t *count, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, sql, err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (blob != NULL)
+		sqlite3_bind_blob(st, 2, blob, RECORD_ID_BYTES, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 2, b);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(l, step, "count", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Is keep a chain record of o at a seq with fork evidence? */
+static int check_keep(ledger *l, const ledger_origin *o,
+		      const uint8_t keep[RECORD_ID_BYTES], uint64_t *seq,
+		      ht_err *err)
+{
+	char hex[2 * RECORD_ID_BYTES + 1];
+	int64_t n = 0;
+	util_hex(keep, RECORD_ID_BYTES, hex);
+	int rc = chain_seq_of(l, o->region, keep, seq, err);
+	if (rc == HT_ENOTFOUND) {
+		if (count_rows(l, "SELECT count(*) FROM fork WHERE origin = ?1"
+			       " AND id = ?2", o->region, keep, 0, &n, err))
+			return HT_EIO;
+		if (n > 0)
+			return ht_err_set(err, HT_EINVAL, "keep", "%s is the "
+					  "fork evidence, not this node's chain"
+					  " record; the chain is never "
+					  "rewritten: keep the chain record "
+					  "(see 'hutong audit forks')", hex);
+		return ht_err_set(err, HT_ENOTFOUND, "keep", "no record %s of "
+				  "origin %s", hex, o->region);
+	}
+	if (rc != 0)
+		return rc;
+	if (count_rows(l, "SELECT count(*) FROM fork WHERE origin = ?1 AND"
+		       " seq = ?2", o->region, NULL, (int64_t)*seq, &n, err))
+		return HT_EIO;
+	if (n == 0)
+		return ht_err_set(err, HT_EINVAL, "keep", "%s (seq %llu) is not"
+				  " at a forked seq of origin %s", hex,
+				  (unsigned long long)*seq, o->region);
+	return 0;
+}
+
+int ledger_fork_resolve(ledger *l, const char *origin,
+			const uint8_t keep[RECORD_ID_BYTES], ht_err *err)
+{
+	char hex[2 * RECORD_ID_BYTES + 1], reason[128];
+	uint64_t seq = 0;
+	if (l->rdonly)
+		return ht_err_set(err, HT_ESTATE, "ledger", "opened read-only");
+	long pos = origin_pos(l, origin);
+	if (pos < 0)
+		return ht_err_set(err, HT_ENOTFOUND, "origin", "origin %s is "
+				  "not in this ledger", origin);
+	ledger_origin *o = &l->origins[pos];
+	if (!o->forked)
+		return ht_err_set(err, HT_ESTATE, "origin", "origin %s is not "
+				  "flagged forked", origin);
+	int rc = check_keep(l, o, keep, &seq, err);
+	if (rc != 0)
+		return rc;
+	bool own_tx = !l->in_tx;
+	if (own_tx && ledger_begin(l, err) != 0)
+		return HT_EIO;
+	o->forked = false;
+	snprintf(reason, sizeof(reason), "kept %s",
+		 util_hex(keep, RECORD_ID_BYTES, hex));
+	ledger_event ev = {.peer = "operator", .kind = LEDGER_EV_RESOLVE,
+			   .origin = origin, .seq = seq, .count = 1,
+			   .reason = reason};
+	rc = save_origin(l, o, err);
+	if (rc == 0)
+		rc = ledger_log_event(l, &ev, NULL, err);
+	if (own_tx)
+		rc = rc == 0 ? ledger_commit(l, err)
+			     : (ledger_rollback(l), rc);
+	return rc;
+}
+
+/* ---- audit: receipts policy and summaries ---- */
+
+int ledger_last_of_kind(ledger *l, const char *origin, int kind, record **out,
+			ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT envelope, stored_ms, source, n FROM"
+			 " record WHERE origin = ?1 AND kind = ?2"
+			 " ORDER BY seq DESC LIMIT 1", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, kind);
+	rc = get_one(l, st, out, NULL, err);
+	sqlite3_finalize(st);
+	if (rc == HT_ENOTFOUND)
+		ht_err_set(err, rc, "kind", "origin %s has no %s record",
+			   origin, record_kind_name(kind));
+	return rc;
+}
+
+int ledger_other_kind_after(ledger *l, const char *origin, uint64_t seq,
+			    int kind, bool *yes, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT 1 FROM record WHERE origin = ?1 AND"
+			 " seq > ?2 AND kind != ?3 LIMIT 1", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	sqlite3_bind_int(st, 3, kind);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		*yes = step == SQLITE_ROW;
+	else
+		rc = db_err(l, step, "read records", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ledger_origin_summary(ledger *l, const char *origin, int64_t since_ms,
+			  int64_t until_ms, ledger_summary_fn fn, void *ctx,
+			  ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT kind, author, count(*),"
+			 " min(created_ms), max(created_ms) FROM record"
+			 " WHERE origin = ?1 AND created_ms >= ?2 AND"
+			 " created_ms < ?3 GROUP BY kind, author"
+			 " ORDER BY kind, author", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, until_ms);
+	int step, ret = 0;
+	while (ret == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, sqlite3_column_int(st, 0),
+			 (const char *)sqlite3_column_text(st, 1),
+			 (uint64_t)sqlite3_column_int64(st, 2),
+			 sqlite3_column_int64(st, 3),
+			 sqlite3_column_int64(st, 4));
+	if (ret == 0 && step != SQLITE_DONE)
+		ret = db_err(l, step, "read summary", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ---- the event log ---- */
+
+static const char *const event_names[LEDGER_EV_COUNT] = {
+	[LEDGER_EV_RECEIVED] = "received", [LEDGER_EV_STORED] = "stored",
+	[LEDGER_EV_SENT] = "sent",         [LEDGER_EV_REFUSED] = "refused",
+	[LEDGER_EV_FORK] = "fork",         [LEDGER_EV_GAP] = "gap",
+	[LEDGER_EV_CONNECT] = "connect",   [LEDGER_EV_DISCONNECT] = "disconnect",
+	[LEDGER_EV_RESOLVE] = "resolve",
+};
+
+const char *ledger_event_name(int kind)
+{
+	return kind >= 0 && kind < LEDGER_EV_COUNT ? event_names[kind] : "?";
+}
+
+int ledger_event_parse(const char *name)
+{
+	for (int i = 0; i < LEDGER_EV_COUNT; i++)
+		if (strcmp(event_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int ledger_log_event(ledger *l, const ledger_event *ev, int64_t *row,
+		     ht_err *err)
+{
+	if (l->rdonly)
+		return ht_err_set(err, HT_ESTATE, "ledger", "opened read-only");
+	if (ev->kind < 0 || ev->kind >= LEDGER_EV_COUNT || ev->peer == NULL)
+		return ht_err_set(err, HT_EINVAL, "event", "bad kind or no peer");
+	int64_t t = ev->time_ms ? ev->time_ms : l->clock->now_ms(l->clock->ctx);
+	sqlite3_stmt *st = l->ins_event;
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, t);
+	sqlite3_bind_text(st, 3, ev->peer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, event_names[ev->kind], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, ev->origin ? ev->origin : "", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)ev->seq);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)ev->count);
+	sqlite3_bind_text(st, 8, ev->reason ? ev->reason : "", -1,
+			  SQLITE_STATIC);
+	int rc = step_done(l, st, "insert event", err);
+	if (rc == 0 && row != NULL)
+		*row = sqlite3_last_insert_rowid(l->db);
+	return rc;
+}
+
+int ledger_event_bump(ledger *l, int64_t row, uint64_t count, int64_t at_ms,
+		      ht_err *err)
+{
+	if (l->rdonly)
+		return ht_err_set(err, HT_ESTATE, "ledger", "opened read-only");
+	sqlite3_stmt *st = l->bump_event;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)count);
+	sqlite3_bind_int64(st, 2, at_ms);
+	sqlite3_bind_int64(st, 3, row);
+	int rc = step_done(l, st, "update event", err);
+	if (rc == 0 && sqlite3_changes(l->db) == 0)
+		rc = ht_err_set(err, HT_ENOTFOUND, "event", "no event row %lld",
+				(long long)row);
+	return rc;
+}
+
+int ledger_event_groups(ledger *l, int64_t since_ms, int64_t until_ms,
+			ledger_event_fn fn, void *ctx, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(l, &st, "SELECT peer, kind, origin, reason,"
+			 " sum(count), count(*), min(time_ms), max(last_ms)"
+			 " FROM event WHERE last_ms >= ?1 AND last_ms < ?2"
+			 " GROUP BY peer, kind, origin, reason"
+			 " ORDER BY peer, kind, origin, reason", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int64(st, 2, until_ms);
+	int step, ret = 0;
+	while (ret == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		ledger_event_group g = {
+			.peer = (const char *)sqlite3_column_text(st, 0),
+			.kind = ledger_event_parse(kind ? kind : ""),
+			.origin = (const char *)sqlite3_column_text(st, 2),
+			.reason = (const char *)sqlite3_column_text(st, 3),
+			.records = (uint64_t)sqlite3_column_int64(st, 4),
+			.events = (uint64_t)sqlite3_column_int64(st, 5),
+			.first_ms = sqlite3_column_int64(st, 6),
+			.last_ms = sqlite3_column_int64(st, 7)};
+		if (g.peer == NULL || g.origin == NULL || g.reason == NULL)
+			continue; /* NULLs put in by hand: skip, not crash */
+		ret = fn(ctx, &g);
+	}
+	if (ret == 0 && step != SQLITE_DONE)
+		ret = db_err(l, step, "read events", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
 /* ---- offline verification ---- */
 
 typedef struct verify_state {
@@ -857,6 +1241,11 @@ typedef struct verify_state {
 		uint8_t key[RECORD_PK_BYTES];
 	} *keys;
 	size_t n_keys, cap_keys;
+	struct rcpt_seen *rcpt; /* receipts: per (node, origin), see below */
+	size_t n_rcpt, cap_rcpt;
+	sqlite3_stmt *rcpt_rows, *chain_id, *fork_id;
+	bool rcpt_have, rcpt_end;
+	int rcpt_rc;
 } verify_state;
 
 /* Remember that region's records from seq `from` on are signed by key. */
@@ -961,6 +1350,212 @@ static void verify_chain(verify_state *v, const record *r)
 		note_key(v, h->origin_region, h->seq + 1, o->key);
 }
 
+/* ---- receipts: entries against the chains, the index against records ---- */
+
+/* What the walk last checked of one node's receipts about one origin. */
+typedef struct rcpt_seen {
+	uint64_t key; /* node code * 10^6 + origin code; 0 = empty slot */
+	uint64_t seq;
+	uint8_t head[RECORD_ID_BYTES];
+} rcpt_seen;
+
+/* Region codes are six digits (record_parse checked them). */
+static uint64_t code_num(const char *s)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < HT_REGION_LEN && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	return v;
+}
+
+static rcpt_seen *rcpt_slot(verify_state *v, const char *node,
+			    const char *origin)
+{
+	uint64_t key = code_num(node) * 1000000u + code_num(origin);
+	if (2 * (v->n_rcpt + 1) > v->cap_rcpt) { /* keep it half empty */
+		size_t cap = v->cap_rcpt ? 2 * v->cap_rcpt : 1024;
+		rcpt_seen *t = calloc(cap, sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		for (size_t i = 0; i < v->cap_rcpt; i++) {
+			if (v->rcpt[i].key == 0)
+				continue;
+			size_t j = (size_t)(v->rcpt[i].key * 0x9E3779B97F4A7C15u)
+				   & (cap - 1);
+			while (t[j].key != 0)
+				j = (j + 1) & (cap - 1);
+			t[j] = v->rcpt[i];
+		}
+		free(v->rcpt);
+		v->rcpt = t;
+		v->cap_rcpt = cap;
+	}
+	size_t j = (size_t)(key * 0x9E3779B97F4A7C15u) & (v->cap_rcpt - 1);
+	while (v->rcpt[j].key != 0 && v->rcpt[j].key != key)
+		j = (j + 1) & (v->cap_rcpt - 1);
+	if (v->rcpt[j].key == 0) {
+		v->rcpt[j].key = key;
+		v->n_rcpt++;
+	}
+	return &v->rcpt[j];
+}
+
+/* The id of the chain record at origin/seq into id; false if not held. */
+static bool held_id(verify_state *v, const char *origin, uint64_t seq,
+		    uint8_t id[RECORD_ID_BYTES])
+{
+	sqlite3_stmt *st = v->chain_id;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	bool found = sqlite3_step(st) == SQLITE_ROW &&
+		     sqlite3_column_bytes(st, 0) == RECORD_ID_BYTES;
+	if (found)
+		memcpy(id, sqlite3_column_blob(st, 0), RECORD_ID_BYTES);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}
+
+static bool is_fork_evidence(verify_state *v, const uint8_t *id)
+{
+	sqlite3_stmt *st = v->fork_id;
+	sqlite3_bind_blob(st, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}
+
+/* One entry of receipt r: never below what the node's earlier receipts
+ * said, and naming the record this ledger holds at that seq (or known
+ * fork evidence there). Unchanged entries are checked once. */
+static void verify_entry(verify_state *v, const record *r,
+			 const Hutong__ReceiptEntry *e)
+{
+	const Hutong__Header *h = record_header(r);
+	char want[2 * RECORD_ID_BYTES + 1], got[2 * RECORD_ID_BYTES + 1];
+	uint8_t id[RECORD_ID_BYTES];
+	rcpt_seen *s = rcpt_slot(v, h->origin_region, e->origin);
+	if (s == NULL)
+		return;
+	if (e->seq < s->seq)
+		problem(v, record_id(r), h->origin_region, h->seq,
+			"receipt says origin %s at seq %llu, below seq %llu in "
+			"an earlier receipt of the same node", e->origin,
+			(unsigned long long)e->seq, (unsigned long long)s->seq);
+	if (e->seq == s->seq && memcmp(e->head.data, s->head, RECORD_ID_BYTES) == 0)
+		return;
+	s->seq = e->seq;
+	memcpy(s->head, e->head.data, RECORD_ID_BYTES);
+	if (!held_id(v, e->origin, e->seq, id) ||
+	    memcmp(id, e->head.data, RECORD_ID_BYTES) == 0 ||
+	    is_fork_evidence(v, e->head.data))
+		return;
+	problem(v, record_id(r), h->origin_region, h->seq,
+		"receipt names %s at origin %s seq %llu, but this ledger holds "
+		"%s there (the ledger or the receipt is inconsistent)",
+		util_hex(e->head.data, RECORD_ID_BYTES, want), e->origin,
+		(unsigned long long)e->seq, util_hex(id, RECORD_ID_BYTES, got));
+}
+
+/* The receipt index is read in insertion order beside the walk; one row is
+ * kept peeked. Columns: origin, node, seq, created_ms, n. */
+static bool rcpt_peek(verify_state *v)
+{
+	if (!v->rcpt_have && !v->rcpt_end) {
+		int rc = sqlite3_step(v->rcpt_rows);
+		v->rcpt_have = rc == SQLITE_ROW;
+		v->rcpt_end = !v->rcpt_have;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			v->rcpt_rc = rc;
+	}
+	return v->rcpt_have;
+}
+
+static const char *rcpt_text(verify_state *v, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(v->rcpt_rows, col);
+	return s ? s : "";
+}
+
+static void rcpt_extra(verify_state *v)
+{
+	problem(v, NULL, rcpt_text(v, 1),
+		(uint64_t)sqlite3_column_int64(v->rcpt_rows, 2),
+		"receipt index row (n=%lld, origin %s) matches no receipt "
+		"entry (row added or changed, or its receipt record removed)",
+		(long long)sqlite3_column_int64(v->rcpt_rows, 4),
+		rcpt_text(v, 0));
+	v->rcpt_have = false;
+}
+
+/* The index row for entry e of receipt r stored at arrival n. */
+static void verify_index_row(verify_state *v, const record *r, int64_t n,
+			     const Hutong__ReceiptEntry *e)
+{
+	const Hutong__Header *h = record_header(r);
+	while (rcpt_peek(v)) {
+		int64_t rn = sqlite3_column_int64(v->rcpt_rows, 4);
+		int c = rn != n ? (rn < n ? -1 : 1)
+				: strcmp(rcpt_text(v, 0), e->origin);
+		if (c > 0)
+			break;
+		if (c < 0) {
+			rcpt_extra(v);
+			continue;
+		}
+		if (strcmp(rcpt_text(v, 1), h->origin_region) != 0 ||
+		    (uint64_t)sqlite3_column_int64(v->rcpt_rows, 2) != e->seq ||
+		    sqlite3_column_int64(v->rcpt_rows, 3) != h->created_ms)
+			problem(v, record_id(r), h->origin_region, h->seq,
+				"receipt index row for origin %s differs from "
+				"the signed receipt (row altered)", e->origin);
+		v->rcpt_have = false;
+		return;
+	}
+	problem(v, record_id(r), h->origin_region, h->seq,
+		"receipt index lacks the row for origin %s seq %llu (row "
+		"deleted)", e->origin, (unsigned long long)e->seq);
+}
+
+static void verify_receipt(verify_state *v, const record *r, int64_t n)
+{
+	const Hutong__Body *b = record_body(r);
+	if (b == NULL || b->content_case != HUTONG__BODY__CONTENT_RECEIPT)
+		return;
+	for (size_t i = 0; i < b->receipt->n_entries; i++) {
+		verify_index_row(v, r, n, b->receipt->entries[i]);
+		verify_entry(v, r, b->receipt->entries[i]);
+	}
+}
+
+/* After the walk: index rows left over belong to no receipt. */
+static void verify_receipt_tail(verify_state *v)
+{
+	while (rcpt_peek(v))
+		rcpt_extra(v);
+}
+
+static int verify_receipt_open(verify_state *v, ht_err *err)
+{
+	ledger *l = v->l;
+	if (prepare(l, &v->rcpt_rows, "SELECT origin, node, seq, created_ms, n"
+		    " FROM receipt ORDER BY rowid", err) ||
+	    prepare(l, &v->chain_id, "SELECT id FROM record WHERE origin = ?"
+		    " AND seq = ?", err) ||
+	    prepare(l, &v->fork_id, "SELECT 1 FROM fork WHERE id = ?", err))
+		return HT_EIO;
+	return 0;
+}
+
+static void verify_receipt_close(verify_state *v)
+{
+	sqlite3_finalize(v->rcpt_rows);
+	sqlite3_finalize(v->chain_id);
+	sqlite3_finalize(v->fork_id);
+	free(v->rcpt);
+}
+
 static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
 		       uint8_t arrival[32])
 {
@@ -998,6 +1593,7 @@ static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
 		problem(v, record_id(r), region, seq,
 			"stored columns differ from the signed header");
 	verify_chain(v, r);
+	verify_receipt(v, r, n);
 	record_free(&r);
 }
 
@@ -1050,7 +1646,14 @@ int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
 {
 	verify_state v = {.l = l, .fn = fn, .ctx = ctx};
 	sqlite3_stmt *st = NULL;
-	int rc = load_state(l, err);
+	/* one read transaction: every statement sees the same snapshot while
+	 * the daemon goes on writing */
+	bool own_tx = !l->in_tx;
+	int rc = own_tx ? exec(l, "BEGIN", err) : 0;
+	if (rc == 0)
+		rc = load_state(l, err);
+	if (rc == 0)
+		rc = verify_receipt_open(&v, err);
 	if (rc == 0)
 		rc = prepare(l, &st, "SELECT n, origin, seq, id, kind,"
 			     " created_ms, author, envelope, stored_ms, source,"
@@ -1064,9 +1667,17 @@ int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
 		rc = db_err(l, step, "read records", err);
 	sqlite3_finalize(st);
 	if (rc == 0) {
+		verify_receipt_tail(&v);
+		if (v.rcpt_rc != 0)
+			rc = db_err(l, v.rcpt_rc, "read receipt index", err);
+	}
+	if (rc == 0) {
 		verify_frontier(&v);
 		rc = ledger_each_fork(l, verify_fork_row, &v, err);
 	}
+	verify_receipt_close(&v);
+	if (own_tx)
+		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
 	free(v.seen);
 	free(v.keys);
 	return rc == 0 ? v.problems : rc;

@@ -48,6 +48,7 @@ typedef struct ledger_meta {
 	int64_t stored_ms;     /* when this node stored it */
 	char source[RECORD_MAX_NAME + 1]; /* "local" or the peer's name */
 	int64_t n;             /* local arrival order, 1, 2, 3 ... */
+	bool fork;             /* fork evidence (n counts those apart) */
 } ledger_meta;
 
 /* Filter for queries; zero fields mean "any". */
@@ -71,6 +72,13 @@ void ledger_close(ledger **l);
 int ledger_begin(ledger *l, ht_err *err);
 int ledger_commit(ledger *l, ht_err *err);
 void ledger_rollback(ledger *l);
+
+/* A read snapshot: every query until ledger_read_end sees the ledger as it
+ * was at the first read, whatever another process commits meanwhile (a
+ * deferred transaction; views hash a consistent state). HT_ESTATE inside a
+ * write transaction. */
+int ledger_read_begin(ledger *l, ht_err *err);
+void ledger_read_end(ledger *l);
 
 /* Apply the chain rules to a parsed record whose signature the caller has
  * checked. source: "local" or a peer name. HT_EGAP when ahead of the head,
@@ -116,6 +124,13 @@ typedef int (*ledger_each_fn)(void *ctx, const record *r,
 int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
 		void *ctx, ht_err *err);
 
+/* The key (and the id of the genesis or rotation record that installed it)
+ * that signs origin's records at seq: the latest installed below seq.
+ * HT_ENOTFOUND for seq 1 (a genesis names its own key). */
+int ledger_key_at(ledger *l, const char *region, uint64_t seq,
+		  uint8_t key[RECORD_PK_BYTES], uint8_t key_id[RECORD_ID_BYTES],
+		  ht_err *err);
+
 /* Records indexed under term (see record_terms), in arrival order. */
 int ledger_each_term(ledger *l, const char *term, ledger_each_fn fn,
 		     void *ctx, ht_err *err);
@@ -138,9 +153,100 @@ int ledger_receipts(ledger *l, const char *origin, uint64_t seq,
  * the first is the chain record at the same origin and seq). */
 int ledger_each_fork(ledger *l, ledger_each_fn fn, void *ctx, ht_err *err);
 
+/* Clear origin's fork flag: an operator chose to continue with this
+ * node's chain. keep must be the id of origin's chain record at a seq where
+ * fork evidence is held (the chain is never rewritten; evidence is kept).
+ * The decision is logged in the event table (peer "operator", kind
+ * resolve). HT_ENOTFOUND (unknown origin or id), HT_ESTATE (not forked),
+ * HT_EINVAL (keep is evidence or has no fork at its seq), err says which. */
+int ledger_fork_resolve(ledger *l, const char *origin,
+			const uint8_t keep[RECORD_ID_BYTES], ht_err *err);
+
+/* ---- audit: receipts policy, summaries, the event log ---- */
+
+/* The newest chain record of origin with this kind (e.g. the node's last
+ * receipt). HT_ENOTFOUND if none; *out is the caller's. */
+int ledger_last_of_kind(ledger *l, const char *origin, int kind, record **out,
+			ht_err *err);
+
+/* Does origin's chain hold a record after seq whose kind is not `kind`?
+ * (Did anything other than receipts arrive since a receipt's entry?) */
+int ledger_other_kind_after(ledger *l, const char *origin, uint64_t seq,
+			    int kind, bool *yes, ht_err *err);
+
+/* Records of origin created in [since_ms, until_ms), grouped by kind and
+ * author (sorted), with their count and first/last creation time. Pass
+ * INT64_MIN/INT64_MAX for an open range. fn returns 0 to go on. */
+typedef int (*ledger_summary_fn)(void *ctx, int kind, const char *author,
+				 uint64_t count, int64_t first_ms,
+				 int64_t last_ms);
+int ledger_origin_summary(ledger *l, const char *origin, int64_t since_ms,
+			  int64_t until_ms, ledger_summary_fn fn, void *ctx,
+			  ht_err *err);
+
+/* The event log: what happened on each link, one row per batch for
+ * counts (received, stored, sent, gap), one row per refusal group and
+ * fork, and connection and operator events. Local facts, not signed. */
+typedef enum ledger_event_kind {
+	LEDGER_EV_RECEIVED = 0, /* records that came from peer (count) */
+	LEDGER_EV_STORED,       /* of those, newly stored */
+	LEDGER_EV_SENT,         /* records sent to peer */
+	LEDGER_EV_REFUSED,      /* refused, with the reason */
+	LEDGER_EV_FORK,         /* fork evidence stored */
+	LEDGER_EV_GAP,          /* records ahead of a gap */
+	LEDGER_EV_CONNECT,
+	LEDGER_EV_DISCONNECT,
+	LEDGER_EV_RESOLVE,      /* an operator resolved a fork */
+	LEDGER_EV_COUNT
+} ledger_event_kind;
+
+/* "received", "stored", ...; "?" when out of range. */
+const char *ledger_event_name(int kind);
+/* -1 if unknown. */
+int ledger_event_parse(const char *name);
+
+typedef struct ledger_event {
+	int64_t time_ms;    /* 0: the ledger's clock now */
+	const char *peer;   /* peer name, or "operator" */
+	int kind;           /* LEDGER_EV_* */
+	const char *origin; /* NULL or "" when none */
+	uint64_t seq;       /* 0 when none */
+	uint64_t count;     /* records the event covers */
+	const char *reason; /* NULL or "" when none */
+} ledger_event;
+
+/* Append an event (inside the open transaction if there is one, so it
+ * commits or rolls back with the batch it describes). *row (may be NULL)
+ * gets its row number for ledger_event_bump. */
+int ledger_log_event(ledger *l, const ledger_event *ev, int64_t *row,
+		     ht_err *err);
+
+/* Add count to event row's count and set its last time to at_ms (the same
+ * refusal repeated). HT_ENOTFOUND if the row does not exist. */
+int ledger_event_bump(ledger *l, int64_t row, uint64_t count, int64_t at_ms,
+		      ht_err *err);
+
+/* Events whose last time is in [since_ms, until_ms), grouped by peer,
+ * kind, origin and reason (sorted so): records is the sum of counts,
+ * events the number of rows. */
+typedef struct ledger_event_group {
+	const char *peer;
+	int kind;
+	const char *origin;
+	const char *reason;
+	uint64_t records, events;
+	int64_t first_ms, last_ms;
+} ledger_event_group;
+typedef int (*ledger_event_fn)(void *ctx, const ledger_event_group *g);
+int ledger_event_groups(ledger *l, int64_t since_ms, int64_t until_ms,
+			ledger_event_fn fn, void *ctx, ht_err *err);
+
 /* Re-check everything stored: envelope parse, id, columns against header,
  * chain links, sequence without gaps, signatures with each origin's genesis
- * key, frontier table. fn is called once per problem with the record id (or
+ * key, frontier table, and receipts: each entry (origin, seq, head) must
+ * name the chain record held at that seq (or fork evidence held there) and
+ * never go below the same node's earlier receipt, and the receipt index
+ * must be exactly the rows the receipt records imply. One read snapshot. fn is called once per problem with the record id (or
  * NULL) and a reason. Returns the number of problems (>= 0) or an error. */
 typedef void (*ledger_problem_fn)(void *ctx, const uint8_t *id,
 				  const char *region, uint64_t seq,

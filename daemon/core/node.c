@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NODE_MEMO 32              /* remembered refusal event rows */
+#define NODE_COALESCE_MS 60000    /* repeats within this add to one row */
+
 struct node {
 	char name[RECORD_MAX_NAME + 1];
 	char region[HT_REGION_LEN + 1];
@@ -24,19 +27,45 @@ struct node {
 	pki_store *pki;          /* not owned; NULL without PKI */
 	struct origin_cert *certs; /* cache of origins' current certificates */
 	size_t n_certs, cap_certs;
+	/* receipts: what the last one said, and what was checked since */
+	bool rcpt_loaded;
+	int64_t rcpt_last_ms;    /* its creation time; INT64_MIN: none yet */
+	uint64_t rcpt_own_seq;   /* its seq in our own chain */
+	int64_t rcpt_retry_ms;   /* after a failure, not before this */
+	struct rcpt_mark *rcpt_marks; /* per origin: seq known to add nothing
+				       * but receipts since the last one */
+	size_t n_rcpt_marks;
+	/* refusals repeated by a peer add to one event row (see below) */
+	struct refusal_memo {
+		char peer[RECORD_MAX_NAME + 1];
+		int kind;
+		char origin[HT_REGION_LEN + 1];
+		uint64_t reason_hash;
+		int64_t row, at_ms;
+	} memo[NODE_MEMO];
+	size_t memo_next;
+	/* hooks (node_set_check, node_set_stored_hook) */
+	node_check_fn check;
+	void *check_ctx;
+	node_stored_fn stored;
+	void *stored_ctx;
+	record **pending;        /* appended in the open transaction */
+	size_t n_pending, cap_pending;
 };
+
+typedef struct rcpt_mark {
+	char region[HT_REGION_LEN + 1];
+	uint64_t seq;
+} rcpt_mark;
 
 /* An origin's current certificate as installed by its genesis or last
  * rotation (key_id), verified once at that record's creation time. */
 typedef struct origin_cert {
 	char region[HT_REGION_LEN + 1];
 	uint8_t key_id[RECORD_ID_BYTES];
-	bool trusted;
-	pki_identity id;
-	uint8_t *leaf;      /* DER of the node certificate */
-	size_t leaf_len;
-	int64_t revoked_ms; /* INT64_MAX if not revoked */
-	char reason[HT_ERR_MSG_MAX];
+	bool loaded;
+	node_cert_state st; /* as judged at load, revocations kept current */
+	pki_chain chain;    /* the certificates installed, node's first */
 } origin_cert;
 
 
@@ -88,8 +117,7 @@ static int check_key_change(node *n, const record *r, ht_err *err)
 
 static void cert_free(origin_cert *c)
 {
-	free(c->leaf);
-	c->leaf = NULL;
+	pki_chain_clear(&c->chain);
 }
 
 static origin_cert *cert_slot(node *n, const char *region)
@@ -111,16 +139,43 @@ static origin_cert *cert_slot(node *n, const char *region)
 	return c;
 }
 
+/* Copy a record's certificates into a pki_chain (owned buffers). */
+static int copy_chain(const ProtobufCBinaryData *certs, size_t nc,
+		      pki_chain *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < nc && i < PKI_MAX_CHAIN; i++) {
+		if ((out->der[i] = malloc(certs[i].len)) == NULL) {
+			pki_chain_clear(out);
+			return HT_ENOMEM;
+		}
+		memcpy(out->der[i], certs[i].data, certs[i].len);
+		out->len[i] = certs[i].len;
+		out->n = i + 1;
+	}
+	return 0;
+}
+
+/* Revocation and CRL freshness of a verified chain, from pki now. */
+static void chain_status(const pki_store *pki, const pki_chain *c,
+			 node_cert_state *st)
+{
+	pki_chain_status(pki, (const uint8_t *const *)c->der, c->len, c->n,
+			 &st->revoked_ms, &st->crl_until_ms);
+}
+
 int node_judge_origin(ledger *l, const pki_store *pki, const ledger_origin *o,
-		      node_cert_state *out, uint8_t **leaf, size_t *leaf_len)
+		      node_cert_state *out, pki_chain *chain)
 {
 	record *r = NULL;
 	ht_err err = {0};
 	const uint8_t *pk;
 	const ProtobufCBinaryData *certs;
 	size_t nc;
+	pki_chain tmp = {0};
 	memset(out, 0, sizeof(*out));
 	out->revoked_ms = INT64_MAX;
+	out->crl_until_ms = INT64_MAX;
 	if (ledger_get(l, o->key_id, &r, NULL, &err) != 0 ||
 	    !record_key_change(r, &pk, &certs, &nc)) {
 		snprintf(out->reason, sizeof(out->reason),
@@ -128,65 +183,95 @@ int node_judge_origin(ledger *l, const pki_store *pki, const ledger_origin *o,
 	} else if (check_chain(pki, certs, nc, record_header(r)->created_ms, pk,
 			       o->region, o->node, &out->id, &err) != 0) {
 		ht_err_str(&err, out->reason, sizeof(out->reason));
-	} else if (leaf == NULL ||
-		   (*leaf = malloc(certs[0].len)) != NULL) {
-		if (leaf != NULL) {
-			memcpy(*leaf, certs[0].data, certs[0].len);
-			*leaf_len = certs[0].len;
-		}
+	} else if (copy_chain(certs, nc, &tmp) == 0) {
 		out->trusted = true;
-		out->revoked_ms = pki_revocation_ms(pki, certs[0].data,
-						    certs[0].len);
+		chain_status(pki, &tmp, out);
 	}
 	record_free(&r);
+	if (chain != NULL)
+		*chain = tmp;
+	else
+		pki_chain_clear(&tmp);
 	return out->trusted ? 0 : HT_ETRUST;
 }
 
 /* (Re)load the certificate that o's key_id record installed. */
 static void cert_load(node *n, const ledger_origin *o, origin_cert *c)
 {
-	node_cert_state st;
 	cert_free(c);
 	memcpy(c->key_id, o->key_id, RECORD_ID_BYTES);
-	node_judge_origin(n->ledger, n->pki, o, &st, &c->leaf, &c->leaf_len);
-	c->trusted = st.trusted;
-	c->id = st.id;
-	c->revoked_ms = st.revoked_ms;
-	snprintf(c->reason, sizeof(c->reason), "%s", st.reason);
+	node_judge_origin(n->ledger, n->pki, o, &c->st, &c->chain);
+	c->loaded = true;
 }
 
-/* The current certificate of origin o, loading it when o's key changed. */
+/* The current certificate of origin o, loading it when o's key changed,
+ * and judging it again once the CRLs it was judged by are stale (which
+ * then fails closed). */
 static origin_cert *cert_of(node *n, const ledger_origin *o)
 {
 	origin_cert *c = cert_slot(n, o->region);
-	if (c != NULL && (memcmp(c->key_id, o->key_id, RECORD_ID_BYTES) != 0 ||
-			  (!c->trusted && c->leaf == NULL)))
+	if (c != NULL &&
+	    (!c->loaded || memcmp(c->key_id, o->key_id, RECORD_ID_BYTES) != 0 ||
+	     pki_now_ms(n->pki) >= c->st.crl_until_ms))
 		cert_load(n, o, c);
 	return c;
 }
 
-/* May origin o sign a record created at created_ms? */
+/* Was the judged certificate good for a record created at created_ms? */
+static int judge_time(const node_cert_state *st, const char *region,
+		      int64_t created_ms, ht_err *err)
+{
+	char t[40], v[40];
+	util_format_time(created_ms, t, sizeof(t));
+	if (!st->trusted)
+		return ht_err_set(err, HT_ETRUST, "certificate",
+				  "origin %s: %s", region, st->reason);
+	if (created_ms > st->id.not_after_ms)
+		return ht_err_set(err, HT_ETRUST, "certificate",
+				  "expired: origin %s's certificate (serial %s)"
+				  " was valid until %s, the record was created "
+				  "%s", region, st->id.serial,
+				  util_format_time(st->id.not_after_ms, v,
+						   sizeof(v)), t);
+	if (created_ms < st->id.not_before_ms)
+		return ht_err_set(err, HT_ETRUST, "certificate",
+				  "not yet valid: origin %s's certificate "
+				  "(serial %s) is valid from %s, the record was "
+				  "created %s", region, st->id.serial,
+				  util_format_time(st->id.not_before_ms, v,
+						   sizeof(v)), t);
+	if (created_ms >= st->revoked_ms)
+		return ht_err_set(err, HT_ETRUST, "certificate",
+				  "origin %s's certificate (serial %s) or its "
+				  "CA is revoked since %s", region,
+				  st->id.serial,
+				  util_format_time(st->revoked_ms, v, sizeof(v)));
+	return 0;
+}
+
+/* May origin o sign a record created at created_ms (its current key)? */
 static int check_origin_cert(node *n, const ledger_origin *o,
 			     int64_t created_ms, ht_err *err)
 {
-	char t[40];
 	origin_cert *c = cert_of(n, o);
 	if (c == NULL)
 		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
-	if (!c->trusted)
-		return ht_err_set(err, HT_ETRUST, "certificate",
-				  "origin %s: %s", o->region, c->reason);
-	if (created_ms < c->id.not_before_ms || created_ms > c->id.not_after_ms)
-		return ht_err_set(err, HT_ETRUST, "certificate",
-				  "origin %s's certificate was not valid at "
-				  "the record's creation (%s)", o->region,
-				  util_format_time(created_ms, t, sizeof(t)));
-	if (created_ms >= c->revoked_ms)
-		return ht_err_set(err, HT_ETRUST, "certificate",
-				  "origin %s's certificate (serial %s) is "
-				  "revoked since %s", o->region, c->id.serial,
-				  util_format_time(c->revoked_ms, t, sizeof(t)));
-	return 0;
+	return judge_time(&c->st, o->region, created_ms, err);
+}
+
+/* For fork evidence at a held seq: the certificate in force at that seq
+ * (installed below it), judged without the cache. */
+static int check_cert_at(node *n, const ledger_origin *o, uint64_t seq,
+			 int64_t created_ms, ht_err *err)
+{
+	ledger_origin then = *o;
+	node_cert_state st;
+	int rc = ledger_key_at(n->ledger, o->region, seq, then.key, then.key_id,
+			       err);
+	if (rc != 0)
+		return rc;
+	node_judge_origin(n->ledger, n->pki, &then, &st, NULL);
+	return judge_time(&st, o->region, created_ms, err);
 }
 
 /* Revocations learnt (a CRL reload or a revocation record) apply to
@@ -194,9 +279,9 @@ static int check_origin_cert(node *n, const ledger_origin *o,
 static void certs_refresh_revocations(node *n)
 {
 	for (size_t i = 0; i < n->n_certs; i++)
-		if (n->certs[i].trusted && n->certs[i].leaf != NULL)
-			n->certs[i].revoked_ms = pki_revocation_ms(
-				n->pki, n->certs[i].leaf, n->certs[i].leaf_len);
+		if (n->certs[i].st.trusted)
+			chain_status(n->pki, &n->certs[i].chain,
+				     &n->certs[i].st);
 }
 
 /* A revocation record's CRL: only a CA of the bundle may have signed it. */
@@ -247,8 +332,7 @@ void node_set_pki(node *n, pki_store *pki)
 	n->pki = pki;
 	for (size_t i = 0; i < n->n_certs; i++) {
 		cert_free(&n->certs[i]);
-		n->certs[i].trusted = false;
-		memset(n->certs[i].key_id, 0, RECORD_ID_BYTES);
+		n->certs[i].loaded = false;
 	}
 	reapply_revocations(n, NULL);
 }
@@ -267,10 +351,7 @@ int node_origin_cert(node *n, const char *region, node_cert_state *out)
 	origin_cert *c = cert_of(n, o);
 	if (c == NULL)
 		return HT_ENOMEM;
-	out->trusted = c->trusted;
-	out->id = c->id;
-	out->revoked_ms = c->revoked_ms;
-	snprintf(out->reason, sizeof(out->reason), "%s", c->reason);
+	*out = c->st;
 	return 0;
 }
 
@@ -334,8 +415,9 @@ static int check_renewal(node *n, const ledger_origin *o,
 	if (n->pki == NULL || cfg->n_certs == 0)
 		return 0;
 	origin_cert *c = cert_of(n, o);
-	if (c != NULL && c->trusted && c->leaf_len == cfg->cert_lens[0] &&
-	    memcmp(c->leaf, cfg->certs[0], c->leaf_len) == 0)
+	if (c != NULL && c->st.trusted && c->chain.n > 0 &&
+	    c->chain.len[0] == cfg->cert_lens[0] &&
+	    memcmp(c->chain.der[0], cfg->certs[0], c->chain.len[0]) == 0)
 		return 0;
 	log_info(n->log, "certificate renewed: recording it origin=%s",
 		 n->region);
@@ -408,6 +490,8 @@ node *node_open(const node_config *cfg, ht_err *err)
 	return n;
 }
 
+static void pending_flush(node *n, bool committed);
+
 void node_free(node **np)
 {
 	if (np == NULL || *np == NULL)
@@ -415,6 +499,9 @@ void node_free(node **np)
 	for (size_t i = 0; i < (*np)->n_certs; i++)
 		cert_free(&(*np)->certs[i]);
 	free((*np)->certs);
+	free((*np)->rcpt_marks);
+	pending_flush(*np, false);
+	free((*np)->pending);
 	ident_free(&(*np)->id);
 	ledger_close(&(*np)->ledger);
 	free(*np);
@@ -471,6 +558,53 @@ static int check_correction_target(node *n, const Hutong__Submission *s,
 }
 
 /* Build, sign and append one submission inside the open transaction. */
+/* ---- hooks: the submit check and the stored records ---- */
+
+void node_set_check(node *n, node_check_fn fn, void *ctx)
+{
+	n->check = fn;
+	n->check_ctx = ctx;
+}
+
+void node_set_stored_hook(node *n, node_stored_fn fn, void *ctx)
+{
+	n->stored = fn;
+	n->stored_ctx = ctx;
+}
+
+/* Keep an appended record (taking *r) for the stored hook, when one is
+ * set, until its transaction ends. */
+static void pending_keep(node *n, record **r)
+{
+	if (n->stored == NULL)
+		return;
+	if (n->n_pending == n->cap_pending) {
+		size_t cap = n->cap_pending ? n->cap_pending * 2 : 64;
+		record **p = realloc(n->pending, cap * sizeof(*p));
+		if (p == NULL) {
+			log_warn(n->log, "out of memory: a stored record is "
+				 "not passed to the stored hook");
+			return;
+		}
+		n->pending = p;
+		n->cap_pending = cap;
+	}
+	n->pending[n->n_pending++] = *r;
+	*r = NULL;
+}
+
+/* The transaction ended: on commit, call the hook for each kept record. */
+static void pending_flush(node *n, bool committed)
+{
+	for (size_t i = 0; i < n->n_pending; i++) {
+		if (committed && n->stored != NULL)
+			n->stored(n->stored_ctx, n->pending[i]);
+		record_free(&n->pending[i]);
+	}
+	n->n_pending = 0;
+}
+
+/* Build, sign and append one submission inside the open transaction. */
 static int submit_one(node *n, const Hutong__Submission *s, node_result *res)
 {
 	const ledger_origin *o = ledger_origin_find(n->ledger, n->region);
@@ -483,6 +617,8 @@ static int submit_one(node *n, const Hutong__Submission *s, node_result *res)
 		rc = check_correction_target(n, s, &res->err);
 	if (rc == 0)
 		rc = record_build(s, &at, ident_sign, n->id, &r, &res->err);
+	if (rc == 0 && n->check != NULL)
+		rc = n->check(n->check_ctx, n->ledger, r, &res->err);
 	if (rc == 0)
 		rc = check_trust(n, r, &res->err);
 	if (rc == 0)
@@ -490,6 +626,8 @@ static int submit_one(node *n, const Hutong__Submission *s, node_result *res)
 	if (rc == 0)
 		memcpy(res->id, record_id(r), RECORD_ID_BYTES);
 	res->code = rc;
+	if (rc == 0)
+		pending_keep(n, &r);
 	record_free(&r);
 	return rc;
 }
@@ -504,6 +642,7 @@ static bool is_storage_error(int rc)
 static int fail_batch(node *n, size_t count, node_result *results, int rc,
 		      ht_err *err)
 {
+	pending_flush(n, false);
 	for (size_t i = 0; i < count; i++) {
 		results[i].code = rc;
 		memcpy(&results[i].err, err, sizeof(*err));
@@ -538,6 +677,7 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 			log_info(n->log, "stored id=%s origin=%s source=local",
 				 util_hex(results[i].id, RECORD_ID_BYTES, hex),
 				 n->region);
+	pending_flush(n, true);
 	return 0;
 }
 
@@ -556,12 +696,39 @@ const node_counters *node_get_counters(const node *n)
 
 /* The key r must verify with: its origin's, or for a genesis its own after
  * the trust hook accepted it. NULL (and counted) when there is none. */
-static const uint8_t *signer_key(node *n, const record *r, ht_err *err)
+/* Is r the very record held at its origin and seq? Then it needs no
+ * checks: it was verified when it was stored. */
+static bool is_held(node *n, const record *r)
 {
 	const Hutong__Header *h = record_header(r);
 	const ledger_origin *o = ledger_origin_find(n->ledger, h->origin_region);
-	if (o != NULL)
+	record *held = NULL;
+	if (o == NULL || h->seq > o->seq)
+		return false;
+	if (h->seq == o->seq)
+		return memcmp(o->head, record_id(r), RECORD_ID_BYTES) == 0;
+	bool same = ledger_get_seq(n->ledger, o->region, h->seq, &held, NULL,
+				   NULL) == 0 &&
+		    memcmp(record_id(held), record_id(r), RECORD_ID_BYTES) == 0;
+	record_free(&held);
+	return same;
+}
+
+/* The key r must verify with: for a record beyond the head, its origin's
+ * current key; for fork evidence at a held seq, the key in force at that
+ * seq (keybuf); for a genesis of a new origin, its own key after the trust
+ * hook accepted it. NULL (err set) when there is none. */
+static const uint8_t *signer_key(node *n, const record *r,
+				 uint8_t keybuf[RECORD_PK_BYTES], ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	const ledger_origin *o = ledger_origin_find(n->ledger, h->origin_region);
+	uint8_t key_id[RECORD_ID_BYTES];
+	if (o != NULL && h->seq > o->seq)
 		return o->key;
+	if (o != NULL && h->seq > 1)
+		return ledger_key_at(n->ledger, o->region, h->seq, keybuf,
+				     key_id, err) == 0 ? keybuf : NULL;
 	if (!record_is_genesis(r)) {
 		ht_err_set(err, HT_EGAP, "header.seq", "origin %s unknown here; "
 			   "its genesis must come first", h->origin_region);
@@ -589,9 +756,11 @@ static int check_trust(node *n, const record *r, ht_err *err)
 	if (n->pki == NULL)
 		return 0;
 	const ledger_origin *o = ledger_origin_find(n->ledger, h->origin_region);
-	int rc = o && !record_is_genesis(r)
-			 ? check_origin_cert(n, o, h->created_ms, err)
-			 : 0;
+	int rc = 0;
+	if (o != NULL && h->seq <= o->seq && !record_is_genesis(r))
+		rc = check_cert_at(n, o, h->seq, h->created_ms, err);
+	else if (o != NULL && !record_is_genesis(r))
+		rc = check_origin_cert(n, o, h->created_ms, err);
 	if (rc == 0)
 		rc = check_key_change(n, r, err);
 	const Hutong__Body *b = record_body(r);
@@ -636,18 +805,165 @@ static void log_refusal(node *n, const char *peer, const uint8_t *env,
 	(void)env;
 }
 
+/* ---- the batch's entries in the event log ---- */
+
+/* What one batch from a peer did, for the event log: counts, and its
+ * refusals, gaps and forks grouped by (kind, origin, reason). */
+typedef struct batch_group {
+	int kind; /* LEDGER_EV_REFUSED, _GAP or _FORK */
+	char origin[HT_REGION_LEN + 1];
+	uint64_t seq; /* the first one's */
+	uint64_t count;
+	char *reason;
+} batch_group;
+
+typedef struct batch_log {
+	size_t stored;
+	batch_group *groups;
+	size_t n_groups, cap_groups;
+} batch_log;
+
+static void batch_note(batch_log *bl, int kind, const record *r,
+		       const char *reason)
+{
+	const char *origin = r ? record_header(r)->origin_region : "";
+	uint64_t seq = r ? record_header(r)->seq : 0;
+	for (size_t i = 0; i < bl->n_groups; i++) {
+		batch_group *g = &bl->groups[i];
+		if (g->kind == kind && strcmp(g->origin, origin) == 0 &&
+		    strcmp(g->reason, reason) == 0) {
+			g->count++;
+			return;
+		}
+	}
+	if (bl->n_groups == bl->cap_groups) {
+		size_t cap = bl->cap_groups ? 2 * bl->cap_groups : 8;
+		batch_group *g = realloc(bl->groups, cap * sizeof(*g));
+		if (g == NULL)
+			return; /* the log line was written; the row is lost */
+		bl->groups = g;
+		bl->cap_groups = cap;
+	}
+	batch_group *g = &bl->groups[bl->n_groups];
+	if ((g->reason = strdup(reason)) == NULL)
+		return;
+	g->kind = kind;
+	snprintf(g->origin, sizeof(g->origin), "%s", origin);
+	g->seq = seq;
+	g->count = 1;
+	bl->n_groups++;
+}
+
+static void batch_free(batch_log *bl)
+{
+	for (size_t i = 0; i < bl->n_groups; i++)
+		free(bl->groups[i].reason);
+	free(bl->groups);
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211u;
+	return h;
+}
+
+/* A refusal or gap the same peer caused within NODE_COALESCE_MS adds to
+ * that event row, so a peer repeating itself cannot grow the log. */
+static struct refusal_memo *memo_find(node *n, const char *peer,
+				      const batch_group *g, uint64_t h,
+				      int64_t now)
+{
+	for (size_t i = 0; i < NODE_MEMO; i++) {
+		struct refusal_memo *m = &n->memo[i];
+		if (m->row > 0 && m->kind == g->kind && m->reason_hash == h &&
+		    now - m->at_ms < NODE_COALESCE_MS &&
+		    strcmp(m->origin, g->origin) == 0 &&
+		    strcmp(m->peer, peer) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static int log_group(node *n, const char *peer, const batch_group *g,
+		     ht_err *err)
+{
+	int64_t now = n->clock->now_ms(n->clock->ctx), row = 0;
+	uint64_t h = hash_str(g->reason);
+	struct refusal_memo *m = g->kind == LEDGER_EV_FORK
+					 ? NULL
+					 : memo_find(n, peer, g, h, now);
+	if (m != NULL &&
+	    ledger_event_bump(n->ledger, m->row, g->count, now, err) == 0)
+		return 0;
+	ledger_event ev = {.time_ms = now, .peer = peer, .kind = g->kind,
+			   .origin = g->origin, .seq = g->seq,
+			   .count = g->count, .reason = g->reason};
+	int rc = ledger_log_event(n->ledger, &ev, &row, err);
+	if (rc != 0 || g->kind == LEDGER_EV_FORK)
+		return rc;
+	m = &n->memo[n->memo_next++ % NODE_MEMO];
+	snprintf(m->peer, sizeof(m->peer), "%s", peer);
+	snprintf(m->origin, sizeof(m->origin), "%s", g->origin);
+	m->kind = g->kind;
+	m->reason_hash = h;
+	m->row = row;
+	m->at_ms = now;
+	return 0;
+}
+
+/* Write the batch's rows inside its transaction. */
+static int batch_write(node *n, const char *peer, size_t count,
+		       const batch_log *bl, ht_err *err)
+{
+	ledger_event ev = {.peer = peer, .kind = LEDGER_EV_RECEIVED,
+			   .count = count};
+	int rc = ledger_log_event(n->ledger, &ev, NULL, err);
+	ev.kind = LEDGER_EV_STORED;
+	ev.count = bl->stored;
+	if (rc == 0 && bl->stored > 0)
+		rc = ledger_log_event(n->ledger, &ev, NULL, err);
+	for (size_t i = 0; rc == 0 && i < bl->n_groups; i++)
+		rc = log_group(n, peer, &bl->groups[i], err);
+	return rc;
+}
+
+/* Is r a record of a forked origin beyond its head? Those wait for an
+ * operator: storing them would choose a branch for them. */
+static bool held_back(node *n, const record *r, ht_err *err)
+{
+	const Hutong__Header *h = record_header(r);
+	const ledger_origin *o = ledger_origin_find(n->ledger, h->origin_region);
+	if (o == NULL || !o->forked || h->seq <= o->seq)
+		return false;
+	ht_err_set(err, HT_ESTATE, "origin", "origin %s is forked; an "
+		   "operator must resolve it", h->origin_region);
+	return true;
+}
+
 /* One envelope: parse, key, signature, chain rules. */
 static sync_result receive_one(node *n, const char *peer, const uint8_t *env,
-			       size_t len, int *storage_rc, ht_err *serr)
+			       size_t len, int *storage_rc, ht_err *serr,
+			       batch_log *bl)
 {
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
 	ht_err err = {0};
 	ledger_outcome out;
+	uint8_t keybuf[RECORD_PK_BYTES];
 	record *r = record_parse(env, len, &err);
-	const uint8_t *key = r ? signer_key(n, r, &err) : NULL;
+	if (r != NULL && is_held(n, r)) { /* verified when it was stored */
+		record_free(&r);
+		return SYNC_DUPLICATE;
+	}
+	bool held = r != NULL && held_back(n, r, &err);
+	const uint8_t *key = r && !held ? signer_key(n, r, keybuf, &err) : NULL;
 	sync_result res = SYNC_REFUSED;
 	int rc;
 	if (r == NULL) {
 		n->counters.decode++;
+	} else if (held) {
+		n->counters.held_back++;
 	} else if (key == NULL && err.msg[0] && strstr(err.field, "seq")) {
 		n->counters.gaps++;
 		res = SYNC_GAP;
@@ -661,13 +977,17 @@ static sync_result receive_one(node *n, const char *peer, const uint8_t *env,
 		n->counters.trust++;
 	} else if ((rc = ledger_append(n->ledger, r, peer, &out, &err)) == 0) {
 		res = outcome_result(out);
-		if (out == LEDGER_APPENDED)
+		if (out == LEDGER_APPENDED) {
 			after_append(n, r);
+			bl->stored++;
+		}
 		if (out == LEDGER_FORK) {
 			n->counters.forks++;
 			log_warn(n->log, "fork peer=%s origin=%s seq=%llu",
 				 peer, record_header(r)->origin_region,
 				 (unsigned long long)record_header(r)->seq);
+			util_hex(record_id(r), RECORD_ID_BYTES, msg);
+			batch_note(bl, LEDGER_EV_FORK, r, msg);
 		}
 	} else if (rc == HT_EGAP) {
 		n->counters.gaps++;
@@ -678,8 +998,15 @@ static sync_result receive_one(node *n, const char *peer, const uint8_t *env,
 		*storage_rc = rc;
 		*serr = err;
 	}
-	if (res == SYNC_REFUSED && *storage_rc == 0)
+	if (res == SYNC_GAP)
+		batch_note(bl, LEDGER_EV_GAP, r, "");
+	if (res == SYNC_REFUSED && *storage_rc == 0) {
 		log_refusal(n, peer, env, len, r, &err);
+		batch_note(bl, LEDGER_EV_REFUSED, r,
+			   ht_err_str(&err, msg, sizeof(msg)));
+	}
+	if (res == SYNC_STORED)
+		pending_keep(n, &r);
 	record_free(&r);
 	return res;
 }
@@ -689,17 +1016,219 @@ int node_receive(void *ctx, const char *peer, const uint8_t *const *env,
 {
 	node *n = ctx;
 	ht_err err = {0};
+	batch_log bl = {0};
 	int rc = ledger_begin(n->ledger, &err);
 	for (size_t i = 0; rc == 0 && i < count; i++)
-		results[i] = receive_one(n, peer, env[i], len[i], &rc, &err);
+		results[i] = receive_one(n, peer, env[i], len[i], &rc, &err,
+					 &bl);
 	if (rc == 0)
+		rc = batch_write(n, peer, count, &bl, &err);
+	if (rc == 0) {
 		rc = ledger_commit(n->ledger, &err);
-	else
+	} else {
 		ledger_rollback(n->ledger);
-	if (rc != 0)
+	}
+	if (rc != 0) {
+		memset(n->memo, 0, sizeof(n->memo)); /* its rows may be gone */
 		log_warn(n->log, "receive failed peer=%s count=%zu error=\"%s\"",
 			 peer, count, err.msg);
+	}
+	pending_flush(n, rc == 0);
+	batch_free(&bl);
 	return rc;
+}
+
+int node_fork_resolve(node *n, const char *origin,
+		      const uint8_t keep[RECORD_ID_BYTES], ht_err *err)
+{
+	char hex[2 * RECORD_ID_BYTES + 1];
+	int rc = ledger_fork_resolve(n->ledger, origin, keep, err);
+	if (rc == 0)
+		log_warn(n->log, "fork resolved by operator origin=%s keep=%s",
+			 origin, util_hex(keep, RECORD_ID_BYTES, hex));
+	return rc;
+}
+
+/* ---- receipts ---- */
+
+/* What our last receipt said, read from the ledger once (a restart keeps
+ * the policy's clock and knows what it covered). */
+static int receipt_load(node *n, ht_err *err)
+{
+	record *r = NULL;
+	int rc = ledger_last_of_kind(n->ledger, n->region,
+				     HUTONG__KIND__KIND_RECEIPT, &r, err);
+	n->rcpt_last_ms = INT64_MIN;
+	n->rcpt_own_seq = 0;
+	n->n_rcpt_marks = 0;
+	if (rc == HT_ENOTFOUND) {
+		n->rcpt_loaded = true;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	const Hutong__Body *b = record_body(r);
+	size_t k = b && b->receipt ? b->receipt->n_entries : 0;
+	free(n->rcpt_marks);
+	n->rcpt_marks = calloc(k ? k : 1, sizeof(*n->rcpt_marks));
+	if (n->rcpt_marks == NULL) {
+		record_free(&r);
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	}
+	for (size_t i = 0; i < k; i++) {
+		snprintf(n->rcpt_marks[i].region, sizeof(n->rcpt_marks[i].region),
+			 "%s", b->receipt->entries[i]->origin);
+		n->rcpt_marks[i].seq = b->receipt->entries[i]->seq;
+	}
+	n->n_rcpt_marks = k;
+	n->rcpt_last_ms = record_header(r)->created_ms;
+	n->rcpt_own_seq = record_header(r)->seq;
+	n->rcpt_loaded = true;
+	record_free(&r);
+	return 0;
+}
+
+static rcpt_mark *receipt_mark(node *n, const char *region)
+{
+	for (size_t i = 0; i < n->n_rcpt_marks; i++)
+		if (strcmp(n->rcpt_marks[i].region, region) == 0)
+			return &n->rcpt_marks[i];
+	return NULL;
+}
+
+/* Did any origin gain a record other than a receipt since our last
+ * receipt? Origins found to have gained only receipts are marked, so each
+ * record is looked at once however often the timer asks. */
+static int receipt_due(node *n, bool *due, ht_err *err)
+{
+	*due = false;
+	for (size_t i = 0; i < ledger_origin_count(n->ledger); i++) {
+		const ledger_origin *o = ledger_origin_at(n->ledger, i);
+		if (strcmp(o->region, n->region) == 0) {
+			if (o->seq > n->rcpt_own_seq) /* we wrote more since */
+				*due = true;
+			continue;
+		}
+		rcpt_mark *m = receipt_mark(n, o->region);
+		uint64_t from = m ? m->seq : 0;
+		if (o->seq <= from)
+			continue;
+		int rc = ledger_other_kind_after(n->ledger, o->region, from,
+						 HUTONG__KIND__KIND_RECEIPT, due,
+						 err);
+		if (rc != 0 || *due)
+			return rc;
+		if (m != NULL)
+			m->seq = o->seq;
+		/* a new origin always brings its genesis: never reached */
+	}
+	return 0;
+}
+
+/* Build the receipt body over the current frontier, sorted by origin (the
+ * frontier's own order). entries/ptrs have room for every origin. */
+static void receipt_body(node *n, Hutong__ReceiptEntry *ents,
+			 Hutong__ReceiptEntry **ptrs, Hutong__Receipt *rc)
+{
+	size_t k = ledger_origin_count(n->ledger);
+	for (size_t i = 0; i < k; i++) {
+		const ledger_origin *o = ledger_origin_at(n->ledger, i);
+		hutong__receipt_entry__init(&ents[i]);
+		ents[i].origin = (char *)o->region;
+		ents[i].seq = o->seq;
+		ents[i].head = (ProtobufCBinaryData){RECORD_ID_BYTES,
+						     (uint8_t *)o->head};
+		ptrs[i] = &ents[i];
+	}
+	hutong__receipt__init(rc);
+	rc->entries = ptrs;
+	rc->n_entries = k;
+}
+
+/* Remember what the receipt just written said. */
+static int receipt_remember(node *n, const Hutong__Receipt *rc,
+			    const record *r, ht_err *err)
+{
+	rcpt_mark *m = calloc(rc->n_entries ? rc->n_entries : 1, sizeof(*m));
+	if (m == NULL)
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	for (size_t i = 0; i < rc->n_entries; i++) {
+		snprintf(m[i].region, sizeof(m[i].region), "%s",
+			 rc->entries[i]->origin);
+		m[i].seq = rc->entries[i]->seq;
+	}
+	free(n->rcpt_marks);
+	n->rcpt_marks = m;
+	n->n_rcpt_marks = rc->n_entries;
+	n->rcpt_last_ms = record_header(r)->created_ms;
+	n->rcpt_own_seq = record_header(r)->seq;
+	return 0;
+}
+
+static int receipt_write(node *n, int64_t now_ms, uint8_t id[RECORD_ID_BYTES],
+			 ht_err *err)
+{
+	size_t k = ledger_origin_count(n->ledger);
+	if (k > RECORD_MAX_RECEIPT)
+		return ht_err_set(err, HT_ELIMIT, "receipt", "%zu origins, a "
+				  "receipt holds at most %d", k,
+				  RECORD_MAX_RECEIPT);
+	Hutong__ReceiptEntry *ents = calloc(k ? k : 1, sizeof(*ents));
+	Hutong__ReceiptEntry **ptrs = calloc(k ? k : 1, sizeof(*ptrs));
+	Hutong__Receipt rc;
+	Hutong__Body body = HUTONG__BODY__INIT;
+	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+	record *r = NULL;
+	ledger_outcome out;
+	int ret = ents && ptrs ? 0 : ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	const ledger_origin *own = ledger_origin_find(n->ledger, n->region);
+	if (ret == 0) {
+		receipt_body(n, ents, ptrs, &rc);
+		body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
+		body.receipt = &rc;
+		sub.author = "node";
+		sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+		sub.body = &body;
+		record_origin at = {n->region, n->name, own->seq + 1, own->head,
+				    now_ms};
+		ret = record_build(&sub, &at, ident_sign, n->id, &r, err);
+	}
+	if (ret == 0)
+		ret = check_trust(n, r, err);
+	if (ret == 0)
+		ret = ledger_append(n->ledger, r, "local", &out, err);
+	if (ret == 0)
+		ret = receipt_remember(n, record_body(r)->receipt, r, err);
+	if (ret == 0) {
+		char hex[2 * RECORD_ID_BYTES + 1];
+		memcpy(id, record_id(r), RECORD_ID_BYTES);
+		log_info(n->log, "receipt id=%s origin=%s seq=%llu origins=%zu",
+			 util_hex(id, RECORD_ID_BYTES, hex), n->region,
+			 (unsigned long long)record_header(r)->seq, k);
+	}
+	record_free(&r);
+	free(ents);
+	free(ptrs);
+	return ret;
+}
+
+int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
+		       uint8_t id[RECORD_ID_BYTES], ht_err *err)
+{
+	bool due = false;
+	int rc = n->rcpt_loaded ? 0 : receipt_load(n, err);
+	if (rc != 0 || now_ms < n->rcpt_retry_ms)
+		return rc;
+	if (n->rcpt_last_ms != INT64_MIN && now_ms - n->rcpt_last_ms < interval_ms)
+		return 0;
+	if ((rc = receipt_due(n, &due, err)) == 0 && due)
+		rc = receipt_write(n, now_ms, id, err);
+	if (rc != 0) {
+		n->rcpt_retry_ms = now_ms + interval_ms;
+		log_warn(n->log, "receipt not written: %s", err->msg);
+		return rc;
+	}
+	return due ? 1 : 0;
 }
 
 /* ---- rotation ---- */

@@ -73,8 +73,14 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
  * (record_parse), the origin's key (its genesis, checked by the trust
  * hook), the signature, then the chain rules, all in one transaction.
  * results[i] says what happened to each; every refusal is logged with
- * peer=, origin=, seq= and the reason. Returns 0, or a storage error after
- * which nothing of the batch is stored. Fits sync_node_ops.store. */
+ * peer=, origin=, seq= and the reason. A forked origin's records beyond
+ * its head are refused ("origin O is forked; an operator must resolve it")
+ * until node_fork_resolve. The batch is written to the ledger's event log
+ * in the same transaction: one "received" and one "stored" row, one row
+ * per distinct (kind, origin, reason) of its refusals, gaps and forks (the
+ * same refusal again within a minute adds to the earlier row's count).
+ * Returns 0, or a storage error after which nothing of the batch is
+ * stored. Fits sync_node_ops.store. */
 int node_receive(void *node, const char *peer, const uint8_t *const *env,
 		 const size_t *len, size_t n, sync_result *results);
 
@@ -86,17 +92,19 @@ void node_set_pki(node *n, pki_store *pki);
 typedef struct node_cert_state {
 	bool trusted;           /* chain verified at the installing record */
 	pki_identity id;        /* when trusted */
-	int64_t revoked_ms;     /* INT64_MAX if not revoked */
+	int64_t revoked_ms;     /* earliest revocation on the chain, or
+				   INT64_MAX */
+	int64_t crl_until_ms;   /* judged again (fail closed) from then on */
 	char reason[HT_ERR_MSG_MAX]; /* why not trusted */
 } node_cert_state;
 int node_origin_cert(node *n, const char *region, node_cert_state *out);
 
-/* Judge origin o's current certificate (installed by its genesis or last
- * rotation) against pki without a node, e.g. from a read-only ledger.
- * With leaf != NULL, *leaf gets a malloc'd copy of the node certificate.
+/* Judge the certificate installed by o->key_id (its genesis or a rotation)
+ * against pki without a node, e.g. from a read-only ledger. With chain !=
+ * NULL, *chain gets a copy of the certificates (pki_chain_clear it).
  * Returns 0 when trusted, HT_ETRUST otherwise (out->reason says why). */
 int node_judge_origin(ledger *l, const pki_store *pki, const ledger_origin *o,
-		      node_cert_state *out, uint8_t **leaf, size_t *leaf_len);
+		      node_cert_state *out, pki_chain *chain);
 
 /* Add the CRLs of the revocation records held in l to pki. */
 int node_load_revocations(ledger *l, pki_store *pki, ht_err *err);
@@ -117,13 +125,50 @@ typedef struct node_counters {
 	uint64_t chain;     /* prev mismatch, wrong node name */
 	uint64_t forks;
 	uint64_t gaps;
+	uint64_t held_back; /* a forked origin's records beyond its head,
+			     * refused until an operator resolves the fork */
 } node_counters;
 const node_counters *node_get_counters(const node *n);
+
+/* Receipts (the audit trail of who held what, and since when): write a
+ * receipt record, Body.receipt with this node's whole frontier (per origin
+ * its seq and head, sorted by origin), signed like any record, when the
+ * policy allows: at most one per interval_ms (measured from the last
+ * receipt's creation time, so a restart does not reset it), and only when
+ * some origin gained a record other than a receipt since the last receipt
+ * (so receipts from other nodes never cause one: receipts do not breed
+ * receipts). now_ms is the wall clock; it becomes the receipt's creation
+ * time. Returns 1 when a receipt was written (*id set), 0 when the policy
+ * said not now, or a negative error (then no new attempt before another
+ * interval has passed). Call it from the daemon's timer. */
+int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
+		       uint8_t id[RECORD_ID_BYTES], ht_err *err);
+
+/* An operator resolved origin's fork (see ledger_fork_resolve): its
+ * records beyond the head are taken again. Logged. */
+int node_fork_resolve(node *n, const char *origin,
+		      const uint8_t keep[RECORD_ID_BYTES], ht_err *err);
 
 /* The trust hook: decides whether a genesis (seq 1) record's key may speak
  * for its origin (the PKI checks its certificate chain). NULL accepts the
  * key the genesis names (tests and the single-node foundation). */
 typedef int (*node_trust_fn)(void *ctx, const record *genesis, ht_err *err);
 void node_set_trust(node *n, node_trust_fn fn, void *ctx);
+
+/* A policy check on each record this node is about to sign and store
+ * (node_submit): called after the record is built, before it is appended,
+ * inside the batch's transaction (records earlier in the batch are visible
+ * in l). Non-zero refuses that submission with err. The daemon sets the
+ * view's repatriation check (view_check_record). NULL: none. */
+typedef int (*node_check_fn)(void *ctx, ledger *l, const record *r,
+			     ht_err *err);
+void node_set_check(node *n, node_check_fn fn, void *ctx);
+
+/* Called for each record newly appended to the chain, by node_submit or
+ * node_receive, once its transaction has committed, in storage order; r is
+ * borrowed. Not called for duplicates, forks or anything rolled back. The
+ * daemon's alert runner listens here. NULL: none. */
+typedef void (*node_stored_fn)(void *ctx, const record *r);
+void node_set_stored_hook(node *n, node_stored_fn fn, void *ctx);
 
 #endif

@@ -9,7 +9,9 @@
  * rules on top: the node profile, at most one province CA, and the region's
  * first two digits equal to that CA's province. CRL freshness is judged
  * against the current clock, not the record's time: a CRL is what we know
- * about revocation now, and an old record is refused once its key is revoked.
+ * about revocation now. A revocation counts from its revocation date: a
+ * record created before it was made while the certificate was good, so
+ * every node reaches the same verdict whatever order it learns things in.
  *
  * The CA keeps its state in the files `openssl ca` uses (index.txt, serial,
  * crlnumber, issued/), so a bureau may switch between the two tools.
@@ -1099,6 +1101,78 @@ int pki_crl_read_der(const char *path, uint8_t **der, size_t *len,
 		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	*len = (size_t)n;
 	return 0;
+}
+
+/* Until when the freshest CRL issued by `issuer` is current (its
+ * nextUpdate), or INT64_MIN when the store has none from it. */
+static int64_t crl_until(const pki_store *s, const X509_NAME *issuer)
+{
+	int64_t best = INT64_MIN, t;
+	for (int i = 0; i < sk_X509_CRL_num(s->crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(s->crls, i);
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), issuer) == 0 &&
+		    next != NULL && asn1_to_ms(next, &t) == 0 && t > best)
+			best = t;
+	}
+	return best;
+}
+
+/* Fold certificate x into the chain status: its revocation and its
+ * issuer's CRL freshness. */
+static void status_add(const pki_store *s, X509 *x, int64_t *rev,
+		       int64_t *until)
+{
+	int64_t r = revoked_since(s, x), u = crl_until(s, X509_get_issuer_name(x));
+	*rev = r < *rev ? r : *rev;
+	*until = u < *until ? u : *until;
+}
+
+/* The bundle CA that issued x, unless it is a self-signed root. */
+static X509 *bundle_intermediate(const pki_store *s, X509 *x)
+{
+	for (int i = 0; i < sk_X509_num(s->cas); i++) {
+		X509 *ca = sk_X509_value(s->cas, i);
+		if (X509_NAME_cmp(X509_get_subject_name(ca),
+				  X509_get_issuer_name(x)) == 0 &&
+		    X509_NAME_cmp(X509_get_subject_name(ca),
+				  X509_get_issuer_name(ca)) != 0)
+			return ca;
+	}
+	return NULL;
+}
+
+int pki_chain_status(const pki_store *s, const uint8_t *const *der,
+		     const size_t *der_len, size_t n, int64_t *revoked_ms,
+		     int64_t *crl_until_ms)
+{
+	STACK_OF(X509) *certs = NULL;
+	*revoked_ms = INT64_MAX;
+	*crl_until_ms = INT64_MAX;
+	if (n < 1 || n > PKI_MAX_CHAIN ||
+	    parse_ders(der, der_len, n, &certs, NULL) != 0) {
+		*revoked_ms = *crl_until_ms = INT64_MIN;
+		return HT_EINVAL;
+	}
+	X509 *last = NULL;
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		if (X509_NAME_cmp(X509_get_subject_name(x),
+				  X509_get_issuer_name(x)) == 0)
+			break; /* a root carried along: the bundle decides */
+		status_add(s, x, revoked_ms, crl_until_ms);
+		last = x;
+	}
+	X509 *mid = last ? bundle_intermediate(s, last) : NULL;
+	if (mid != NULL)
+		status_add(s, mid, revoked_ms, crl_until_ms);
+	sk_X509_pop_free(certs, X509_free);
+	return 0;
+}
+
+int64_t pki_now_ms(const pki_store *s)
+{
+	return wall_ms(s->clock);
 }
 
 int64_t pki_revocation_ms(const pki_store *s, const uint8_t *der, size_t len)

@@ -113,6 +113,20 @@ bool pki_is_revoked(const pki_store *s, const uint8_t *der, size_t len);
  * at a time before it (records made while it was good stay good). */
 int64_t pki_revocation_ms(const pki_store *s, const uint8_t *der, size_t len);
 
+/* The status of a chain (node certificate first) that verified earlier:
+ * *revoked_ms = the earliest revocation date of any certificate on it
+ * below the root, including a province CA taken from the bundle
+ * (INT64_MAX: none revoked); *crl_until_ms = when the first of the CRLs
+ * that judge those certificates stops being current (INT64_MIN: a CRL is
+ * missing). Past that time the chain must be verified again (and then
+ * fails closed). */
+int pki_chain_status(const pki_store *s, const uint8_t *const *der,
+		     const size_t *der_len, size_t n, int64_t *revoked_ms,
+		     int64_t *crl_until_ms);
+
+/* The store's idea of now (its clock; see pki_store_set_clock). */
+int64_t pki_now_ms(const pki_store *s);
+
 /* Add the CRL (DER) to the store if a CA of the store signed it and it is
  * newer than the one held for that CA. 0, or HT_ETRUST/HT_EINVAL. */
 int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
