@@ -40,6 +40,11 @@
 #define SYNC_GAP_PER_ORIGIN 256           /* buffered records ahead of a gap */
 #define SYNC_GAP_TOTAL 4096               /* per receiver */
 #define SYNC_MAX_FRONTIER 100000          /* entries in one frontier */
+#define SYNC_GAP_BYTES (16 * 1024 * 1024) /* buffered envelope bytes, per receiver */
+#define SYNC_HELLO_MS 5000                /* resend Hello if no Welcome by then */
+#define SYNC_WANT_MS 1000                 /* at most one Want per origin per this */
+#define SYNC_RETRY_MS 100                 /* retry a send the channel refused */
+#define SYNC_REWIND_MAX_MS 30000          /* longest back-off between rewinds */
 
 /* What the node did with one envelope from a peer. */
 typedef enum sync_result {
@@ -87,6 +92,9 @@ typedef struct sync_stats {
 	int64_t last_seen_ms; /* wall clock of the last message from the peer */
 	bool connected;       /* session established (Hello/Welcome done) */
 	uint64_t peer_behind; /* records we hold that the peer lacks (sender) */
+	uint64_t forks;       /* conflicting records kept as evidence */
+	uint64_t buffered;    /* records now waiting ahead of a gap */
+	uint64_t rewinds;     /* cursor rewinds: resends after loss (sender) */
 } sync_stats;
 
 typedef struct sync_sender sync_sender;
@@ -109,9 +117,14 @@ int sync_sender_on_frame(sync_sender *s, const uint8_t *buf, size_t len,
 void sync_sender_pump(sync_sender *s);
 /* Timers: ping for anti-entropy, hello retry. */
 void sync_sender_tick(sync_sender *s, int64_t now_ms);
-/* Milliseconds until the next tick is due (for the poll timeout). */
+/* Milliseconds until the next tick is due (for the poll timeout), 0 when
+ * overdue, -1 when no timer runs (not connected). */
 int64_t sync_sender_next_ms(const sync_sender *s, int64_t now_ms);
 const sync_stats *sync_sender_stats(const sync_sender *s);
+/* The peer is known to hold origin's chain up to seq (it sent us that
+ * record, or named it in its Hello), so this sender need not send it back.
+ * Called through sync_receiver_pair; ignored for origins we do not hold. */
+void sync_sender_peer_holds(sync_sender *s, const char *origin, uint64_t seq);
 
 /* A receiver for peer `peer`. */
 sync_receiver *sync_receiver_new(const sync_node_ops *ops, const char *peer,
@@ -123,5 +136,10 @@ int sync_receiver_on_frame(sync_receiver *r, const uint8_t *buf, size_t len,
 			   int64_t now_ms, size_t *stored);
 void sync_receiver_on_disconnect(sync_receiver *r);
 const sync_stats *sync_receiver_stats(const sync_receiver *r);
+/* Pair the two sessions of one neighbour: what the receiver learns the peer
+ * holds (its Hello frontier, each record it sends) moves the sender's cursor
+ * past it, so records are not echoed back on the link they came from. s may
+ * be NULL to unpair; the caller unpairs (or frees r) before freeing s. */
+void sync_receiver_pair(sync_receiver *r, sync_sender *s);
 
 #endif
