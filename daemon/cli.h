@@ -69,5 +69,13 @@ int cmd_certs(cli *c, int argc, char **argv);
 int cmd_csr(cli *c, int argc, char **argv);
 int cmd_rotate(cli *c, int argc, char **argv);
 int cmd_ca(int argc, char **argv);
+int cmd_audit(cli *c, int argc, char **argv);
+int cmd_fork(cli *c, int argc, char **argv);
+/* cmd_view.c: the reconciled views. */
+int cmd_case(cli *c, int argc, char **argv);
+int cmd_org(cli *c, int argc, char **argv);
+int cmd_alerts(cli *c, int argc, char **argv);
+int cmd_intel(cli *c, int argc, char **argv);
+int cmd_views(cli *c, int argc, char **argv);
 
 #endif

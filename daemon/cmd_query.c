@@ -320,11 +320,20 @@ static void status_text(const json_t *j)
 	json_t *p;
 	printf("peers\n");
 	json_array_foreach(json_object_get(j, "peers"), i, p) {
-		printf("  %s  %s  %s\n",
+		const char *seen = json_string_value(json_object_get(p, "last_seen"));
+		const char *cert = json_string_value(json_object_get(p, "certificate"));
+		printf("  %-14s %-6s %-12s last seen %-24s sent %-6lld received "
+		       "%-6lld behind %lld%s%s\n",
 		       json_string_value(json_object_get(p, "name")),
-		       json_string_value(json_object_get(p, "region")),
+		       json_string_value(json_object_get(p, "region")) ?: "",
 		       json_is_true(json_object_get(p, "connected"))
-			       ? "connected" : "disconnected");
+			       ? "connected" : "disconnected",
+		       seen ? seen : "never",
+		       (long long)json_integer_value(json_object_get(p, "sent")),
+		       (long long)json_integer_value(json_object_get(p, "received")),
+		       (long long)json_integer_value(json_object_get(p, "behind")),
+		       cert && strcmp(cert, "ok") != 0 ? "  certificate: " : "",
+		       cert && strcmp(cert, "ok") != 0 ? cert : "");
 	}
 }
 
@@ -378,8 +387,10 @@ int cmd_verify(cli *c, int argc, char **argv)
 		"usage: hutong -d NODEDIR verify [--json]\n\nRe-checks every "
 		"stored record offline: envelope encoding, id, signature with\n"
 		"its origin's genesis key, chain links and sequence, the arrival"
-		" log and the\nfrontier. Exit 0 when clean; otherwise names each "
-		"bad record and exits 1.\n");
+		" log, the\nfrontier, and receipts (each entry against the chain "
+		"it names, each node's\nreceipts never going back, the receipt "
+		"index against the receipt records).\nExit 0 when clean; otherwise"
+		" names each problem and exits 1.\n");
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	ledger *l = cli_ledger(c);

@@ -45,6 +45,21 @@ static const cli_cmd commands[] = {
 	 "certificate request for a (new) key"},
 	{"peer", cmd_peer, "peer add|remove|list ...",
 	 "configure neighbours (see 'hutong peer --help')"},
+	{"case", cmd_case, "case list|show ... [--json]",
+	 "repatriation cases (see 'hutong case --help')"},
+	{"org", cmd_org, "org list|show|link ... [--json]",
+	 "fleeing organizations (see 'hutong org --help')"},
+	{"alerts", cmd_alerts, "alerts [--json]",
+	 "alerts concerning this node's region, newest first"},
+	{"intel", cmd_intel, "intel list|show ... [--json]",
+	 "leads with corrections applied (see 'hutong intel --help')"},
+	{"views", cmd_views, "views [--json]",
+	 "digests of the case, organization and lead views"},
+	{"audit", cmd_audit, "audit record|origin|author|peers|forks ... "
+	 "[--json | --format csv]",
+	 "who shared what with whom, and when (see 'hutong audit --help')"},
+	{"fork", cmd_fork, "fork resolve CODE --keep ID",
+	 "an operator's decision after an origin forked"},
 	{"stop", cmd_stop, "stop", "ask hutongd to stop"},
 };
 

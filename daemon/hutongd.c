@@ -17,11 +17,14 @@
 #include <zmq.h>
 
 #include "conf.h"
+#include "hutongd_audit.h"
 #include "log.h"
 #include "node.h"
 #include "pki.h"
 #include "shell_ctl.h"
 #include "shell_link.h"
+#include "shell_alert.h"
+#include "view.h"
 
 static volatile sig_atomic_t got_stop, got_reload;
 
@@ -42,6 +45,8 @@ typedef struct daemon_state {
 	void *zctx;
 	void *ctl;
 	links *links;     /* CurveZMQ links to the peers */
+	daemon_audit *audit; /* receipts, link counters into the event log */
+	alert_runner *alerts; /* on_alert for alerts concerning this region */
 	int lock_fd;
 	bool stop;
 } daemon_state;
@@ -177,6 +182,22 @@ static void handle_rotate(daemon_state *d, const Hutong__RotateRequest *rr,
 	pki_chain_clear(&chain);
 }
 
+static void handle_fork_resolve(daemon_state *d,
+				const Hutong__ForkResolveRequest *fr,
+				Hutong__ControlReply *rep)
+{
+	ht_err err = {0};
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	if (!util_is_region_code(fr->origin) || fr->keep.len != RECORD_ID_BYTES)
+		rep->code = ht_err_set(&err, HT_EINVAL, "", "fork resolve needs "
+				       "a region code and a 32-byte record id");
+	else
+		rep->code = node_fork_resolve(d->node, fr->origin,
+					      fr->keep.data, &err);
+	if (rep->code != 0)
+		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
+}
+
 static void handle_status(daemon_state *d, Hutong__ControlReply *rep)
 {
 	json_t *j = ctl_status_json(d->cf->name, d->cf->region,
@@ -219,6 +240,9 @@ static void dispatch(daemon_state *d, const Hutong__ControlRequest *req,
 		break;
 	case HUTONG__CONTROL_REQUEST__OP_ROTATE:
 		handle_rotate(d, req->rotate, rep);
+		break;
+	case HUTONG__CONTROL_REQUEST__OP_FORK_RESOLVE:
+		handle_fork_resolve(d, req->fork_resolve, rep);
 		break;
 	case HUTONG__CONTROL_REQUEST__OP_STOP:
 		log_info(d->log, "stop requested via control socket");
@@ -308,6 +332,19 @@ static int load_trust(daemon_state *d, ht_err *err)
 	return 0;
 }
 
+/* The views' hooks on the node: repatriation steps are checked before
+ * they are signed; stored alerts for this region are logged and passed to
+ * the on_alert command. */
+static int hook_views(daemon_state *d, ht_err *err)
+{
+	d->alerts = alert_new(d->cf->region, d->cf->on_alert, d->log);
+	if (d->alerts == NULL)
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	node_set_check(d->node, view_check_record, NULL);
+	node_set_stored_hook(d->node, alert_on_stored, d->alerts);
+	return 0;
+}
+
 static int start(daemon_state *d, ht_err *err)
 {
 	char msg[HT_ERR_MSG_MAX];
@@ -330,6 +367,8 @@ static int start(daemon_state *d, ht_err *err)
 				  "--out %s", d->cf->cert, msg, d->cf->dir,
 				  d->cf->cert);
 	}
+	if (hook_views(d, err) != 0)
+		return HT_ENOMEM;
 	d->zctx = zmq_ctx_new();
 	if ((d->ctl = ctl_server_bind(d->zctx, d->cf->control, err)) == NULL)
 		return HT_EIO;
@@ -337,6 +376,8 @@ static int start(daemon_state *d, ht_err *err)
 			   .log = d->log, .pki = d->pki, .certs = &d->chain};
 	if ((d->links = links_new(&lc, err)) == NULL)
 		return HT_EIO;
+	if ((d->audit = daemon_audit_new()) == NULL)
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	return 0;
 }
 
@@ -372,6 +413,7 @@ static void reload(daemon_state *d)
 	log_set_level(d->log, fresh->log_level);
 	conf_free(&d->cf);
 	d->cf = fresh;
+	alert_set_command(d->alerts, d->cf->on_alert);
 	log_info(d->log, "reload: config %s applied", d->cf->path);
 	ht_err lerr = {0};
 	if (links_reload(d->links, d->cf, d->pki, &lerr) != 0)
@@ -401,6 +443,9 @@ static void run(daemon_state *d)
 		if (n > 0)
 			links_dispatch(d->links, items + 1, nl);
 		links_tick(d->links);
+		if (daemon_audit_tick(d->audit, d->node, d->links, d->cf, d->log))
+			links_pump(d->links); /* a receipt to send */
+		alert_tick(d->alerts);
 		if (got_reload) {
 			got_reload = 0;
 			reload(d);
@@ -414,6 +459,7 @@ static void run(daemon_state *d)
 static void shutdown_all(daemon_state *d)
 {
 	links_free(&d->links); /* its sockets, before the context ends */
+	daemon_audit_free(&d->audit);
 	if (d->ctl) {
 		zmq_close(d->ctl);
 		unlink(d->cf->control);
@@ -421,6 +467,7 @@ static void shutdown_all(daemon_state *d)
 	if (d->zctx)
 		zmq_ctx_term(d->zctx);
 	node_free(&d->node);
+	alert_free(&d->alerts);
 	pki_store_free(&d->pki);
 	pki_chain_clear(&d->chain);
 	if (d->lock_fd > 0)

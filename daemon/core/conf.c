@@ -72,8 +72,11 @@ static int set_endpoint(const conf_key *k, const char *dir, const char *val,
 			void *dst, ht_err *err);
 static int set_level(const conf_key *k, const char *dir, const char *val,
 		     void *dst, ht_err *err);
+static int set_duration(const conf_key *k, const char *dir, const char *val,
+			void *dst, ht_err *err);
 static const char *show_str(const void *src);
 static const char *show_level(const void *src);
+static const char *show_duration(const void *src);
 
 #define G(f) SEC_GLOBAL, offsetof(conf, f), sizeof(((conf *)0)->f)
 #define P(f) SEC_PEER, offsetof(conf_peer, f), sizeof(((conf_peer *)0)->f)
@@ -104,6 +107,8 @@ static const conf_key keys[] = {
      "warn | info | debug"},
     {"on_alert", KEY_EMPTY_OK, G(on_alert), set_path, show_str, "", NULL,
      "program run with the record id as argument (no shell)"},
+    {"receipt_interval", 0, G(receipt_interval), set_duration, show_duration,
+     "30s", NULL, "at most one signed receipt per this (1s-1d)"},
     {"endpoint", KEY_REQUIRED, P(endpoint), set_endpoint, show_str, NULL,
      "tcp://127.0.0.1:7402", "the peer's listen address"},
     {"cert", 0, P(cert), set_path, show_str, NULL, "peers/changsha.crt",
@@ -280,7 +285,28 @@ static int set_level(const conf_key *k, const char *dir, const char *val,
 			  "must be warn, info or debug, got '%.80s'", val);
 }
 
+/* "30s", "5m", "1h" or plain seconds, within the receipt bounds. */
+static int set_duration(const conf_key *k, const char *dir, const char *val,
+			void *dst, ht_err *err)
+{
+	conf_duration *d = dst;
+	int64_t ms;
+	if (util_parse_duration(val, &ms) != 0 || ms < CONF_RECEIPT_MIN_MS ||
+	    ms > CONF_RECEIPT_MAX_MS)
+		return ht_err_set(err, HT_EINVAL, k->name,
+				  "must be a duration from 1s to 1d (30s, 5m, "
+				  "1h), got '%.80s'", val);
+	snprintf(d->text, sizeof(d->text), "%s", val);
+	d->ms = ms;
+	return 0;
+}
+
 static const char *show_str(const void *src) { return src; }
+
+static const char *show_duration(const void *src)
+{
+	return ((const conf_duration *)src)->text;
+}
 
 static const char *show_level(const void *src)
 {

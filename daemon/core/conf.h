@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "record.h"
@@ -30,6 +31,15 @@ typedef struct conf_peer {
 	int line;                          /* where the section starts */
 } conf_peer;
 
+/* A duration as written ("30s", "5m") and its value. */
+typedef struct conf_duration {
+	char text[24];
+	int64_t ms;
+} conf_duration;
+
+#define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval bounds */
+#define CONF_RECEIPT_MAX_MS 86400000
+
 typedef struct conf {
 	char path[PATH_MAX];       /* the file read */
 	char dir[PATH_MAX];        /* its directory, for relative paths */
@@ -45,6 +55,7 @@ typedef struct conf {
 	char listen[CONF_MAX_ENDPOINT];  /* tcp://HOST:PORT, empty = no listener */
 	char on_alert[PATH_MAX];   /* command run for alerts, empty = none */
 	int log_level;             /* LOG_WARN/INFO/DEBUG; default info */
+	conf_duration receipt_interval; /* at most one receipt per this; 30s */
 	conf_peer peers[CONF_MAX_PEERS];
 	size_t n_peers;
 } conf;

@@ -26,9 +26,11 @@
  */
 #include "ledger.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,7 @@ struct ledger {
 	uint8_t last_arrival[32];
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
 		*get_id, *get_fork_id, *range, *ins_term, *ins_receipt,
+		*max_receipt,
 		*ins_event, *bump_event, *ins_key, *key_at;
 };
 
@@ -143,6 +146,8 @@ static int prepare_all(ledger *l, ht_err *err)
 		    err) ||
 	    prepare(l, &l->ins_receipt,
 		    "INSERT INTO receipt VALUES(?,?,?,?,?)", err) ||
+	    prepare(l, &l->max_receipt, "SELECT max(seq) FROM receipt WHERE"
+		    " origin = ? AND node = ?", err) ||
 	    prepare(l, &l->ins_key,
 		    "INSERT OR REPLACE INTO keyhist VALUES(?,?,?,?)", err) ||
 	    prepare(l, &l->key_at,
@@ -325,6 +330,7 @@ void ledger_close(ledger **lp)
 	sqlite3_stmt *all[] = {l->ins_record, l->ins_fork, l->upsert_origin,
 			       l->get_chain, l->get_id, l->get_fork_id,
 			       l->range, l->ins_term, l->ins_receipt,
+			       l->max_receipt,
 			       l->ins_event, l->bump_event, l->ins_key,
 			       l->key_at};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -445,7 +451,24 @@ static void insert_term(void *ctx, const char *term)
 	t->rc = step_done(t->l, t->l->ins_term, "insert term", t->err);
 }
 
-/* A receipt says its node held each origin up to seq at created_ms. */
+/* The highest seq the node's indexed receipts gave origin (0: none). */
+static uint64_t indexed_seq(ledger *l, const char *origin, const char *node)
+{
+	sqlite3_stmt *st = l->max_receipt;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+	uint64_t seq = sqlite3_step(st) == SQLITE_ROW
+			       ? (uint64_t)sqlite3_column_int64(st, 0)
+			       : 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return seq;
+}
+
+/* A receipt says its node held each origin up to seq at created_ms. Only
+ * entries that go beyond the node's earlier receipts are indexed: an
+ * earlier receipt already covers everything the others cover, earlier, so
+ * the index stays one row per change, not one per origin per receipt. */
 static int index_receipt(ledger *l, const record *r, int64_t n, ht_err *err)
 {
 	const Hutong__Header *h = record_header(r);
@@ -453,6 +476,9 @@ static int index_receipt(ledger *l, const record *r, int64_t n, ht_err *err)
 	int ret = 0;
 	for (size_t i = 0; ret == 0 && i < rc->n_entries; i++) {
 		sqlite3_stmt *st = l->ins_receipt;
+		if (rc->entries[i]->seq <= indexed_seq(l, rc->entries[i]->origin,
+						       h->origin_region))
+			continue;
 		sqlite3_bind_text(st, 1, rc->entries[i]->origin, -1,
 				  SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, h->origin_region, -1, SQLITE_STATIC);
@@ -884,14 +910,15 @@ int ledger_receipts(ledger *l, const char *origin, uint64_t seq,
 {
 	sqlite3_stmt *st = NULL;
 	/* Receipts of one node cover ever higher seqs, so the first with
-	 * seq >= the record's is its earliest covering receipt. */
+	 * seq >= the record's is its earliest covering receipt. Every node
+	 * that signs receipts is an origin, so one index seek per origin
+	 * finds them (a DISTINCT over the receipts would read them all). */
 	int rc = prepare(l, &st,
-			 "SELECT d.node, (SELECT created_ms FROM receipt r"
-			 " WHERE r.origin = ?1 AND r.node = d.node AND"
+			 "SELECT d.region, (SELECT created_ms FROM receipt r"
+			 " WHERE r.origin = ?1 AND r.node = d.region AND"
 			 " r.seq >= ?2 ORDER BY r.seq LIMIT 1) AS t"
-			 " FROM (SELECT DISTINCT node FROM receipt"
-			 " WHERE origin = ?1) d WHERE t IS NOT NULL"
-			 " ORDER BY d.node", err);
+			 " FROM origin d WHERE t IS NOT NULL"
+			 " ORDER BY d.region", err);
 	if (rc != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, origin, -1, SQLITE_TRANSIENT);
@@ -1246,6 +1273,8 @@ typedef struct verify_state {
 	sqlite3_stmt *rcpt_rows, *chain_id, *fork_id;
 	bool rcpt_have, rcpt_end;
 	int rcpt_rc;
+	struct sig_pool *sigs;  /* signature checks, see below */
+	uint8_t sig_key[RECORD_PK_BYTES]; /* the key verify_chain chose */
 } verify_state;
 
 /* Remember that region's records from seq `from` on are signed by key. */
@@ -1341,13 +1370,149 @@ static void verify_chain(verify_state *v, const record *r)
 			(unsigned long long)o->seq);
 	if (record_is_genesis(r) && install_key(o, r))
 		note_key(v, h->origin_region, 1, o->key);
-	if (!record_verify(r, o->key))
-		problem(v, id, h->origin_region, h->seq,
-			"signature does not verify with the origin's key");
+	memcpy(v->sig_key, o->key, RECORD_PK_BYTES); /* checked in sig_flush */
 	o->seq = h->seq;
 	memcpy(o->head, id, RECORD_ID_BYTES);
 	if (!record_is_genesis(r) && install_key(o, r))
 		note_key(v, h->origin_region, h->seq + 1, o->key);
+}
+
+/* ---- signatures on two threads ---- */
+
+/* Signature checks dominate verify. The walk (SQLite reads, parsing, the
+ * chain and arrival checks) stays on the caller's thread and queues each
+ * record with the key in force at its seq; every SIG_BATCH records the
+ * caller and one helper thread share the batch's checks (claimed one by
+ * one from an atomic index), then the caller reports the failures in
+ * order. Without the helper (it could not start) the caller checks them
+ * all: the same code with one thread. */
+#define SIG_BATCH 1024
+
+typedef struct sig_job {
+	record *r;
+	uint8_t key[RECORD_PK_BYTES];
+	bool ok;
+} sig_job;
+
+typedef struct sig_pool {
+	sig_job jobs[SIG_BATCH];
+	size_t n;             /* queued in this batch */
+	atomic_size_t next;   /* next job to claim */
+	pthread_t helper;
+	bool has_helper;
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	unsigned gen, acked;  /* batches handed out, finished by the helper */
+	bool quit;            /* the helper should end (under mu) */
+} sig_pool;
+
+static void sig_run(sig_pool *p)
+{
+	size_t i;
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
+		p->jobs[i].ok = record_verify(p->jobs[i].r, p->jobs[i].key);
+}
+
+static void *sig_helper(void *arg)
+{
+	sig_pool *p = arg;
+	unsigned seen = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->gen == seen && !p->quit)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		sig_run(p);
+		pthread_mutex_lock(&p->mu);
+		p->acked = seen;
+		pthread_cond_signal(&p->idle);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static sig_pool *sig_pool_new(void)
+{
+	sig_pool *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	p->has_helper = pthread_create(&p->helper, NULL, sig_helper, p) == 0;
+	return p;
+}
+
+/* Check the queued batch on both threads; report failures in order. */
+static void sig_flush(verify_state *v)
+{
+	sig_pool *p = v->sigs;
+	if (p == NULL || p->n == 0)
+		return;
+	atomic_store(&p->next, 0);
+	if (p->has_helper) {
+		pthread_mutex_lock(&p->mu);
+		p->gen++;
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->mu);
+	}
+	sig_run(p);
+	pthread_mutex_lock(&p->mu);
+	while (p->has_helper && p->acked != p->gen) /* it is done with it */
+		pthread_cond_wait(&p->idle, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < p->n; i++) {
+		const Hutong__Header *h = record_header(p->jobs[i].r);
+		if (!p->jobs[i].ok)
+			problem(v, record_id(p->jobs[i].r), h->origin_region,
+				h->seq, "signature does not verify with the "
+				"origin's key");
+		record_free(&p->jobs[i].r);
+	}
+	p->n = 0;
+}
+
+/* Queue r (taken over) to be checked with key; *r is set to NULL. */
+static void sig_push(verify_state *v, record **r, const uint8_t *key)
+{
+	sig_pool *p = v->sigs;
+	if (p == NULL) { /* no memory for the pool: check it now */
+		if (!record_verify(*r, key))
+			problem(v, record_id(*r), record_header(*r)->origin_region,
+				record_header(*r)->seq, "signature does not "
+				"verify with the origin's key");
+		record_free(r);
+		return;
+	}
+	p->jobs[p->n].r = *r;
+	memcpy(p->jobs[p->n].key, key, RECORD_PK_BYTES);
+	*r = NULL;
+	if (++p->n == SIG_BATCH)
+		sig_flush(v);
+}
+
+static void sig_pool_free(verify_state *v)
+{
+	sig_pool *p = v->sigs;
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		record_free(&p->jobs[i].r);
+	if (p->has_helper) {
+		pthread_mutex_lock(&p->mu);
+		p->quit = true;
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->helper, NULL);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+	v->sigs = NULL;
 }
 
 /* ---- receipts: entries against the chains, the index against records ---- */
@@ -1357,6 +1522,7 @@ typedef struct rcpt_seen {
 	uint64_t key; /* node code * 10^6 + origin code; 0 = empty slot */
 	uint64_t seq;
 	uint8_t head[RECORD_ID_BYTES];
+	uint64_t max_seq; /* the highest seq so far: indexed rows go beyond */
 } rcpt_seen;
 
 /* Region codes are six digits (record_parse checked them). */
@@ -1430,14 +1596,11 @@ static bool is_fork_evidence(verify_state *v, const uint8_t *id)
  * said, and naming the record this ledger holds at that seq (or known
  * fork evidence there). Unchanged entries are checked once. */
 static void verify_entry(verify_state *v, const record *r,
-			 const Hutong__ReceiptEntry *e)
+			 const Hutong__ReceiptEntry *e, rcpt_seen *s)
 {
 	const Hutong__Header *h = record_header(r);
 	char want[2 * RECORD_ID_BYTES + 1], got[2 * RECORD_ID_BYTES + 1];
 	uint8_t id[RECORD_ID_BYTES];
-	rcpt_seen *s = rcpt_slot(v, h->origin_region, e->origin);
-	if (s == NULL)
-		return;
 	if (e->seq < s->seq)
 		problem(v, record_id(r), h->origin_region, h->seq,
 			"receipt says origin %s at seq %llu, below seq %llu in "
@@ -1523,9 +1686,17 @@ static void verify_receipt(verify_state *v, const record *r, int64_t n)
 	const Hutong__Body *b = record_body(r);
 	if (b == NULL || b->content_case != HUTONG__BODY__CONTENT_RECEIPT)
 		return;
+	const char *node = record_header(r)->origin_region;
 	for (size_t i = 0; i < b->receipt->n_entries; i++) {
-		verify_index_row(v, r, n, b->receipt->entries[i]);
-		verify_entry(v, r, b->receipt->entries[i]);
+		const Hutong__ReceiptEntry *e = b->receipt->entries[i];
+		rcpt_seen *s = rcpt_slot(v, node, e->origin);
+		if (s == NULL)
+			continue; /* out of memory: not checked, not reported */
+		if (e->seq > s->max_seq) { /* index_receipt indexed it */
+			verify_index_row(v, r, n, e);
+			s->max_seq = e->seq;
+		}
+		verify_entry(v, r, e, s);
 	}
 }
 
@@ -1592,9 +1763,10 @@ static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
 	if (!columns_match(st, r))
 		problem(v, record_id(r), region, seq,
 			"stored columns differ from the signed header");
+	memset(v->sig_key, 0, RECORD_PK_BYTES);
 	verify_chain(v, r);
 	verify_receipt(v, r, n);
-	record_free(&r);
+	sig_push(v, &r, v->sig_key);
 }
 
 /* Does the origin table agree with where each chain ends? */
@@ -1661,10 +1833,13 @@ int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
 	int64_t prev_n = 0;
 	uint8_t arrival[32] = {0};
 	int step = SQLITE_DONE;
+	v.sigs = rc == 0 ? sig_pool_new() : NULL;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 		verify_row(&v, st, &prev_n, arrival);
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = db_err(l, step, "read records", err);
+	sig_flush(&v);
+	sig_pool_free(&v);
 	sqlite3_finalize(st);
 	if (rc == 0) {
 		verify_receipt_tail(&v);

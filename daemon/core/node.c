@@ -13,6 +13,7 @@
 
 #define NODE_MEMO 32              /* remembered refusal event rows */
 #define NODE_COALESCE_MS 60000    /* repeats within this add to one row */
+#define NODE_MAX_FPEND 64         /* reported fork versions beyond our head */
 
 struct node {
 	char name[RECORD_MAX_NAME + 1];
@@ -44,6 +45,14 @@ struct node {
 		int64_t row, at_ms;
 	} memo[NODE_MEMO];
 	size_t memo_next;
+	/* versions of reported forks beyond this node's head (fork reports) */
+	struct fork_pending {
+		uint8_t *env;
+		size_t len;
+		char origin[HT_REGION_LEN + 1];
+		uint64_t seq;
+	} fpend[NODE_MAX_FPEND];
+	size_t n_fpend;
 	/* hooks (node_set_check, node_set_stored_hook) */
 	node_check_fn check;
 	void *check_ctx;
@@ -463,6 +472,8 @@ static int check_own_cert(node *n, const node_config *cfg, ht_err *err)
 			   n->region, n->name, &id, err);
 }
 
+static int fpend_load(node *n, ht_err *err);
+
 node *node_open(const node_config *cfg, ht_err *err)
 {
 	if (sodium_init() < 0) {
@@ -485,7 +496,7 @@ node *node_open(const node_config *cfg, ht_err *err)
 	    (n->ledger = ledger_open(cfg->ledger_path, LEDGER_RDWR, n->clock,
 				     err)) == NULL ||
 	    reapply_revocations(n, err) != 0 ||
-	    check_origin(n, cfg, err) != 0)
+	    check_origin(n, cfg, err) != 0 || fpend_load(n, err) != 0)
 		node_free(&n);
 	return n;
 }
@@ -500,6 +511,8 @@ void node_free(node **np)
 		cert_free(&(*np)->certs[i]);
 	free((*np)->certs);
 	free((*np)->rcpt_marks);
+	for (size_t i = 0; i < (*np)->n_fpend; i++)
+		free((*np)->fpend[i].env);
 	pending_flush(*np, false);
 	free((*np)->pending);
 	ident_free(&(*np)->id);
@@ -821,6 +834,8 @@ typedef struct batch_log {
 	size_t stored;
 	batch_group *groups;
 	size_t n_groups, cap_groups;
+	record *found[SYNC_MAX_BATCH]; /* forks met here: to report */
+	size_t n_found;
 } batch_log;
 
 static void batch_note(batch_log *bl, int kind, const record *r,
@@ -859,6 +874,8 @@ static void batch_free(batch_log *bl)
 	for (size_t i = 0; i < bl->n_groups; i++)
 		free(bl->groups[i].reason);
 	free(bl->groups);
+	for (size_t i = 0; i < bl->n_found; i++)
+		record_free(&bl->found[i]);
 }
 
 static uint64_t hash_str(const char *s)
@@ -929,6 +946,223 @@ static int batch_write(node *n, const char *peer, size_t count,
 	return rc;
 }
 
+/* ---- fork reports: a fork seen anywhere is seen everywhere ---- */
+
+/* A node that meets both versions of a fork signs a report carrying both
+ * (without bodies) in its own chain; the report travels like any record,
+ * and every node that takes it keeps the version it lacks as evidence and
+ * flags the origin (take_evidence). A version beyond this node's head
+ * waits in n->fpend until the chain reaches its seq: storing it then
+ * would choose a branch. The list is rebuilt from the reports in
+ * the ledger when the node opens. */
+
+static void fpend_add(node *n, const record *x)
+{
+	const Hutong__Header *h = record_header(x);
+	size_t len;
+	const uint8_t *env = record_bytes(x, &len);
+	for (size_t i = 0; i < n->n_fpend; i++)
+		if (n->fpend[i].len == len &&
+		    memcmp(n->fpend[i].env, env, len) == 0)
+			return;
+	if (n->n_fpend == NODE_MAX_FPEND) {
+		log_warn(n->log, "fork evidence dropped origin=%s seq=%llu: "
+			 "more than %d waiting", h->origin_region,
+			 (unsigned long long)h->seq, NODE_MAX_FPEND);
+		return;
+	}
+	struct fork_pending *p = &n->fpend[n->n_fpend];
+	if ((p->env = malloc(len)) == NULL)
+		return;
+	memcpy(p->env, env, len);
+	p->len = len;
+	snprintf(p->origin, sizeof(p->origin), "%s", h->origin_region);
+	p->seq = h->seq;
+	n->n_fpend++;
+}
+
+/* One version from a report: verified like a record from a peer, then
+ * kept as evidence if it conflicts with what this node holds. Returns a
+ * storage error only; a bad version is logged and skipped. */
+static int take_evidence(node *n, const record *x, const char *peer,
+			 const char *reporter, batch_log *bl)
+{
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	char hex[2 * RECORD_ID_BYTES + 1];
+	const Hutong__Header *h = record_header(x);
+	const ledger_origin *o = ledger_origin_find(n->ledger, h->origin_region);
+	uint8_t keybuf[RECORD_PK_BYTES];
+	ledger_outcome out;
+	ht_err err = {0};
+	if (o == NULL || h->seq > o->seq) {
+		fpend_add(n, x);
+		return 0;
+	}
+	const uint8_t *key = signer_key(n, x, keybuf, &err);
+	int rc = key == NULL ? HT_ECRYPTO
+	       : !record_verify(x, key)
+		       ? ht_err_set(&err, HT_ECRYPTO, "signature", "does not "
+				    "verify with origin %s's key",
+				    h->origin_region)
+		       : check_trust(n, x, &err);
+	if (rc == 0)
+		rc = ledger_append(n->ledger, x, peer, &out, &err);
+	if (rc != 0 && is_storage_error(rc))
+		return rc;
+	if (rc != 0) {
+		log_warn(n->log, "fork report of %s: a version is refused "
+			 "origin=%s seq=%llu reason=\"%s\"", reporter,
+			 h->origin_region, (unsigned long long)h->seq,
+			 ht_err_str(&err, msg, sizeof(msg)));
+		return 0;
+	}
+	if (out == LEDGER_FORK) {
+		n->counters.forks++;
+		log_warn(n->log, "fork peer=%s origin=%s seq=%llu reported_by=%s",
+			 peer, h->origin_region, (unsigned long long)h->seq,
+			 reporter);
+		snprintf(msg, sizeof(msg), "%s (reported by %s)",
+			 util_hex(record_id(x), RECORD_ID_BYTES, hex), reporter);
+		batch_note(bl, LEDGER_EV_FORK, x, msg);
+	}
+	return 0;
+}
+
+/* A report just appended: both versions, same origin and seq, different
+ * records; then each is taken as evidence. */
+static int take_report(node *n, const record *rep, const char *peer,
+		       batch_log *bl)
+{
+	const Hutong__ForkReport *f = record_body(rep)->fork;
+	const char *reporter = record_header(rep)->origin_region;
+	ht_err err = {0};
+	record *a = record_parse(f->first.data, f->first.len, &err);
+	record *b = a ? record_parse(f->second.data, f->second.len, &err) : NULL;
+	int rc = 0;
+	if (a == NULL || b == NULL ||
+	    strcmp(record_header(a)->origin_region,
+		   record_header(b)->origin_region) != 0 ||
+	    record_header(a)->seq != record_header(b)->seq ||
+	    memcmp(record_id(a), record_id(b), RECORD_ID_BYTES) == 0)
+		log_warn(n->log, "fork report of %s is not a fork: %s", reporter,
+			 err.msg[0] ? err.msg : "the versions do not conflict");
+	else if ((rc = take_evidence(n, a, peer, reporter, bl)) == 0)
+		rc = take_evidence(n, b, peer, reporter, bl);
+	record_free(&a);
+	record_free(&b);
+	return rc;
+}
+
+/* origin's chain grew: evidence waiting for it may be taken now. */
+static int fpend_retry(node *n, const char *origin, const char *peer,
+			 batch_log *bl)
+{
+	const ledger_origin *o = ledger_origin_find(n->ledger, origin);
+	for (size_t i = 0; o != NULL && i < n->n_fpend;) {
+		struct fork_pending *p = &n->fpend[i];
+		if (strcmp(p->origin, origin) != 0 || p->seq > o->seq) {
+			i++;
+			continue;
+		}
+		ht_err err = {0};
+		record *x = record_parse(p->env, p->len, &err);
+		free(p->env);
+		*p = n->fpend[--n->n_fpend];
+		int rc = x ? take_evidence(n, x, peer, "an earlier report", bl)
+			   : 0;
+		record_free(&x);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sign a report of the fork between this node's chain record and ev (the
+ * evidence just stored), in the open transaction. */
+static int write_report(node *n, const record *ev, ht_err *err)
+{
+	const Hutong__Header *h = record_header(ev);
+	record *chain = NULL, *a = NULL, *b = NULL, *r = NULL;
+	int rc = ledger_get_seq(n->ledger, h->origin_region, h->seq, &chain,
+				NULL, err);
+	if (rc == 0 && ((a = record_without_body(chain)) == NULL ||
+			(b = record_without_body(ev)) == NULL))
+		rc = ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	if (rc == 0) {
+		Hutong__ForkReport f = HUTONG__FORK_REPORT__INIT;
+		Hutong__Body body = HUTONG__BODY__INIT;
+		Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+		ledger_outcome out;
+		f.first.data = (uint8_t *)record_bytes(a, &f.first.len);
+		f.second.data = (uint8_t *)record_bytes(b, &f.second.len);
+		body.content_case = HUTONG__BODY__CONTENT_FORK;
+		body.fork = &f;
+		sub.author = "node";
+		sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+		sub.body = &body;
+		const ledger_origin *own = ledger_origin_find(n->ledger, n->region);
+		record_origin at = {n->region, n->name, own->seq + 1, own->head,
+				    n->clock->now_ms(n->clock->ctx)};
+		rc = record_build(&sub, &at, ident_sign, n->id, &r, err);
+		if (rc == 0)
+			rc = ledger_append(n->ledger, r, "local", &out, err);
+	}
+	if (rc == 0) {
+		char hex[2 * RECORD_ID_BYTES + 1];
+		log_warn(n->log, "fork reported id=%s origin=%s seq=%llu",
+			 util_hex(record_id(r), RECORD_ID_BYTES, hex),
+			 h->origin_region, (unsigned long long)h->seq);
+	}
+	record_free(&chain);
+	record_free(&a);
+	record_free(&b);
+	record_free(&r);
+	return rc;
+}
+
+static int report_one(void *ctx, const record *rep, const ledger_meta *m)
+{
+	node *n = ctx;
+	const Hutong__Body *b = record_body(rep);
+	ht_err err = {0};
+	if (b == NULL || b->content_case != HUTONG__BODY__CONTENT_FORK)
+		return 0;
+	const ProtobufCBinaryData *v[2] = {&b->fork->first, &b->fork->second};
+	for (int i = 0; i < 2; i++) {
+		record *x = record_parse(v[i]->data, v[i]->len, &err);
+		const ledger_origin *o =
+			x ? ledger_origin_find(n->ledger,
+					       record_header(x)->origin_region)
+			  : NULL;
+		if (x != NULL && (o == NULL || record_header(x)->seq > o->seq))
+			fpend_add(n, x);
+		record_free(&x);
+	}
+	(void)m;
+	return 0;
+}
+
+/* On open: versions of reported forks still beyond this node's heads. */
+static int fpend_load(node *n, ht_err *err)
+{
+	ledger_filter f = {.kind = HUTONG__KIND__KIND_FORK};
+	return ledger_each(n->ledger, &f, report_one, n, err);
+}
+
+/* A record just appended from a peer: a fork report to take, or the
+ * chain reaching a reported fork's seq. */
+static int after_append_forks(node *n, const record *r, const char *peer,
+			      batch_log *bl)
+{
+	const Hutong__Body *b = record_body(r);
+	int rc = 0;
+	if (b != NULL && b->content_case == HUTONG__BODY__CONTENT_FORK)
+		rc = take_report(n, r, peer, bl);
+	if (rc == 0 && n->n_fpend > 0)
+		rc = fpend_retry(n, record_header(r)->origin_region, peer, bl);
+	return rc;
+}
+
 /* Is r a record of a forked origin beyond its head? Those wait for an
  * operator: storing them would choose a branch for them. */
 static bool held_back(node *n, const record *r, ht_err *err)
@@ -980,6 +1214,12 @@ static sync_result receive_one(node *n, const char *peer, const uint8_t *env,
 		if (out == LEDGER_APPENDED) {
 			after_append(n, r);
 			bl->stored++;
+			rc = after_append_forks(n, r, peer, bl);
+			if (rc != 0) {
+				*storage_rc = rc;
+				ht_err_set(serr, rc, "", "storing fork evidence "
+					   "failed");
+			}
 		}
 		if (out == LEDGER_FORK) {
 			n->counters.forks++;
@@ -988,6 +1228,8 @@ static sync_result receive_one(node *n, const char *peer, const uint8_t *env,
 				 (unsigned long long)record_header(r)->seq);
 			util_hex(record_id(r), RECORD_ID_BYTES, msg);
 			batch_note(bl, LEDGER_EV_FORK, r, msg);
+			if (bl->n_found < SYNC_MAX_BATCH)
+				bl->found[bl->n_found++] = record_without_body(r);
 		}
 	} else if (rc == HT_EGAP) {
 		n->counters.gaps++;
@@ -1021,6 +1263,9 @@ int node_receive(void *ctx, const char *peer, const uint8_t *const *env,
 	for (size_t i = 0; rc == 0 && i < count; i++)
 		results[i] = receive_one(n, peer, env[i], len[i], &rc, &err,
 					 &bl);
+	for (size_t i = 0; rc == 0 && i < bl.n_found; i++)
+		if (bl.found[i] != NULL)
+			rc = write_report(n, bl.found[i], &err);
 	if (rc == 0)
 		rc = batch_write(n, peer, count, &bl, &err);
 	if (rc == 0) {
@@ -1219,6 +1464,8 @@ int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
 	int rc = n->rcpt_loaded ? 0 : receipt_load(n, err);
 	if (rc != 0 || now_ms < n->rcpt_retry_ms)
 		return rc;
+	if (n->rcpt_last_ms == INT64_MIN) /* none yet: the clock starts now */
+		n->rcpt_last_ms = now_ms;
 	if (n->rcpt_last_ms != INT64_MIN && now_ms - n->rcpt_last_ms < interval_ms)
 		return 0;
 	if ((rc = receipt_due(n, &due, err)) == 0 && due)

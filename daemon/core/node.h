@@ -134,7 +134,8 @@ const node_counters *node_get_counters(const node *n);
  * receipt record, Body.receipt with this node's whole frontier (per origin
  * its seq and head, sorted by origin), signed like any record, when the
  * policy allows: at most one per interval_ms (measured from the last
- * receipt's creation time, so a restart does not reset it), and only when
+ * receipt's creation time, so a restart does not reset it; a node that has
+ * none yet counts from its first call), and only when
  * some origin gained a record other than a receipt since the last receipt
  * (so receipts from other nodes never cause one: receipts do not breed
  * receipts). now_ms is the wall clock; it becomes the receipt's creation

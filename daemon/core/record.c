@@ -40,6 +40,7 @@ static const struct {
 	{HUTONG__KIND__KIND_ROTATION, "rotation"},
 	{HUTONG__KIND__KIND_REVOCATION, "revocation"},
 	{HUTONG__KIND__KIND_RECEIPT, "receipt"},
+	{HUTONG__KIND__KIND_FORK, "fork"},
 };
 
 const char *record_kind_name(int kind)
@@ -79,6 +80,8 @@ int record_body_kind(const Hutong__Body *b)
 		return HUTONG__KIND__KIND_REVOCATION;
 	case HUTONG__BODY__CONTENT_RECEIPT:
 		return HUTONG__KIND__KIND_RECEIPT;
+	case HUTONG__BODY__CONTENT_FORK:
+		return HUTONG__KIND__KIND_FORK;
 	default:
 		return HUTONG__KIND__KIND_UNSPECIFIED;
 	}
@@ -397,6 +400,25 @@ static int check_receipt(const Hutong__Receipt *r, ht_err *err)
 	return 0;
 }
 
+/* Two envelopes without bodies: a header, a signature and framing. What
+ * they say is judged where the report is taken (node.c). */
+static int check_fork(const Hutong__ForkReport *f, ht_err *err)
+{
+	const ProtobufCBinaryData *e[2] = {&f->first, &f->second};
+	static const char *const names[2] = {"body.fork.first",
+					     "body.fork.second"};
+	for (int i = 0; i < 2; i++) {
+		if (e[i]->len == 0)
+			return ht_err_set(err, HT_EINVAL, names[i], "required");
+		if (e[i]->len > RECORD_MAX_FORK_ENVELOPE)
+			return ht_err_set(err, HT_ELIMIT, names[i], "%zu bytes "
+					  "(limit %d: an envelope without its "
+					  "body)", e[i]->len,
+					  RECORD_MAX_FORK_ENVELOPE);
+	}
+	return 0;
+}
+
 /* Rules of the body's kind. nested: inside a correction (no corrections
  * or genesis there). */
 static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
@@ -428,6 +450,10 @@ static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
 		if (nested)
 			break;
 		return check_receipt(b->receipt, err);
+	case HUTONG__BODY__CONTENT_FORK:
+		if (nested)
+			break;
+		return check_fork(b->fork, err);
 	default:
 		return ht_err_set(err, HT_EINVAL, "body", "no content: one of "
 				  "intelligence, repatriation, "
@@ -464,10 +490,12 @@ int record_check_submission(const Hutong__Submission *sub, ht_err *err)
 		return ht_err_set(err, HT_EINVAL, "body", "required");
 	if (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
 	    sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION ||
-	    sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT)
+	    sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT ||
+	    sub->body->content_case == HUTONG__BODY__CONTENT_FORK)
 		return ht_err_set(err, HT_EINVAL, "body",
-				  "genesis, rotation and receipt records are "
-				  "written by the node itself, not submitted");
+				  "genesis, rotation, receipt and fork records "
+				  "are written by the node itself, not "
+				  "submitted");
 	return check_content(sub->body, false, err);
 }
 
@@ -770,7 +798,8 @@ int record_build(const Hutong__Submission *sub, const record_origin *o,
 	bool by_node = sub->body != NULL &&
 		       (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
 			sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION ||
-			sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT);
+			sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT ||
+			sub->body->content_case == HUTONG__BODY__CONTENT_FORK);
 	int rc = by_node ? 0 : record_check_submission(sub, err);
 	if (rc != 0)
 		return rc;

@@ -35,6 +35,7 @@
 #define RECORD_MAX_CERT (8 * 1024)     /* one DER certificate */
 #define RECORD_MAX_CRL (60 * 1024)     /* one DER CRL in a revocation */
 #define RECORD_MAX_RECEIPT 1400        /* entries in a receipt (fits the body) */
+#define RECORD_MAX_FORK_ENVELOPE (RECORD_MAX_HEADER + 128) /* bodiless, in a fork report */
 #define RECORD_MAX_TERMS 64            /* index terms of one record */
 #define RECORD_MAX_TERM 160            /* bytes of one term */
 
@@ -91,7 +92,8 @@ bool record_key_change(const record *r, const uint8_t **pk,
 		       const ProtobufCBinaryData **certs, size_t *n_certs);
 
 /* Kind <-> short names used on the command line ("intel", "repatriation",
- * "org", "correction", "genesis", "rotation", "revocation", "receipt"). */
+ * "org", "correction", "genesis", "rotation", "revocation", "receipt",
+ * "fork"). */
 const char *record_kind_name(int kind);
 int record_kind_parse(const char *name); /* -1 if unknown */
 

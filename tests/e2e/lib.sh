@@ -82,11 +82,18 @@ certify() {
 	cp "$ca/ca.crt" "$dir/ca.crt" && cp "$ca/crl.pem" "$dir/ca.crl"
 }
 
-# new_node DIR NAME REGION CADIR [LISTEN]: init + certify.
+# no_receipts DIR: the node writes no receipt records (receipt_interval
+# 1d), for tests that count records; test_audit sets its own interval.
+no_receipts() {
+	sed -i 's/^receipt_interval *=.*/receipt_interval = 1d/' "$1/hutongd.conf"
+}
+
+# new_node DIR NAME REGION CADIR [LISTEN]: init + certify, no receipts.
 new_node() {
 	local listen=()
 	[ -n "${5:-}" ] && listen=(--listen "$5")
-	"$HUTONG" init --dir "$1" --name "$2" --region "$3" "${listen[@]}" >/dev/null && certify "$1" "$4"
+	"$HUTONG" init --dir "$1" --name "$2" --region "$3" "${listen[@]}" >/dev/null &&
+		certify "$1" "$4" && no_receipts "$1"
 }
 
 e2e_finish() {

@@ -940,7 +940,7 @@ static void test_header_refusals(void)
 	    {"hdr_bad_utf8", "header.author", "not valid UTF-8 text", 0},
 	    {"hdr_control_char", "header.author", "not valid UTF-8 text", 0},
 	    {"hdr_long_author", "header.author", "longer than 128 bytes", 0},
-	    {"hdr_unknown_kind", "header.kind", "unknown value 9", 0},
+	    {"hdr_unknown_kind", "header.kind", "unknown value 99", 0},
 	    {"hdr_unknown_scope", "header.scope", "unknown value 7", 0},
 	    {"hdr_kind_mismatch", "body",
 	     "content is intel but header.kind is repatriation", 0},
@@ -984,7 +984,7 @@ static void test_header_refusals(void)
 		else if (!strcmp(n, "hdr_long_author"))
 			h.author = long_author;
 		else if (!strcmp(n, "hdr_unknown_kind"))
-			h.kind = 9;
+			h.kind = 99;
 		else if (!strcmp(n, "hdr_unknown_scope"))
 			h.scope = 7;
 		else if (!strcmp(n, "hdr_kind_mismatch"))
@@ -1094,7 +1094,7 @@ static void test_body_refusals(void)
 	w_free(&w), w_free(&body);
 
 	w_body_intel(&body, &in, false);
-	w_uint(&body, 9, 1); /* unknown field after the oneof */
+	w_uint(&body, 15, 1); /* unknown field after the oneof */
 	w_body_record(&w, &body);
 	CHECK(refused("body_unknown_appended", &w, "body",
 		      "not canonically encoded"));

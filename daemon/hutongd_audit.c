@@ -1,0 +1,114 @@
+/*
+ * hutongd_audit: receipts on the daemon's timer, and the links' counters
+ * sampled into the event log. The sampling reads the same per-peer numbers
+ * `status` shows (links_peers_json) and writes one "sent" row per peer per
+ * sample when records went out, and a row per connect or disconnect seen
+ * between samples. It needs nothing from the link code but that summary;
+ * when the links log these events at the source, this part can go.
+ */
+#include "hutongd_audit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef struct peer_seen {
+	char name[RECORD_MAX_NAME + 1];
+	json_int_t sent;
+	bool connected;
+} peer_seen;
+
+struct daemon_audit {
+	int64_t next_sample_ms; /* monotonic */
+	peer_seen peers[CONF_MAX_PEERS];
+	size_t n_peers;
+};
+
+daemon_audit *daemon_audit_new(void)
+{
+	return calloc(1, sizeof(daemon_audit));
+}
+
+void daemon_audit_free(daemon_audit **a)
+{
+	if (a == NULL || *a == NULL)
+		return;
+	free(*a);
+	*a = NULL;
+}
+
+static peer_seen *seen_peer(daemon_audit *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_peers; i++)
+		if (strcmp(a->peers[i].name, name) == 0)
+			return &a->peers[i];
+	if (a->n_peers == CONF_MAX_PEERS)
+		return NULL;
+	peer_seen *p = &a->peers[a->n_peers++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	return p;
+}
+
+static void log_event(node *n, ht_log *log, const char *peer, int kind,
+		      uint64_t count)
+{
+	ht_err err = {0};
+	ledger_event ev = {.peer = peer, .kind = kind, .count = count};
+	if (ledger_log_event(node_ledger(n), &ev, NULL, &err) != 0)
+		log_warn(log, "event log: %s peer=%s: %s",
+			 ledger_event_name(kind), peer, err.msg);
+}
+
+/* One peer's counters against the last sample. The peer is named as
+ * node_receive names it: by its certificate's node name. */
+static void sample_peer(daemon_audit *a, node *n, ht_log *log,
+			const json_t *p)
+{
+	const char *name = json_string_value(json_object_get(p, "node"));
+	if (name == NULL || name[0] == '\0')
+		name = json_string_value(json_object_get(p, "name"));
+	peer_seen *s = name ? seen_peer(a, name) : NULL;
+	if (s == NULL)
+		return;
+	json_int_t sent = json_integer_value(json_object_get(p, "sent"));
+	bool up = json_is_true(json_object_get(p, "connected"));
+	if (up && !s->connected)
+		log_event(n, log, name, LEDGER_EV_CONNECT, 1);
+	if (sent < s->sent) /* the session restarted its count */
+		s->sent = 0;
+	if (sent > s->sent)
+		log_event(n, log, name, LEDGER_EV_SENT,
+			  (uint64_t)(sent - s->sent));
+	if (!up && s->connected)
+		log_event(n, log, name, LEDGER_EV_DISCONNECT, 1);
+	s->sent = sent;
+	s->connected = up;
+}
+
+static void sample_links(daemon_audit *a, node *n, links *l, ht_log *log)
+{
+	json_t *peers = links_peers_json(l);
+	size_t i;
+	json_t *p;
+	json_array_foreach(peers, i, p)
+		sample_peer(a, n, log, p);
+	json_decref(peers);
+}
+
+bool daemon_audit_tick(daemon_audit *a, node *n, links *l, const conf *cf,
+		       ht_log *log)
+{
+	const ht_clock *clk = util_clock_system();
+	uint8_t id[RECORD_ID_BYTES];
+	ht_err err = {0};
+	int64_t mono = clk->mono_ms(clk->ctx);
+	if (a != NULL && l != NULL && mono >= a->next_sample_ms) {
+		a->next_sample_ms = mono + AUDIT_SAMPLE_MS;
+		sample_links(a, n, l, log);
+	}
+	/* node_maybe_receipt logs its own failures */
+	return node_maybe_receipt(n, clk->now_ms(clk->ctx),
+				  cf->receipt_interval.ms, id, &err) == 1;
+}

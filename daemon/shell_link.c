@@ -1,0 +1,1088 @@
+/*
+ * shell_link: CurveZMQ sockets for the sync sessions. Owns the link server
+ * (ROUTER + ZAP handler), one DEALER and one monitor per peer, the peer
+ * table (configured name, certificate chain, what the certificate says,
+ * whether it verifies now), and the two sync sessions per peer.
+ *
+ * Reentrancy rule: nothing closes or opens a socket while poll entries are
+ * being dispatched or while a sync call is on the stack. Handlers only set
+ * per-peer flags (drop_out: close and redial our DEALER; reset_in: reset the
+ * receiver session) and links->pump_due; settle() applies them afterwards.
+ * Socket set changes bump `gen`, which makes stale poll entries harmless.
+ *
+ * Closing a peer's inbound connection: a ROUTER has no per-connection close,
+ * so we remember the file descriptor each peer's frames arrive on
+ * (ZMQ_SRCFD) together with the remote address it had then, and on
+ * revocation or removal shut that connection down only if the descriptor
+ * still has that address. The peer's reconnect then meets the ZAP handler.
+ */
+#include "shell_link.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ident.h"
+#include "shell_zap.h"
+#include "sync.h"
+#include "util.h"
+
+#define LINK_BURST 64 /* messages read from one socket per dispatch */
+#define LINK_KEY_BYTES 32
+#define LINK_REDIAL_MIN_MS 1000 /* after a dropped link */
+#define LINK_MON_EVENTS                                                        \
+	(ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |              \
+	 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |                                     \
+	 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                                 \
+	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+typedef struct lpeer {
+	struct links *l;
+	conf_peer cfg;	 /* name (our label), endpoint, cert path */
+	pki_chain chain; /* its certificate chain as configured */
+	pki_identity id; /* what its node certificate says */
+	bool parsed;	 /* chain and id were read */
+	bool trusted;	 /* verified at the last check: linked */
+	char refusal[HT_ERR_MSG_MAX]; /* why not trusted */
+	bool warned;		      /* the refusal was logged */
+	bool auth_warned;  /* "refused us" logged since the last success */
+	sync_sender *tx;   /* our records to it, over dealer */
+	sync_receiver *rx; /* its records to us, over the ROUTER */
+	void *dealer;
+	void *monitor;
+	bool up;	    /* dealer handshake succeeded, not dropped */
+	unsigned redials;   /* back-off exponent after dropped links */
+	int64_t redial_at;  /* when to reopen the dealer; 0 = none */
+	bool drop_out;	    /* deferred: close dealer, redial later */
+	bool reset_in;	    /* deferred: reset the receiver session */
+	int64_t mute_until; /* inbound frames ignored until then */
+	uint8_t rid[LINK_MAX_ROUTING_ID]; /* latest routing id: replies */
+	size_t rid_len;
+	int in_fd;			 /* inbound connection's fd, or -1 */
+	struct sockaddr_storage in_addr; /* its remote address then */
+	socklen_t in_addr_len;
+} lpeer;
+
+enum slot_kind { SLOT_ROUTER, SLOT_ZAP, SLOT_DEALER, SLOT_MONITOR };
+
+typedef struct slot {
+	enum slot_kind kind;
+	lpeer *p;
+} slot;
+
+struct links {
+	void *zctx;
+	node *node;
+	ht_log *log;
+	const ht_clock *clock;
+	char name[RECORD_MAX_NAME + 1]; /* this node */
+	char listen[CONF_MAX_ENDPOINT]; /* as bound; "" = no server */
+	bool armed;			/* keys, certificates, ops ready */
+	uint8_t pk[LINK_KEY_BYTES];
+	uint8_t *sk;		/* sodium_malloc'd link secret */
+	const pki_store *pki;	/* the daemon's, current */
+	const pki_chain *certs; /* the daemon's */
+	sync_node_ops ops;
+	void *router;
+	zap *zap;
+	lpeer *peers[CONF_MAX_PEERS];
+	size_t n_peers;
+	slot slots[LINKS_MAX_ITEMS];
+	size_t n_slots;
+	unsigned gen, slots_gen;
+	unsigned mon_seq; /* unique monitor endpoints */
+	bool pump_due;
+	bool closing; /* links_free: no connection surgery */
+	int64_t recheck_at;
+	uint64_t unknown_frames;
+};
+
+static int64_t now_ms(const links *l)
+{
+	return l->clock->now_ms(l->clock->ctx);
+}
+
+/* ---- finding peers ---- */
+
+static lpeer *peer_by_key(const links *l, const uint8_t key[LINK_KEY_BYTES])
+{
+	for (size_t i = 0; i < l->n_peers; i++) {
+		lpeer *p = l->peers[i];
+		if (p->parsed &&
+		    sodium_memcmp(p->id.link_pk, key, LINK_KEY_BYTES) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The peer whose certificate names node `name` (the ZAP User-Id). */
+static lpeer *peer_by_node(const links *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_peers; i++)
+		if (l->peers[i]->parsed &&
+		    strcmp(l->peers[i]->id.name, name) == 0)
+			return l->peers[i];
+	return NULL;
+}
+
+static lpeer *peer_by_label(const links *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_peers; i++)
+		if (strcmp(l->peers[i]->cfg.name, name) == 0)
+			return l->peers[i];
+	return NULL;
+}
+
+/* Does p's certificate verify now, for a peer we may link with? Pure: the
+ * ZAP handler calls it while poll entries are live. */
+static int peer_verify(const links *l, const lpeer *p, ht_err *err)
+{
+	pki_identity id;
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	if (!p->parsed)
+		return ht_err_set(err, HT_ETRUST, "", "%s", p->refusal);
+	if (strcmp(p->id.name, l->name) == 0)
+		return ht_err_set(err, HT_ETRUST, "",
+				  "certificate is this node's own");
+	for (size_t i = 0; i < l->n_peers && l->peers[i] != p; i++)
+		if (l->peers[i]->parsed &&
+		    strcmp(l->peers[i]->id.name, p->id.name) == 0)
+			return ht_err_set(err, HT_ETRUST, "",
+					  "node '%s' is already peer '%s'",
+					  p->id.name, l->peers[i]->cfg.name);
+	ht_err e = {0};
+	if (pki_verify_chain(l->pki, (const uint8_t *const *)p->chain.der,
+			     p->chain.len, p->chain.n, now_ms(l), &id, &e) != 0)
+		return ht_err_set(err, HT_ETRUST, "", "%s",
+				  ht_err_str(&e, msg, sizeof(msg)));
+	return 0;
+}
+
+/* ---- sync node ops ---- */
+
+static int op_store(void *ctx, const char *peer, const uint8_t *const *env,
+		    const size_t *len, size_t n, sync_result *results)
+{
+	links *l = ctx;
+	return node_receive(l->node, peer, env, len, n, results);
+}
+
+/* The certificate chain a peer presents in Hello/Welcome must verify, name
+ * the node the link authenticated (ZAP User-Id / our dealer's peer), and
+ * certify the CURVE key that link was authenticated with. */
+static int op_check_peer(void *ctx, const char *peer, const uint8_t *const *der,
+			 const size_t *len, size_t n, ht_err *err)
+{
+	links *l = ctx;
+	lpeer *p = peer_by_node(l, peer);
+	pki_identity id;
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	ht_err e = {0};
+	if (p == NULL || !p->trusted)
+		return ht_err_set(err, HT_ETRUST, "certificates",
+				  "node '%s' is not a linked peer", peer);
+	if (n == 0)
+		return ht_err_set(err, HT_ETRUST, "certificates",
+				  "no certificate presented");
+	if (pki_verify_chain(l->pki, der, len, n, now_ms(l), &id, &e) != 0)
+		return ht_err_set(err, HT_ETRUST, "certificates", "%s",
+				  ht_err_str(&e, msg, sizeof(msg)));
+	if (strcmp(id.name, peer) != 0)
+		return ht_err_set(err, HT_ETRUST, "certificates",
+				  "certificate is for node '%s' but the link "
+				  "authenticated '%s'",
+				  id.name, peer);
+	if (sodium_memcmp(id.link_pk, p->id.link_pk, LINK_KEY_BYTES) != 0)
+		return ht_err_set(err, HT_ETRUST, "certificates",
+				  "certificate's link key is not the key the "
+				  "link authenticated");
+	return 0;
+}
+
+/* ---- the ZAP decision ---- */
+
+static int zap_admit(void *ctx, const uint8_t key[ZAP_KEY_BYTES],
+		     char user_id[ZAP_USER_ID_MAX + 1], ht_err *err)
+{
+	links *l = ctx;
+	lpeer *p = peer_by_key(l, key);
+	ht_err e = {0};
+	if (p == NULL)
+		return ht_err_set(err, HT_ETRUST, "",
+				  "unknown key: no configured peer's "
+				  "certificate has this link key");
+	if (peer_verify(l, p, &e) != 0)
+		return ht_err_set(err, HT_ETRUST, "", "peer %s: %s",
+				  p->cfg.name, e.msg);
+	snprintf(user_id, ZAP_USER_ID_MAX + 1, "%s", p->id.name);
+	return 0;
+}
+
+/* ---- socket options ---- */
+
+static int set_int(void *s, int opt, int v)
+{
+	return zmq_setsockopt(s, opt, &v, sizeof(v));
+}
+
+/* Options both ends of a link share. 0 or -1 (zmq_errno). */
+static int link_opts(void *s)
+{
+	int64_t max = SYNC_MAX_FRAME;
+	if (set_int(s, ZMQ_LINGER, 0) != 0 ||
+	    set_int(s, ZMQ_HANDSHAKE_IVL, LINK_HANDSHAKE_MS) != 0 ||
+	    set_int(s, ZMQ_HEARTBEAT_IVL, LINK_HEARTBEAT_MS) != 0 ||
+	    set_int(s, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
+	    set_int(s, ZMQ_HEARTBEAT_TTL, LINK_HEARTBEAT_TTL_MS) != 0 ||
+	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max)) != 0)
+		return -1;
+	return 0;
+}
+
+static int dealer_opts(const links *l, const lpeer *p, void *d)
+{
+	if (link_opts(d) != 0 || set_int(d, ZMQ_IMMEDIATE, 1) != 0 ||
+	    set_int(d, ZMQ_RECONNECT_IVL, LINK_RECONNECT_MS) != 0 ||
+	    set_int(d, ZMQ_RECONNECT_IVL_MAX, LINK_RECONNECT_MAX_MS) != 0 ||
+	    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, p->id.link_pk,
+			   LINK_KEY_BYTES) != 0 ||
+	    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, l->pk, LINK_KEY_BYTES) !=
+		0 ||
+	    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, l->sk, LINK_KEY_BYTES) != 0)
+		return -1;
+	return 0;
+}
+
+/* ---- our DEALER to one peer ---- */
+
+static void dealer_close(links *l, lpeer *p)
+{
+	if (p->dealer != NULL) {
+		zmq_socket_monitor(p->dealer, NULL, 0);
+		zmq_close(p->dealer);
+		p->dealer = NULL;
+		l->gen++;
+	}
+	if (p->monitor != NULL) {
+		zmq_close(p->monitor);
+		p->monitor = NULL;
+	}
+	if (p->up) {
+		p->up = false;
+		sync_sender_on_disconnect(p->tx);
+	}
+}
+
+static void schedule_redial(links *l, lpeer *p)
+{
+	int64_t delay = (int64_t)LINK_REDIAL_MIN_MS
+			<< (p->redials < 3 ? p->redials : 3);
+	if (delay > LINK_RECONNECT_MAX_MS)
+		delay = LINK_RECONNECT_MAX_MS;
+	p->redials++;
+	p->redial_at = now_ms(l) + delay;
+}
+
+/* Open the DEALER and its monitor and start connecting. On failure logs,
+ * cleans up and schedules another try. */
+static void dealer_open(links *l, lpeer *p)
+{
+	char ep[64];
+	snprintf(ep, sizeof(ep), "inproc://hutong-link-monitor-%u",
+		 ++l->mon_seq);
+	p->dealer = zmq_socket(l->zctx, ZMQ_DEALER);
+	p->monitor = zmq_socket(l->zctx, ZMQ_PAIR);
+	l->gen++;
+	if (p->dealer == NULL || p->monitor == NULL ||
+	    dealer_opts(l, p, p->dealer) != 0 ||
+	    zmq_socket_monitor(p->dealer, ep, LINK_MON_EVENTS) != 0 ||
+	    set_int(p->monitor, ZMQ_LINGER, 0) != 0 ||
+	    zmq_connect(p->monitor, ep) != 0 ||
+	    zmq_connect(p->dealer, p->cfg.endpoint) != 0) {
+		log_warn(l->log, "link peer=%s endpoint=%s cannot open: %s",
+			 p->cfg.name, p->cfg.endpoint,
+			 zmq_strerror(zmq_errno()));
+		dealer_close(l, p);
+		schedule_redial(l, p);
+		return;
+	}
+	log_debug(l->log, "link peer=%s connecting endpoint=%s", p->cfg.name,
+		  p->cfg.endpoint);
+}
+
+/* ---- the sessions' channels ---- */
+
+static int tx_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	lpeer *p = ctx;
+	if (p->dealer == NULL || !p->up || p->drop_out)
+		return -1;
+	return zmq_send(p->dealer, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* Replies go to the routing id the peer's last frame came from. With
+ * ROUTER_MANDATORY a vanished connection is EHOSTUNREACH, not a silent
+ * drop: the receiver session is reset and waits for a new Hello. */
+static int rx_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	lpeer *p = ctx;
+	links *l = p->l;
+	if (l->router == NULL || p->rid_len == 0 || p->reset_in)
+		return -1;
+	if (zmq_send(l->router, p->rid, p->rid_len,
+		     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+		if (zmq_errno() == EHOSTUNREACH) {
+			log_info(l->log,
+				 "link peer=%s inbound connection gone; "
+				 "receiver reset",
+				 p->cfg.name);
+			p->reset_in = true;
+			p->rid_len = 0;
+		}
+		return -1;
+	}
+	return zmq_send(l->router, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* ---- peers: start, stop, add, remove ---- */
+
+static bool same_addr(int fd, const struct sockaddr_storage *a, socklen_t alen)
+{
+	struct sockaddr_storage now;
+	socklen_t len = sizeof(now);
+	memset(&now, 0, sizeof(now));
+	return getpeername(fd, (struct sockaddr *)&now, &len) == 0 &&
+	       len == alen && memcmp(&now, a, len) == 0;
+}
+
+/* Shut the peer's inbound TCP connection down (see the file comment). */
+static void close_inbound(links *l, lpeer *p)
+{
+	if (!l->closing && p->in_fd >= 0 &&
+	    same_addr(p->in_fd, &p->in_addr, p->in_addr_len)) {
+		shutdown(p->in_fd, SHUT_RDWR);
+		log_info(l->log, "link peer=%s inbound connection closed",
+			 p->cfg.name);
+	}
+	p->in_fd = -1;
+	p->rid_len = 0;
+}
+
+static int peer_start(links *l, lpeer *p)
+{
+	p->tx = sync_sender_new(&l->ops, p->id.name, tx_send, p);
+	p->rx = sync_receiver_new(&l->ops, p->id.name, rx_send, p);
+	if (p->tx == NULL || p->rx == NULL) {
+		sync_receiver_free(&p->rx);
+		sync_sender_free(&p->tx);
+		return HT_ENOMEM;
+	}
+	sync_receiver_pair(p->rx, p->tx);
+	p->redials = 0;
+	p->redial_at = 0;
+	dealer_open(l, p);
+	return 0;
+}
+
+/* Close both links and end both sessions. */
+static void peer_stop(links *l, lpeer *p)
+{
+	dealer_close(l, p);
+	close_inbound(l, p);
+	sync_receiver_free(&p->rx); /* before its paired sender */
+	sync_sender_free(&p->tx);
+	p->redial_at = 0;
+	p->drop_out = p->reset_in = false;
+}
+
+static void peer_free(links *l, lpeer **pp)
+{
+	if (*pp == NULL)
+		return;
+	peer_stop(l, *pp);
+	pki_chain_clear(&(*pp)->chain);
+	free(*pp);
+	*pp = NULL;
+}
+
+/* Read the peer's certificate file. The peer exists even when it cannot be
+ * read: status shows why it is not linked. */
+static lpeer *peer_new(links *l, const conf_peer *cp)
+{
+	lpeer *p = calloc(1, sizeof(*p));
+	ht_err e = {0};
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	if (p == NULL)
+		return NULL;
+	p->l = l;
+	p->cfg = *cp;
+	p->in_fd = -1;
+	if (pki_chain_read_pem(cp->cert, &p->chain, &e) != 0 ||
+	    pki_identity_from_pem_file(cp->cert, &p->id, &e) != 0)
+		snprintf(p->refusal, sizeof(p->refusal), "%s",
+			 ht_err_str(&e, msg, sizeof(msg)));
+	else
+		p->parsed = true;
+	return p;
+}
+
+/* Re-check p's certificate and link or unlink accordingly. */
+static void peer_recheck(links *l, lpeer *p)
+{
+	ht_err e = {0};
+	bool ok = peer_verify(l, p, &e) == 0;
+	bool news = !ok && strcmp(p->refusal, e.msg) != 0;
+	if (!ok)
+		snprintf(p->refusal, sizeof(p->refusal), "%s", e.msg);
+	if (ok && !p->trusted) {
+		p->trusted = true;
+		p->refusal[0] = '\0';
+		log_info(l->log,
+			 "peer %s node=%s region=%s endpoint=%s: "
+			 "certificate ok, linking",
+			 p->cfg.name, p->id.name, p->id.region,
+			 p->cfg.endpoint);
+		if (peer_start(l, p) != 0)
+			log_warn(l->log, "peer %s: out of memory", p->cfg.name);
+	} else if (!ok && p->trusted) {
+		p->trusted = false;
+		log_warn(l->log,
+			 "peer %s certificate refused: %s; links "
+			 "closed",
+			 p->cfg.name, p->refusal);
+		peer_stop(l, p);
+	} else if (!ok && (news || !p->warned)) {
+		log_warn(l->log, "peer %s not linked: %s", p->cfg.name,
+			 p->refusal);
+	}
+	p->warned = !ok;
+}
+
+static void recheck_all(links *l)
+{
+	for (size_t i = 0; i < l->n_peers; i++)
+		peer_recheck(l, l->peers[i]);
+	l->recheck_at = now_ms(l) + LINK_RECHECK_MS;
+}
+
+static void peer_add(links *l, const conf_peer *cp)
+{
+	lpeer *p = peer_new(l, cp);
+	if (p == NULL) {
+		log_warn(l->log, "peer %s: out of memory", cp->name);
+		return;
+	}
+	l->peers[l->n_peers++] = p;
+	l->gen++;
+}
+
+static void peer_remove_at(links *l, size_t i)
+{
+	peer_free(l, &l->peers[i]);
+	memmove(&l->peers[i], &l->peers[i + 1],
+		(l->n_peers - i - 1) * sizeof(l->peers[0]));
+	l->n_peers--;
+	l->gen++;
+}
+
+/* ---- inbound: ROUTER ---- */
+
+static void drain_more(void *sock)
+{
+	int more = 1;
+	size_t len = sizeof(more);
+	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		int rc = zmq_msg_recv(&m, sock, ZMQ_DONTWAIT);
+		zmq_msg_close(&m);
+		if (rc < 0)
+			break;
+	}
+}
+
+/* Remember where replies go and which connection to close if need be. */
+static void remember_route(lpeer *p, zmq_msg_t *rid, zmq_msg_t *msg)
+{
+	size_t n = zmq_msg_size(rid);
+	int fd = zmq_msg_get(msg, ZMQ_SRCFD);
+	bool same_rid =
+	    n == p->rid_len && memcmp(p->rid, zmq_msg_data(rid), n) == 0;
+	if (n > 0 && n <= sizeof(p->rid)) {
+		memcpy(p->rid, zmq_msg_data(rid), n);
+		p->rid_len = n;
+	}
+	if (fd < 0 || (fd == p->in_fd && same_rid))
+		return;
+	p->in_fd = fd;
+	p->in_addr_len = sizeof(p->in_addr);
+	memset(&p->in_addr, 0, sizeof(p->in_addr));
+	if (getpeername(fd, (struct sockaddr *)&p->in_addr, &p->in_addr_len) !=
+	    0)
+		p->in_fd = -1;
+}
+
+static void unknown_frame(links *l, const char *user)
+{
+	l->unknown_frames++;
+	/* 1st, 2nd, 4th, 8th ...: a flood cannot flood the log */
+	if ((l->unknown_frames & (l->unknown_frames - 1)) == 0)
+		log_warn(l->log,
+			 "link frame from user=%s dropped: not a linked "
+			 "peer (count=%llu)",
+			 user ? user : "-",
+			 (unsigned long long)l->unknown_frames);
+}
+
+static void router_frame(links *l, zmq_msg_t *rid, zmq_msg_t *msg)
+{
+	const char *user = zmq_msg_gets(msg, "User-Id");
+	lpeer *p = user ? peer_by_node(l, user) : NULL;
+	int64_t now = now_ms(l);
+	size_t stored = 0;
+	if (p == NULL || !p->trusted || p->rx == NULL) {
+		unknown_frame(l, user);
+		return;
+	}
+	if (now < p->mute_until)
+		return;
+	remember_route(p, rid, msg);
+	int rc = sync_receiver_on_frame(p->rx, zmq_msg_data(msg),
+					zmq_msg_size(msg), now, &stored);
+	if (stored > 0)
+		l->pump_due = true;
+	if (rc != 0) {
+		log_warn(l->log,
+			 "link peer=%s inbound session dropped after "
+			 "a bad frame (%s); ignoring it for %d ms",
+			 p->cfg.name, ht_strerror(rc), LINK_MUTE_MS);
+		p->reset_in = true;
+		p->mute_until = now + LINK_MUTE_MS;
+	}
+}
+
+static void router_read(links *l)
+{
+	for (int i = 0; i < LINK_BURST; i++) {
+		zmq_msg_t rid, msg;
+		zmq_msg_init(&rid);
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&rid, l->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			zmq_msg_close(&msg);
+			return;
+		}
+		if (zmq_msg_more(&rid) &&
+		    zmq_msg_recv(&msg, l->router, ZMQ_DONTWAIT) >= 0) {
+			if (zmq_msg_more(&msg)) {
+				drain_more(l->router);
+				unknown_frame(l, zmq_msg_gets(&msg, "User-Id"));
+			} else {
+				router_frame(l, &rid, &msg);
+			}
+		}
+		zmq_msg_close(&rid);
+		zmq_msg_close(&msg);
+	}
+}
+
+/* ---- inbound: DEALER and its monitor ---- */
+
+static void dealer_frame(links *l, lpeer *p, zmq_msg_t *msg)
+{
+	if (!p->up || p->drop_out || p->tx == NULL)
+		return; /* a late frame of a dropped connection */
+	int rc = sync_sender_on_frame(p->tx, zmq_msg_data(msg),
+				      zmq_msg_size(msg), now_ms(l));
+	if (rc != 0) {
+		log_warn(l->log,
+			 "link peer=%s outbound link dropped after a "
+			 "bad frame (%s); reconnecting later",
+			 p->cfg.name, ht_strerror(rc));
+		p->drop_out = true;
+	}
+}
+
+static void dealer_read(links *l, lpeer *p)
+{
+	for (int i = 0; i < LINK_BURST && p->dealer != NULL; i++) {
+		zmq_msg_t msg;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, p->dealer, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			return;
+		}
+		if (zmq_msg_more(&msg))
+			drain_more(p->dealer); /* not a SyncMessage: ignore */
+		else
+			dealer_frame(l, p, &msg);
+		zmq_msg_close(&msg);
+	}
+}
+
+static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
+{
+	switch (ev) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		if (p->up || p->tx == NULL)
+			break;
+		p->up = true;
+		p->redials = 0;
+		p->auth_warned = false;
+		log_info(l->log, "link peer=%s up endpoint=%s", p->cfg.name,
+			 p->cfg.endpoint);
+		sync_sender_on_connect(p->tx, now_ms(l));
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		if (!p->up)
+			break;
+		p->up = false;
+		log_info(l->log, "link peer=%s down endpoint=%s", p->cfg.name,
+			 p->cfg.endpoint);
+		sync_sender_on_disconnect(p->tx);
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		/* once per outage; libzmq keeps retrying with back-off */
+		log_msg(l->log, p->auth_warned ? LOG_DEBUG : LOG_WARN,
+			"link peer=%s endpoint=%s refused us (ZAP status %u): "
+			"does it list this node, and is our certificate "
+			"current there?",
+			p->cfg.name, p->cfg.endpoint, (unsigned)val);
+		p->auth_warned = true;
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+		log_warn(l->log,
+			 "link peer=%s endpoint=%s handshake failed: "
+			 "protocol error 0x%x (wrong server key, or not a "
+			 "hutong link?)",
+			 p->cfg.name, p->cfg.endpoint, (unsigned)val);
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+		log_warn(l->log,
+			 "link peer=%s endpoint=%s handshake failed: %s",
+			 p->cfg.name, p->cfg.endpoint, zmq_strerror((int)val));
+		break;
+	}
+}
+
+static void monitor_read(links *l, lpeer *p)
+{
+	for (int i = 0; i < LINK_BURST && p->monitor != NULL; i++) {
+		zmq_msg_t ev;
+		uint16_t event = 0;
+		uint32_t value = 0;
+		zmq_msg_init(&ev);
+		if (zmq_msg_recv(&ev, p->monitor, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&ev);
+			return;
+		}
+		if (zmq_msg_size(&ev) >= 6) {
+			memcpy(&event, zmq_msg_data(&ev), 2);
+			memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+		}
+		zmq_msg_close(&ev);
+		drain_more(p->monitor); /* the endpoint frame */
+		monitor_event(l, p, event, value);
+	}
+}
+
+/* ---- deferred work ---- */
+
+static void pump_all(links *l)
+{
+	for (size_t i = 0; i < l->n_peers; i++)
+		if (l->peers[i]->tx != NULL)
+			sync_sender_pump(l->peers[i]->tx);
+}
+
+/* Apply what handlers asked for (see the file comment). */
+static void settle(links *l)
+{
+	if (l->pump_due) {
+		l->pump_due = false;
+		pump_all(l);
+	}
+	for (size_t i = 0; i < l->n_peers; i++) {
+		lpeer *p = l->peers[i];
+		if (p->drop_out) {
+			p->drop_out = false;
+			dealer_close(l, p);
+			schedule_redial(l, p);
+		}
+		if (p->reset_in) {
+			p->reset_in = false;
+			if (p->rx != NULL)
+				sync_receiver_on_disconnect(p->rx);
+		}
+	}
+}
+
+/* ---- set-up ---- */
+
+static int load_keys(links *l, const conf *cf, ht_err *err)
+{
+	if (l->sk == NULL && (l->sk = sodium_malloc(LINK_KEY_BYTES)) == NULL)
+		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
+	return ident_link_load(cf->link_key, l->pk, l->sk, err);
+}
+
+/* Our certificate must verify and certify our link key and name, or every
+ * peer would refuse us: better to say so at start. */
+static int check_own_cert(links *l, const conf *cf, ht_err *err)
+{
+	pki_identity id;
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	if (pki_verify_chain(l->pki, (const uint8_t *const *)l->certs->der,
+			     l->certs->len, l->certs->n, now_ms(l), &id,
+			     err) != 0)
+		return ht_err_set(err, HT_ETRUST, "cert", "%s: %s", cf->cert,
+				  ht_err_str(err, msg, sizeof(msg)));
+	if (sodium_memcmp(id.link_pk, l->pk, LINK_KEY_BYTES) != 0)
+		return ht_err_set(err, HT_ETRUST, "cert",
+				  "%s certifies a different link key than %s",
+				  cf->cert, cf->link_key);
+	if (strcmp(id.name, cf->name) != 0)
+		return ht_err_set(err, HT_ETRUST, "cert",
+				  "%s is for node '%s', but this node is '%s'",
+				  cf->cert, id.name, cf->name);
+	return 0;
+}
+
+static int arm(links *l, const conf *cf, ht_err *err)
+{
+	if (l->pki == NULL || l->certs == NULL)
+		return ht_err_set(err, HT_ETRUST, "",
+				  "links need the trust "
+				  "store and this node's certificate chain");
+	int rc = load_keys(l, cf, err);
+	if (rc == 0)
+		rc = check_own_cert(l, cf, err);
+	if (rc != 0)
+		return rc;
+	l->ops = (sync_node_ops){
+	    .store = op_store,
+	    .check_peer = op_check_peer,
+	    .ctx = l,
+	    .ledger = node_ledger(l->node),
+	    .certs = (const uint8_t *const *)l->certs->der,
+	    .cert_lens = l->certs->len,
+	    .n_certs = l->certs->n,
+	    .log = l->log,
+	};
+	l->armed = true;
+	return 0;
+}
+
+static int router_open(links *l, const char *listen, ht_err *err)
+{
+	if ((l->zap = zap_new(l->zctx, zap_admit, l, l->log, err)) == NULL)
+		return HT_EIO;
+	void *s = zmq_socket(l->zctx, ZMQ_ROUTER);
+	if (s == NULL || link_opts(s) != 0 ||
+	    set_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
+	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, l->sk, LINK_KEY_BYTES) !=
+		0 ||
+	    set_int(s, ZMQ_ROUTER_MANDATORY, 1) != 0) {
+		ht_err_set(err, HT_EIO, "listen", "link server: %s",
+			   zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	if (zap_server_configure(s, err) != 0)
+		goto fail;
+	if (zmq_bind(s, listen) != 0) {
+		ht_err_set(err, HT_EIO, "listen", "cannot listen on %s: %s",
+			   listen, zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	l->router = s;
+	snprintf(l->listen, sizeof(l->listen), "%s", listen);
+	return 0;
+fail:
+	if (s != NULL)
+		zmq_close(s);
+	zap_free(&l->zap);
+	return HT_EIO;
+}
+
+static bool wants_links(const conf *cf)
+{
+	return cf->listen[0] != '\0' || cf->n_peers > 0;
+}
+
+links *links_new(const links_config *cfg, ht_err *err)
+{
+	const conf *cf = cfg->cf;
+	links *l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		ht_err_set(err, HT_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	*l = (links){.zctx = cfg->zctx,
+		     .node = cfg->node,
+		     .log = cfg->log,
+		     .clock = util_clock_system(),
+		     .pki = cfg->pki,
+		     .certs = cfg->certs,
+		     .gen = 1};
+	snprintf(l->name, sizeof(l->name), "%s", cf->name);
+	if (!wants_links(cf)) {
+		log_info(l->log, "links: no listen and no peers; idle");
+		return l;
+	}
+	if (arm(l, cf, err) != 0 ||
+	    (cf->listen[0] != '\0' && router_open(l, cf->listen, err) != 0)) {
+		links_free(&l);
+		return NULL;
+	}
+	for (size_t i = 0; i < cf->n_peers; i++)
+		peer_add(l, &cf->peers[i]);
+	recheck_all(l);
+	log_info(l->log, "links: listen=%s peers=%zu",
+		 l->listen[0] ? l->listen : "-", l->n_peers);
+	return l;
+}
+
+void links_free(links **lp)
+{
+	links *l = lp ? *lp : NULL;
+	if (l == NULL)
+		return;
+	l->closing = true;
+	while (l->n_peers > 0)
+		peer_remove_at(l, l->n_peers - 1);
+	if (l->router != NULL)
+		zmq_close(l->router);
+	zap_free(&l->zap);
+	if (l->sk != NULL)
+		sodium_free(l->sk);
+	free(l);
+	*lp = NULL;
+}
+
+/* ---- the loop's interface ---- */
+
+static size_t add_item(links *l, zmq_pollitem_t *items, size_t n, size_t max,
+		       void *sock, enum slot_kind kind, lpeer *p)
+{
+	if (sock == NULL || n >= max)
+		return n;
+	items[n] = (zmq_pollitem_t){sock, 0, ZMQ_POLLIN, 0};
+	l->slots[n] = (slot){kind, p};
+	return n + 1;
+}
+
+size_t links_poll_items(links *l, zmq_pollitem_t *items, size_t max)
+{
+	size_t n = 0;
+	if (max > LINKS_MAX_ITEMS)
+		max = LINKS_MAX_ITEMS;
+	n = add_item(l, items, n, max, l->router, SLOT_ROUTER, NULL);
+	n = add_item(l, items, n, max, l->zap ? zap_socket(l->zap) : NULL,
+		     SLOT_ZAP, NULL);
+	for (size_t i = 0; i < l->n_peers; i++) {
+		lpeer *p = l->peers[i];
+		n = add_item(l, items, n, max, p->dealer, SLOT_DEALER, p);
+		n = add_item(l, items, n, max, p->monitor, SLOT_MONITOR, p);
+	}
+	l->n_slots = n;
+	l->slots_gen = l->gen;
+	return n;
+}
+
+void links_dispatch(links *l, const zmq_pollitem_t *items, size_t n)
+{
+	/* Stale entries (the socket set changed since they were made) are
+	 * skipped: whatever is readable stays so for the next turn. */
+	if (l->slots_gen != l->gen || n != l->n_slots)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!(items[i].revents & ZMQ_POLLIN))
+			continue;
+		switch (l->slots[i].kind) {
+		case SLOT_ROUTER:
+			router_read(l);
+			break;
+		case SLOT_ZAP:
+			zap_serve(l->zap);
+			break;
+		case SLOT_DEALER:
+			dealer_read(l, l->slots[i].p);
+			break;
+		case SLOT_MONITOR:
+			monitor_read(l, l->slots[i].p);
+			break;
+		}
+	}
+	settle(l);
+}
+
+static long clamp_due(int64_t due, int64_t now, long cap)
+{
+	if (due <= now)
+		return 0;
+	return due - now < cap ? (long)(due - now) : cap;
+}
+
+long links_next_ms(links *l, long cap)
+{
+	int64_t now = now_ms(l);
+	long t = cap;
+	if (!l->armed)
+		return cap;
+	t = clamp_due(l->recheck_at, now, t);
+	for (size_t i = 0; i < l->n_peers; i++) {
+		lpeer *p = l->peers[i];
+		if (p->redial_at != 0)
+			t = clamp_due(p->redial_at, now, t);
+		int64_t due = p->tx ? sync_sender_next_ms(p->tx, now) : -1;
+		if (due >= 0) /* -1: no session timer */
+			t = clamp_due(now + due, now, t);
+	}
+	return t;
+}
+
+void links_tick(links *l)
+{
+	int64_t now = now_ms(l);
+	if (!l->armed)
+		return;
+	for (size_t i = 0; i < l->n_peers; i++) {
+		lpeer *p = l->peers[i];
+		if (p->tx != NULL)
+			sync_sender_tick(p->tx, now);
+		if (p->redial_at != 0 && now >= p->redial_at && p->trusted &&
+		    p->dealer == NULL) {
+			p->redial_at = 0;
+			dealer_open(l, p);
+		}
+	}
+	settle(l);
+	if (now >= l->recheck_at)
+		recheck_all(l);
+}
+
+void links_pump(links *l)
+{
+	if (!l->armed)
+		return;
+	pump_all(l);
+	settle(l);
+}
+
+/* ---- reload ---- */
+
+static bool same_chain(const pki_chain *a, const pki_chain *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->len[i] != b->len[i] ||
+		    memcmp(a->der[i], b->der[i], a->len[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Is the configured peer cp what p already links to? */
+static bool peer_unchanged(const lpeer *p, const conf_peer *cp)
+{
+	pki_chain c = {0};
+	bool same = strcmp(p->cfg.endpoint, cp->endpoint) == 0 &&
+		    strcmp(p->cfg.cert, cp->cert) == 0 &&
+		    pki_chain_read_pem(cp->cert, &c, NULL) == 0 && p->parsed &&
+		    same_chain(&p->chain, &c);
+	pki_chain_clear(&c);
+	return same;
+}
+
+static void reload_peers(links *l, const conf *cf)
+{
+	for (size_t i = l->n_peers; i-- > 0;) {
+		const conf_peer *cp = conf_peer_find(cf, l->peers[i]->cfg.name);
+		if (cp != NULL && peer_unchanged(l->peers[i], cp))
+			continue;
+		log_info(l->log, "reload: peer %s %s", l->peers[i]->cfg.name,
+			 cp ? "changed; relinking" : "removed; links closed");
+		peer_remove_at(l, i);
+	}
+	for (size_t i = 0; i < cf->n_peers; i++)
+		if (peer_by_label(l, cf->peers[i].name) == NULL) {
+			log_info(l->log, "reload: peer %s added",
+				 cf->peers[i].name);
+			peer_add(l, &cf->peers[i]);
+		}
+}
+
+int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
+{
+	if (pki != NULL)
+		l->pki = pki;
+	if (strcmp(cf->listen, l->listen) != 0)
+		log_warn(l->log,
+			 "reload: listen cannot change while running; "
+			 "still listening on %s",
+			 l->listen[0] ? l->listen : "nothing");
+	if (!l->armed && wants_links(cf) && arm(l, cf, err) != 0)
+		return HT_ETRUST;
+	if (!l->armed)
+		return 0;
+	l->ops.n_certs = l->certs->n; /* a rotated chain */
+	reload_peers(l, cf);
+	recheck_all(l);
+	settle(l);
+	return 0;
+}
+
+/* ---- status ---- */
+
+static json_t *time_or_null(int64_t ms)
+{
+	char ts[40];
+	return ms > 0 ? json_string(util_format_time(ms, ts, sizeof(ts)))
+		      : json_null();
+}
+
+static json_t *peer_json(const lpeer *p)
+{
+	static const sync_stats none;
+	const sync_stats *tx = p->tx ? sync_sender_stats(p->tx) : &none;
+	const sync_stats *rx = p->rx ? sync_receiver_stats(p->rx) : &none;
+	int64_t seen = tx->last_seen_ms > rx->last_seen_ms ? tx->last_seen_ms
+							   : rx->last_seen_ms;
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:I, s:s}",
+	    "name", p->cfg.name, "node", p->parsed ? p->id.name : "", "region",
+	    p->parsed ? p->id.region : "", "endpoint", p->cfg.endpoint,
+	    "connected", p->up && tx->connected, "inbound", rx->connected,
+	    "last_seen", time_or_null(seen), "sent", (json_int_t)tx->sent,
+	    "received", (json_int_t)rx->received, "stored",
+	    (json_int_t)rx->stored, "behind", (json_int_t)tx->peer_behind,
+	    "refused", (json_int_t)rx->refused, "duplicates",
+	    (json_int_t)rx->duplicates, "gaps",
+	    (json_int_t)(rx->gaps + tx->gaps), "dropped",
+	    (json_int_t)rx->dropped, "bad_frames",
+	    (json_int_t)(rx->bad_frames + tx->bad_frames), "certificate",
+	    p->trusted ? "ok" : p->refusal);
+}
+
+json_t *links_peers_json(const links *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < l->n_peers; i++)
+		json_array_append_new(a, peer_json(l->peers[i]));
+	return a;
+}
+
+json_t *links_summary_json(const links *l)
+{
+	return json_pack(
+	    "{s:o, s:I, s:I, s:I}", "listen",
+	    l->listen[0] ? json_string(l->listen) : json_null(), "zap_admitted",
+	    (json_int_t)(l->zap ? zap_admitted(l->zap) : 0), "zap_refused",
+	    (json_int_t)(l->zap ? zap_refused(l->zap) : 0), "unknown_frames",
+	    (json_int_t)l->unknown_frames);
+}

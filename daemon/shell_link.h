@@ -1,0 +1,120 @@
+/*
+ * shell_link: the node's CurveZMQ links to its neighbours, and the place the
+ * sync state machines (core/sync.h) meet real sockets.
+ *
+ * One ROUTER, the CURVE server, is bound at the config's `listen`; it carries
+ * every neighbour's sender session into this node's receivers. Per
+ * configured peer one DEALER, a CURVE client holding our link key pair and
+ * the peer's link public key from its certificate, carries our sender
+ * session to that peer's ROUTER. A socket monitor on each DEALER reports
+ * handshake success and disconnection, which start and stop the sender.
+ * The ZAP handler (shell_zap) admits to the ROUTER only configured peers
+ * whose certificates verify now; it stamps each admitted connection with the
+ * peer's certificate node name as ZAP User-Id, and inbound frames are
+ * attributed by that User-Id alone. Routing ids are only remembered to
+ * address replies (a peer chooses its own).
+ *
+ * ZeroMQ drops messages silently in several cases, so delivery is the
+ * protocol's job: every send here is non-blocking and may fail; the sessions
+ * resend after acks, pings and reconnects. ROUTER_MANDATORY turns a reply to
+ * a vanished peer into EHOSTUNREACH, which resets that receiver session.
+ *
+ * All of it runs on the daemon's one thread: links_poll_items adds our
+ * sockets to the daemon's zmq_poll set, links_dispatch handles what polled
+ * ready, links_next_ms and links_tick drive the timers.
+ */
+#ifndef HT_SHELL_LINK_H
+#define HT_SHELL_LINK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+#include "node.h"
+#include "pki.h"
+
+/* Socket options (milliseconds unless stated). */
+#define LINK_HANDSHAKE_MS 3000	       /* CURVE + ZAP handshake must finish */
+#define LINK_HEARTBEAT_MS 2000	       /* ZMTP PING interval */
+#define LINK_HEARTBEAT_TIMEOUT_MS 6000 /* no traffic after a PING: drop */
+#define LINK_HEARTBEAT_TTL_MS 10000    /* what we ask the peer to wait */
+#define LINK_RECONNECT_MS 250	       /* first reconnect delay */
+#define LINK_RECONNECT_MAX_MS 8000     /* back-off ceiling */
+#define LINK_MUTE_MS 5000 /* ignore a peer after a bad inbound frame */
+#define LINK_RECHECK_MS                                                        \
+	10000			/* re-verify peer certificates: expiry,        \
+				 * revocations learnt from the ledger */
+#define LINK_MAX_ROUTING_ID 255 /* bytes, ZMTP's limit */
+
+/* Poll entries links may add: the ROUTER, the ZAP socket, and per peer its
+ * DEALER and its monitor. */
+#define LINKS_MAX_ITEMS (2 + 2 * CONF_MAX_PEERS)
+
+typedef struct links links;
+
+typedef struct links_config {
+	void *zctx;	/* the daemon's ZeroMQ context */
+	const conf *cf; /* read during links_new only */
+	node *node;	/* stores what receivers take; borrowed */
+	ht_log *log;	/* borrowed */
+	/* The trust store and this node's certificate chain (required when
+	 * there are links), owned by the daemon, which keeps them alive and
+	 * passes its current store to every links_reload. */
+	const pki_store *pki;
+	const pki_chain *certs;
+} links_config;
+
+/* Set up the links the config asks for: bind the ROUTER at listen (with the
+ * ZAP handler) and start a DEALER per peer. With no listen and no peers
+ * links stay idle. Fails (NULL, err set) when the link key cannot be read,
+ * the node's certificate does not verify or does not certify link.key and
+ * the node's name, or listen cannot be bound with ZAP enforced: running
+ * unauthenticated links is never an option. A peer whose certificate is refused
+ * does not fail start: it is logged, shown in status, and not linked. */
+links *links_new(const links_config *cfg, ht_err *err);
+
+/* Close every socket (the context is the caller's) and free. Accepts NULL. */
+void links_free(links **l);
+
+/* Append our poll entries to items (room for max) and return how many. The
+ * entries stay valid until links_dispatch or links_reload. */
+size_t links_poll_items(links *l, zmq_pollitem_t *items, size_t max);
+
+/* Handle what zmq_poll reported for the n entries links_poll_items gave
+ * (same order). Never blocks. */
+void links_dispatch(links *l, const zmq_pollitem_t *items, size_t n);
+
+/* Milliseconds until links_tick has work, at most cap. */
+long links_next_ms(links *l, long cap);
+
+/* Run due timers: session ticks, redials, certificate re-checks. */
+void links_tick(links *l);
+
+/* Records were stored locally (a submit): push them to every peer. */
+void links_pump(links *l);
+
+/* SIGHUP: apply a validated config and the daemon's current trust store
+ * (CRLs re-read). Peers that are gone are closed, new ones linked, changed
+ * ones (endpoint or certificate) relinked; the others keep their links.
+ * Every peer is re-checked: one whose certificate is now refused (revoked)
+ * has both its links closed. `listen` cannot change while running (logged,
+ * kept). 0, or an error (links wanted for the first time but the node's own
+ * keys or certificate are unusable) after which nothing changed. */
+int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err);
+
+/* The status "peers" array: per configured peer name, node, region,
+ * endpoint, connected, last_seen (RFC 3339 or null), sent, received,
+ * stored, behind, refused, duplicates, gaps, bad_frames, certificate ("ok"
+ * or why refused). The caller owns the result. */
+json_t *links_peers_json(const links *l);
+
+/* The status "links" object: listen, zap_admitted, zap_refused,
+ * unknown_frames. The caller owns it. */
+json_t *links_summary_json(const links *l);
+
+#endif
