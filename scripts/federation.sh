@@ -42,6 +42,7 @@ port_of() { NAME_Q=$1 IDX=2 field; }
 
 make_pki() {
 	local dir=$1 e name region p
+	mkdir -p "$dir/ca"
 	"$H" ca init --dir "$dir/ca/root" --name "National Root CA" >/dev/null
 	cp "$dir/ca/root/crl.pem" "$dir/ca/crls.pem"
 	cp "$dir/ca/root/ca.crt" "$dir/ca/bundle.pem"
