@@ -26,6 +26,7 @@
  */
 #include "ledger.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -63,7 +64,7 @@ static const char schema[] =
 	" stored_ms INTEGER NOT NULL, source TEXT NOT NULL,"
 	" arrival BLOB NOT NULL);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS record_chain ON record(origin, seq);"
-	"CREATE INDEX IF NOT EXISTS record_id ON record(id);"
+	"CREATE INDEX IF NOT EXISTS record_idp ON record(substr(id, 1, 8));"
 	"CREATE TABLE IF NOT EXISTS fork("
 	" n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
 	" id BLOB NOT NULL UNIQUE, envelope BLOB NOT NULL,"
@@ -93,17 +94,54 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS event_time ON event(last_ms);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
 
-/* Map an SQLite failure to an HT code and a message naming the action. */
+/* The errno behind an SQLite I/O failure. sqlite3_system_errno is often 0
+ * for a failed write (SQLite 3.40 does not record it there), so ask the
+ * unix VFS for the last errno of the WAL file, then of the database file. */
+static int db_errno(ledger *l)
+{
+	if (l == NULL || l->db == NULL)
+		return 0;
+	int e = sqlite3_system_errno(l->db);
+	sqlite3_file *f = NULL;
+	if (e == 0 && sqlite3_file_control(l->db, "main",
+					   SQLITE_FCNTL_JOURNAL_POINTER,
+					   &f) == SQLITE_OK &&
+	    f != NULL && f->pMethods != NULL &&
+	    f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e) !=
+		    SQLITE_OK)
+		e = 0;
+	if (e == 0 && sqlite3_file_control(l->db, "main",
+					   SQLITE_FCNTL_LAST_ERRNO,
+					   &e) != SQLITE_OK)
+		e = 0;
+	return e;
+}
+
+/* Map an SQLite failure to an HT code and a message naming the action.
+ * The file system refusing to grow the ledger is HT_EFULL: SQLite says
+ * SQLITE_FULL for ENOSPC, but a write past RLIMIT_FSIZE (EFBIG) or a quota
+ * (EDQUOT) comes back as an I/O error carrying that errno. Disk full and
+ * I/O errors say so first, so the CLI's and the log's line reads
+ * "ledger: disk full: commit: ..." without knowing SQLite. */
 static int db_err(ledger *l, int rc, const char *what, ht_err *err)
 {
+	const char *msg = l && l->db ? sqlite3_errmsg(l->db)
+				     : sqlite3_errstr(rc);
+	int e = (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR
+			? db_errno(l) : 0;
+	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EFBIG ||
+	    e == EDQUOT)
+		return ht_err_set(err, HT_EFULL, "ledger",
+				  "disk full: %s: %s (%s)", what, msg,
+				  e != 0 ? strerror(e) : "no space left");
+	if ((rc & 0xff) == SQLITE_IOERR)
+		return ht_err_set(err, HT_EIO, "ledger",
+				  "I/O error: %s: %s (%s)", what, msg,
+				  e != 0 ? strerror(e) : "unknown cause");
 	int code = HT_EIO;
-	if (rc == SQLITE_FULL)
-		code = HT_EFULL;
-	else if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
 		code = HT_ECORRUPT;
-	return ht_err_set(err, code, "ledger", "%s: %s", what,
-			  l && l->db ? sqlite3_errmsg(l->db)
-				     : sqlite3_errstr(rc));
+	return ht_err_set(err, code, "ledger", "%s: %s", what, msg);
 }
 
 static int exec(ledger *l, const char *sql, ht_err *err)
@@ -135,7 +173,8 @@ static int prepare_all(ledger *l, ht_err *err)
 		    " WHERE origin = ? AND seq = ?", err) ||
 	    prepare(l, &l->get_id,
 		    "SELECT envelope, stored_ms, source, n FROM record"
-		    " WHERE id = ?", err) ||
+		    " WHERE substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1",
+		    err) ||
 	    prepare(l, &l->get_fork_id,
 		    "SELECT envelope, stored_ms, source, n FROM fork"
 		    " WHERE id = ?", err) ||
@@ -348,8 +387,9 @@ int ledger_begin(ledger *l, ht_err *err)
 	if (l->in_tx)
 		return ht_err_set(err, HT_ESTATE, "ledger",
 				  "transaction already open");
-	if (exec(l, "BEGIN IMMEDIATE", err) != 0)
-		return HT_EIO;
+	int rc = exec(l, "BEGIN IMMEDIATE", err);
+	if (rc != 0)
+		return rc;
 	l->in_tx = true;
 	return 0;
 }
@@ -380,8 +420,9 @@ int ledger_read_begin(ledger *l, ht_err *err)
 	if (l->in_tx)
 		return ht_err_set(err, HT_ESTATE, "ledger",
 				  "transaction already open");
-	if (exec(l, "BEGIN", err) != 0)
-		return HT_EIO;
+	int rc = exec(l, "BEGIN", err);
+	if (rc != 0)
+		return rc;
 	l->in_tx = true;
 	return 0;
 }
@@ -977,8 +1018,9 @@ static int chain_seq_of(ledger *l, const char *origin,
 			ht_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prepare(l, &st, "SELECT seq FROM record WHERE id = ?1 AND"
-			 " origin = ?2", err);
+	int rc = prepare(l, &st, "SELECT seq FROM record WHERE substr(id, 1, 8)"
+			 " = substr(?1, 1, 8) AND id = ?1 AND origin = ?2",
+			 err);
 	if (rc != 0)
 		return rc;
 	sqlite3_bind_blob(st, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
