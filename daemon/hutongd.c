@@ -198,12 +198,25 @@ static void handle_fork_resolve(daemon_state *d,
 		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
 }
 
+/* What node_receive refused since start, by reason (node_counters). */
+static json_t *refusals_json(const node *n)
+{
+	const node_counters *c = node_get_counters(n);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decode",
+			 (json_int_t)c->decode, "signature",
+			 (json_int_t)c->signature, "trust", (json_int_t)c->trust,
+			 "chain", (json_int_t)c->chain, "forks",
+			 (json_int_t)c->forks, "gaps", (json_int_t)c->gaps,
+			 "held_back", (json_int_t)c->held_back);
+}
+
 static void handle_status(daemon_state *d, Hutong__ControlReply *rep)
 {
 	json_t *j = ctl_status_json(d->cf->name, d->cf->region,
 				    node_ledger(d->node), true);
 	json_object_set_new(j, "peers", links_peers_json(d->links));
 	json_object_set_new(j, "links", links_summary_json(d->links));
+	json_object_set_new(j, "refusals", refusals_json(d->node));
 	rep->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 }
@@ -498,6 +511,9 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past RLIMIT_FSIZE a write fails with EFBIG (logged, submit refused
+	 * as disk full) instead of killing the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, run ctest on a normal
-# build and on an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# build and on an AddressSanitizer + UndefinedBehaviorSanitizer build, then
+# every libFuzzer target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -19,3 +20,9 @@ echo "== ctest (ASan + UBSan)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j2)
+
+# Each libFuzzer target for a bounded time (HUTONG_FUZZ_SECONDS, default 20)
+# on a clang ASan+UBSan build; the committed corpus is only read. A crash
+# fails the run; scripts/fuzz.sh without an argument runs 300 s per target.
+echo "== fuzz (libFuzzer, ASan + UBSan): ${HUTONG_FUZZ_SECONDS:-20}s per target"
+bash scripts/fuzz.sh "${HUTONG_FUZZ_SECONDS:-20}"
