@@ -344,7 +344,8 @@ int cmd_status(cli *c, int argc, char **argv)
 		"usage: hutong -d NODEDIR status [--json]\n\nThe node's name, "
 		"region, whether hutongd runs, record count, ledger digest,\n"
 		"origins (per region code: seq and head id) and peers. JSON keys:"
-		" node, region,\nrunning, records, digest, origins, peers.\n");
+		" node, region,\nrunning, records, digest, origins, peers, and "
+		"from a running daemon links\nand refusals.\n");
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	if (cli_conf(c) != 0)

@@ -39,6 +39,9 @@
 	 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |                                     \
 	 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                                 \
 	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+#define LINK_SERVER_EVENTS                                                     \
+	(ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |        \
+	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 typedef struct lpeer {
 	struct links *l;
@@ -65,9 +68,16 @@ typedef struct lpeer {
 	int in_fd;			 /* inbound connection's fd, or -1 */
 	struct sockaddr_storage in_addr; /* its remote address then */
 	socklen_t in_addr_len;
+	uint64_t in_lost; /* inbound connections that went away */
 } lpeer;
 
-enum slot_kind { SLOT_ROUTER, SLOT_ZAP, SLOT_DEALER, SLOT_MONITOR };
+enum slot_kind {
+	SLOT_ROUTER,
+	SLOT_ROUTER_MON,
+	SLOT_ZAP,
+	SLOT_DEALER,
+	SLOT_MONITOR
+};
 
 typedef struct slot {
 	enum slot_kind kind;
@@ -99,6 +109,9 @@ struct links {
 	bool closing; /* links_free: no connection surgery */
 	int64_t recheck_at;
 	uint64_t unknown_frames;
+	void *router_mon;	   /* the server's connection events */
+	uint64_t handshake_failed; /* inbound, before ZAP: not our protocol */
+	uint64_t closed_unlinked;  /* inbound, closed before a first frame */
 };
 
 static int64_t now_ms(const links *l)
@@ -238,6 +251,8 @@ static int link_opts(void *s)
 	    set_int(s, ZMQ_HEARTBEAT_IVL, LINK_HEARTBEAT_MS) != 0 ||
 	    set_int(s, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
 	    set_int(s, ZMQ_HEARTBEAT_TTL, LINK_HEARTBEAT_TTL_MS) != 0 ||
+	    set_int(s, ZMQ_RCVHWM, LINK_RCVHWM) != 0 ||
+	    set_int(s, ZMQ_SNDHWM, LINK_SNDHWM) != 0 ||
 	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max)) != 0)
 		return -1;
 	return 0;
@@ -526,15 +541,16 @@ static void remember_route(lpeer *p, zmq_msg_t *rid, zmq_msg_t *msg)
 		p->in_fd = -1;
 }
 
-static void unknown_frame(links *l, const char *user)
+/* 1st, 2nd, 4th, 8th ...: a flood cannot flood the log. */
+static bool log_due(uint64_t count) { return (count & (count - 1)) == 0; }
+
+static void unknown_frame(links *l, const char *user, const char *why)
 {
 	l->unknown_frames++;
-	/* 1st, 2nd, 4th, 8th ...: a flood cannot flood the log */
-	if ((l->unknown_frames & (l->unknown_frames - 1)) == 0)
+	if (log_due(l->unknown_frames))
 		log_warn(l->log,
-			 "link frame from user=%s dropped: not a linked "
-			 "peer (count=%llu)",
-			 user ? user : "-",
+			 "link frame from user=%s dropped: %s (count=%llu)",
+			 user ? user : "-", why,
 			 (unsigned long long)l->unknown_frames);
 }
 
@@ -545,7 +561,7 @@ static void router_frame(links *l, zmq_msg_t *rid, zmq_msg_t *msg)
 	int64_t now = now_ms(l);
 	size_t stored = 0;
 	if (p == NULL || !p->trusted || p->rx == NULL) {
-		unknown_frame(l, user);
+		unknown_frame(l, user, "not a linked peer");
 		return;
 	}
 	if (now < p->mute_until)
@@ -580,7 +596,8 @@ static void router_read(links *l)
 		    zmq_msg_recv(&msg, l->router, ZMQ_DONTWAIT) >= 0) {
 			if (zmq_msg_more(&msg)) {
 				drain_more(l->router);
-				unknown_frame(l, zmq_msg_gets(&msg, "User-Id"));
+				unknown_frame(l, zmq_msg_gets(&msg, "User-Id"),
+					      "a multipart message");
 			} else {
 				router_frame(l, &rid, &msg);
 			}
@@ -588,6 +605,100 @@ static void router_read(links *l)
 		zmq_msg_close(&rid);
 		zmq_msg_close(&msg);
 	}
+}
+
+/* An inbound connection closed: a peer's link (the descriptor its frames
+ * came on), or one that never became a link. libzmq closes both silently,
+ * e.g. after a frame over ZMQ_MAXMSGSIZE, or when a client is not ZMTP 3
+ * (an HTTP request: ZAP-enabled sockets drop ZMTP 1.0 without an event). */
+static void router_closed(links *l, uint32_t fd)
+{
+	for (size_t i = 0; i < l->n_peers; i++) {
+		lpeer *p = l->peers[i];
+		if (p->in_fd < 0 || (uint32_t)p->in_fd != fd)
+			continue;
+		/* Forget the descriptor unless it still has the remembered
+		 * address: then libzmq has not closed it yet, or it is already
+		 * this peer's next connection (close_inbound checks again). */
+		if (!same_addr(p->in_fd, &p->in_addr, p->in_addr_len))
+			p->in_fd = -1;
+		p->in_lost++;
+		log_info(l->log,
+			 "link peer=%s inbound connection lost (closed by the "
+			 "peer, heartbeat timeout, or a frame over %d bytes) "
+			 "count=%llu",
+			 p->cfg.name, SYNC_MAX_FRAME,
+			 (unsigned long long)p->in_lost);
+		return;
+	}
+	if (log_due(++l->closed_unlinked))
+		log_warn(l->log,
+			 "link server: connection closed before it became a "
+			 "link (not a CurveZMQ client, a failed handshake, or "
+			 "refused by ZAP) count=%llu",
+			 (unsigned long long)l->closed_unlinked);
+}
+
+/* The link server's connection events: handshakes that failed before ZAP
+ * (plain TCP, another protocol, silence until the handshake timeout) and
+ * connections closing (router_closed). */
+static void router_event(links *l, unsigned ev, uint32_t val)
+{
+	if (ev == ZMQ_EVENT_DISCONNECTED) {
+		router_closed(l, val);
+		return;
+	}
+	if (!log_due(++l->handshake_failed))
+		return;
+	if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+		log_warn(l->log,
+			 "link server: handshake failed: protocol error 0x%x, "
+			 "not a CurveZMQ client (count=%llu)",
+			 (unsigned)val,
+			 (unsigned long long)l->handshake_failed);
+	else if (val == EAGAIN || val == ETIMEDOUT)
+		log_warn(l->log,
+			 "link server: handshake failed: none within %d ms "
+			 "(count=%llu)",
+			 LINK_HANDSHAKE_MS,
+			 (unsigned long long)l->handshake_failed);
+	else
+		log_warn(l->log,
+			 "link server: handshake failed: %s (count=%llu)",
+			 zmq_strerror((int)val),
+			 (unsigned long long)l->handshake_failed);
+}
+
+/* One monitor event: (event, value) in the first frame, then the
+ * endpoint. false when none is waiting. */
+static bool monitor_next(void *mon, unsigned *event, uint32_t *value)
+{
+	zmq_msg_t ev;
+	uint16_t e = 0;
+	uint32_t v = 0;
+	zmq_msg_init(&ev);
+	if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&ev);
+		return false;
+	}
+	if (zmq_msg_size(&ev) >= 6) {
+		memcpy(&e, zmq_msg_data(&ev), 2);
+		memcpy(&v, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+	}
+	zmq_msg_close(&ev);
+	drain_more(mon); /* the endpoint frame */
+	*event = e;
+	*value = v;
+	return true;
+}
+
+static void router_monitor_read(links *l)
+{
+	unsigned ev;
+	uint32_t val;
+	for (int i = 0;
+	     i < LINK_BURST && monitor_next(l->router_mon, &ev, &val); i++)
+		router_event(l, ev, val);
 }
 
 /* ---- inbound: DEALER and its monitor ---- */
@@ -638,6 +749,12 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 		sync_sender_on_connect(p->tx, now_ms(l));
 		break;
 	case ZMQ_EVENT_DISCONNECTED:
+		/* libzmq 4.3 ends a connect session for good after a
+		 * protocol error (a ZAP refusal, a bad handshake, a frame
+		 * over ZMQ_MAXMSGSIZE): its own reconnect would never come.
+		 * So every disconnection closes the DEALER and we redial a
+		 * fresh one on our back-off (settle, schedule_redial). */
+		p->drop_out = true;
 		if (!p->up)
 			break;
 		p->up = false;
@@ -646,13 +763,14 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 		sync_sender_on_disconnect(p->tx);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-		/* once per outage; libzmq keeps retrying with back-off */
+		/* once per outage; we redial with back-off (above) */
 		log_msg(l->log, p->auth_warned ? LOG_DEBUG : LOG_WARN,
 			"link peer=%s endpoint=%s refused us (ZAP status %u): "
 			"does it list this node, and is our certificate "
-			"current there?",
+			"current there? redialling with back-off",
 			p->cfg.name, p->cfg.endpoint, (unsigned)val);
 		p->auth_warned = true;
+		p->drop_out = true;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 		log_warn(l->log,
@@ -660,6 +778,7 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 			 "protocol error 0x%x (wrong server key, or not a "
 			 "hutong link?)",
 			 p->cfg.name, p->cfg.endpoint, (unsigned)val);
+		p->drop_out = true;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 		log_warn(l->log,
@@ -671,23 +790,12 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 
 static void monitor_read(links *l, lpeer *p)
 {
-	for (int i = 0; i < LINK_BURST && p->monitor != NULL; i++) {
-		zmq_msg_t ev;
-		uint16_t event = 0;
-		uint32_t value = 0;
-		zmq_msg_init(&ev);
-		if (zmq_msg_recv(&ev, p->monitor, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&ev);
-			return;
-		}
-		if (zmq_msg_size(&ev) >= 6) {
-			memcpy(&event, zmq_msg_data(&ev), 2);
-			memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
-		}
-		zmq_msg_close(&ev);
-		drain_more(p->monitor); /* the endpoint frame */
-		monitor_event(l, p, event, value);
-	}
+	unsigned ev;
+	uint32_t val;
+	for (int i = 0; i < LINK_BURST && p->monitor != NULL &&
+			monitor_next(p->monitor, &ev, &val);
+	     i++)
+		monitor_event(l, p, ev, val);
 }
 
 /* ---- deferred work ---- */
@@ -777,6 +885,27 @@ static int arm(links *l, const conf *cf, ht_err *err)
 	return 0;
 }
 
+/* Watch the server's connections (router_event). Without it links work;
+ * only those log lines and counters are missing, so a failure is logged. */
+static void router_monitor_open(links *l)
+{
+	char ep[64];
+	snprintf(ep, sizeof(ep), "inproc://hutong-link-server-monitor-%u",
+		 ++l->mon_seq);
+	l->router_mon = zmq_socket(l->zctx, ZMQ_PAIR);
+	if (l->router_mon == NULL ||
+	    zmq_socket_monitor(l->router, ep, LINK_SERVER_EVENTS) != 0 ||
+	    set_int(l->router_mon, ZMQ_LINGER, 0) != 0 ||
+	    zmq_connect(l->router_mon, ep) != 0) {
+		log_warn(l->log, "link server: no connection monitor: %s",
+			 zmq_strerror(zmq_errno()));
+		if (l->router_mon != NULL)
+			zmq_close(l->router_mon);
+		l->router_mon = NULL;
+	}
+	l->gen++;
+}
+
 static int router_open(links *l, const char *listen, ht_err *err)
 {
 	if ((l->zap = zap_new(l->zctx, zap_admit, l, l->log, err)) == NULL)
@@ -800,6 +929,7 @@ static int router_open(links *l, const char *listen, ht_err *err)
 	}
 	l->router = s;
 	snprintf(l->listen, sizeof(l->listen), "%s", listen);
+	router_monitor_open(l);
 	return 0;
 fail:
 	if (s != NULL)
@@ -854,8 +984,12 @@ void links_free(links **lp)
 	l->closing = true;
 	while (l->n_peers > 0)
 		peer_remove_at(l, l->n_peers - 1);
-	if (l->router != NULL)
+	if (l->router != NULL) {
+		zmq_socket_monitor(l->router, NULL, 0);
 		zmq_close(l->router);
+	}
+	if (l->router_mon != NULL)
+		zmq_close(l->router_mon);
 	zap_free(&l->zap);
 	if (l->sk != NULL)
 		sodium_free(l->sk);
@@ -881,6 +1015,7 @@ size_t links_poll_items(links *l, zmq_pollitem_t *items, size_t max)
 	if (max > LINKS_MAX_ITEMS)
 		max = LINKS_MAX_ITEMS;
 	n = add_item(l, items, n, max, l->router, SLOT_ROUTER, NULL);
+	n = add_item(l, items, n, max, l->router_mon, SLOT_ROUTER_MON, NULL);
 	n = add_item(l, items, n, max, l->zap ? zap_socket(l->zap) : NULL,
 		     SLOT_ZAP, NULL);
 	for (size_t i = 0; i < l->n_peers; i++) {
@@ -905,6 +1040,9 @@ void links_dispatch(links *l, const zmq_pollitem_t *items, size_t n)
 		switch (l->slots[i].kind) {
 		case SLOT_ROUTER:
 			router_read(l);
+			break;
+		case SLOT_ROUTER_MON:
+			router_monitor_read(l);
 			break;
 		case SLOT_ZAP:
 			zap_serve(l->zap);
@@ -1054,7 +1192,7 @@ static json_t *peer_json(const lpeer *p)
 							   : rx->last_seen_ms;
 	return json_pack(
 	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:s}",
+	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 	    "name", p->cfg.name, "node", p->parsed ? p->id.name : "", "region",
 	    p->parsed ? p->id.region : "", "endpoint", p->cfg.endpoint,
 	    "connected", p->up && tx->connected, "inbound", rx->connected,
@@ -1065,7 +1203,9 @@ static json_t *peer_json(const lpeer *p)
 	    (json_int_t)rx->duplicates, "gaps",
 	    (json_int_t)(rx->gaps + tx->gaps), "dropped",
 	    (json_int_t)rx->dropped, "bad_frames",
-	    (json_int_t)(rx->bad_frames + tx->bad_frames), "certificate",
+	    (json_int_t)(rx->bad_frames + tx->bad_frames), "forks",
+	    (json_int_t)rx->forks, "buffered", (json_int_t)rx->buffered,
+	    "inbound_lost", (json_int_t)p->in_lost, "certificate",
 	    p->trusted ? "ok" : p->refusal);
 }
 
@@ -1080,9 +1220,11 @@ json_t *links_peers_json(const links *l)
 json_t *links_summary_json(const links *l)
 {
 	return json_pack(
-	    "{s:o, s:I, s:I, s:I}", "listen",
+	    "{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
 	    l->listen[0] ? json_string(l->listen) : json_null(), "zap_admitted",
 	    (json_int_t)(l->zap ? zap_admitted(l->zap) : 0), "zap_refused",
 	    (json_int_t)(l->zap ? zap_refused(l->zap) : 0), "unknown_frames",
-	    (json_int_t)l->unknown_frames);
+	    (json_int_t)l->unknown_frames, "handshake_failed",
+	    (json_int_t)l->handshake_failed, "closed_unlinked",
+	    (json_int_t)l->closed_unlinked);
 }

@@ -7,7 +7,12 @@
  * configured peer one DEALER, a CURVE client holding our link key pair and
  * the peer's link public key from its certificate, carries our sender
  * session to that peer's ROUTER. A socket monitor on each DEALER reports
- * handshake success and disconnection, which start and stop the sender.
+ * handshake success and disconnection, which start and stop the sender; a
+ * disconnection or a refused handshake also closes the DEALER, and a fresh
+ * one is dialled after a back-off (libzmq 4.3 never reconnects a session
+ * that ended in a ZAP refusal or a protocol error). A monitor on the
+ * ROUTER logs and counts connections that never become links and a peer's
+ * inbound connection going away.
  * The ZAP handler (shell_zap) admits to the ROUTER only configured peers
  * whose certificates verify now; it stamps each admitted connection with the
  * peer's certificate node name as ZAP User-Id, and inbound frames are
@@ -51,9 +56,18 @@
 				 * revocations learnt from the ledger */
 #define LINK_MAX_ROUTING_ID 255 /* bytes, ZMTP's limit */
 
-/* Poll entries links may add: the ROUTER, the ZAP socket, and per peer its
- * DEALER and its monitor. */
-#define LINKS_MAX_ITEMS (2 + 2 * CONF_MAX_PEERS)
+/* Messages queued per connection (ZMQ_RCVHWM, ZMQ_SNDHWM; both ends).
+ * Frames may be up to SYNC_MAX_FRAME and the window counts records, not
+ * bytes, so these are what bound memory: a peer that sends faster than we
+ * verify keeps its backlog on its side; a slow peer leaves what we would
+ * send it in the ledger; a peer that pings and never reads cannot make us
+ * queue Welcomes. A full queue refuses a send; the sessions retry. */
+#define LINK_RCVHWM 4
+#define LINK_SNDHWM 16
+
+/* Poll entries links may add: the ROUTER, its monitor, the ZAP socket,
+ * and per peer its DEALER and its monitor. */
+#define LINKS_MAX_ITEMS (3 + 2 * CONF_MAX_PEERS)
 
 typedef struct links links;
 
@@ -109,12 +123,15 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err);
 
 /* The status "peers" array: per configured peer name, node, region,
  * endpoint, connected, last_seen (RFC 3339 or null), sent, received,
- * stored, behind, refused, duplicates, gaps, bad_frames, certificate ("ok"
- * or why refused). The caller owns the result. */
+ * stored, behind, refused, duplicates, gaps, dropped, bad_frames, forks,
+ * buffered, inbound_lost, certificate ("ok" or why refused). The caller
+ * owns the result. */
 json_t *links_peers_json(const links *l);
 
 /* The status "links" object: listen, zap_admitted, zap_refused,
- * unknown_frames. The caller owns it. */
+ * unknown_frames, handshake_failed (inbound handshakes that failed before
+ * ZAP), closed_unlinked (inbound connections closed before their first
+ * frame). The caller owns it. */
 json_t *links_summary_json(const links *l);
 
 #endif

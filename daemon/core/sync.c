@@ -985,6 +985,22 @@ static gap_origin *gap_find(sync_receiver *r, const char *origin, bool create)
 	return g;
 }
 
+/* 1st, 2nd, 4th, 8th ...: counts that a flood drives are logged without
+ * flooding the log. */
+static bool log_due(uint64_t count) { return (count & (count - 1)) == 0; }
+
+/* A record ahead of a gap that the bounded buffer cannot keep. */
+static void gap_drop(sync_receiver *r, const char *origin)
+{
+	uint64_t n = ++r->ss.stats.dropped;
+	if (log_due(n))
+		log_warn(r->ss.ops.log,
+			 "gap buffer full peer=%s origin=%s dropped=%llu: "
+			 "records ahead of a gap beyond the bound are asked "
+			 "for again later",
+			 r->ss.peer, origin, (unsigned long long)n);
+}
+
 /* Remove recs[i] from g (freeing it), keeping the buffer's totals. */
 static void gap_remove(sync_receiver *r, gap_origin *g, size_t i)
 {
@@ -1046,7 +1062,7 @@ static void gap_add(sync_receiver *r, const char *origin, uint64_t seq,
 	gap_origin *g = gap_find(r, origin, true);
 	bool dup;
 	if (g == NULL) {
-		r->ss.stats.dropped++;
+		gap_drop(r, origin);
 		return;
 	}
 	g->want = true;
@@ -1054,13 +1070,13 @@ static void gap_add(sync_receiver *r, const char *origin, uint64_t seq,
 	if (dup)
 		return;
 	if (g->n >= SYNC_GAP_PER_ORIGIN) {
-		r->ss.stats.dropped++;
+		gap_drop(r, origin);
 		if (at == g->n)
 			return;
 		gap_remove(r, g, g->n - 1);
 	}
 	if (gap_insert(r, g, at, seq, env, len) != 0)
-		r->ss.stats.dropped++;
+		gap_drop(r, origin);
 }
 
 /* ---- receiver: storing ---- */
@@ -1089,7 +1105,14 @@ static void tally(sync_receiver *r, sync_result res)
 		r->stored++;
 		break;
 	case SYNC_DUPLICATE:
-		st->duplicates++;
+		/* normal in small numbers (a record reaches us by two
+		 * paths); a peer replaying shows as a growing count */
+		if (log_due(++st->duplicates) && st->duplicates >= 256)
+			log_info(r->ss.ops.log,
+				 "duplicates peer=%s count=%llu: records "
+				 "already held, ignored",
+				 r->ss.peer,
+				 (unsigned long long)st->duplicates);
 		break;
 	case SYNC_FORK:
 		st->forks++;
@@ -1138,7 +1161,7 @@ static int gap_feed(sync_receiver *r, gap_origin *g, touched *t)
 	for (size_t i = 0; i < k; i++) {
 		tally(r, res[i]);
 		if (res[i] == SYNC_GAP) { /* still a gap: ask again */
-			r->ss.stats.dropped++;
+			gap_drop(r, g->origin);
 			g->want = true;
 		}
 	}
@@ -1207,8 +1230,10 @@ static void send_want(sync_receiver *r, gap_origin *g)
 	m.want = &w;
 	if (send_msg(&r->ss, &m) != 0)
 		return;
-	log_debug(r->ss.ops.log, "want peer=%s origin=%s from=%llu", r->ss.peer,
-		  g->origin, (unsigned long long)w.from_seq);
+	log_msg(r->ss.ops.log, g->wanted ? LOG_DEBUG : LOG_INFO,
+		"gap peer=%s origin=%s: records ahead of seq %llu wait; "
+		"asked for them (want)",
+		r->ss.peer, g->origin, (unsigned long long)w.from_seq);
 	r->ss.stats.gaps++;
 	g->want = false;
 	g->wanted = true;
