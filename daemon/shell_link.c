@@ -1192,7 +1192,7 @@ static json_t *peer_json(const lpeer *p)
 							   : rx->last_seen_ms;
 	return json_pack(
 	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 	    "name", p->cfg.name, "node", p->parsed ? p->id.name : "", "region",
 	    p->parsed ? p->id.region : "", "endpoint", p->cfg.endpoint,
 	    "connected", p->up && tx->connected, "inbound", rx->connected,
@@ -1205,8 +1205,13 @@ static json_t *peer_json(const lpeer *p)
 	    (json_int_t)rx->dropped, "bad_frames",
 	    (json_int_t)(rx->bad_frames + tx->bad_frames), "forks",
 	    (json_int_t)rx->forks, "buffered", (json_int_t)rx->buffered,
-	    "inbound_lost", (json_int_t)p->in_lost, "certificate",
-	    p->trusted ? "ok" : p->refusal);
+	    "inbound_lost", (json_int_t)p->in_lost, "bytes_sent",
+	    (json_int_t)(tx->bytes_sent + rx->bytes_sent), "bytes_received",
+	    (json_int_t)(tx->bytes_received + rx->bytes_received),
+	    "frames_sent", (json_int_t)(tx->frames_sent + rx->frames_sent),
+	    "frames_received",
+	    (json_int_t)(tx->frames_received + rx->frames_received),
+	    "certificate", p->trusted ? "ok" : p->refusal);
 }
 
 json_t *links_peers_json(const links *l)

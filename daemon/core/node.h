@@ -80,7 +80,9 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
  * per distinct (kind, origin, reason) of its refusals, gaps and forks (the
  * same refusal again within a minute adds to the earlier row's count).
  * Returns 0, or a storage error after which nothing of the batch is
- * stored. Fits sync_node_ops.store. */
+ * stored. Fits sync_node_ops.store. A batch of 16 or more is parsed and
+ * its signatures checked first on this thread and one helper thread,
+ * joined before the transaction; the outcome is that of one thread. */
 int node_receive(void *node, const char *peer, const uint8_t *const *env,
 		 const size_t *len, size_t n, sync_result *results);
 

@@ -77,6 +77,10 @@ static int send_msg(session *ss, const sync_msg *m)
 	protobuf_c_message_pack(&m->base, buf);
 	int rc = ss->send(ss->send_ctx, buf, len) == 0 ? 0 : HT_EUNAVAIL;
 	free(buf);
+	if (rc == 0) {
+		ss->stats.bytes_sent += len;
+		ss->stats.frames_sent++;
+	}
 	return rc;
 }
 
@@ -855,6 +859,8 @@ int sync_sender_on_frame(sync_sender *s, const uint8_t *buf, size_t len,
 	ht_err err = {0};
 	int rc;
 	s->now = now_ms;
+	s->ss.stats.bytes_received += len;
+	s->ss.stats.frames_received++;
 	sync_msg *m = frame_decode(buf, len, &rc, &err);
 	if (m == NULL)
 		return bad_frame(&s->ss, rc, &err);
@@ -1409,6 +1415,8 @@ int sync_receiver_on_frame(sync_receiver *r, const uint8_t *buf, size_t len,
 	ht_err err = {0};
 	int rc;
 	r->now = now_ms;
+	r->ss.stats.bytes_received += len;
+	r->ss.stats.frames_received++;
 	r->stored = 0;
 	if (stored != NULL)
 		*stored = 0;

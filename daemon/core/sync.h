@@ -95,6 +95,10 @@ typedef struct sync_stats {
 	uint64_t forks;       /* conflicting records kept as evidence */
 	uint64_t buffered;    /* records now waiting ahead of a gap */
 	uint64_t rewinds;     /* cursor rewinds: resends after loss (sender) */
+	uint64_t bytes_sent;  /* SyncMessage frames the channel took: bytes */
+	uint64_t bytes_received; /* frames from the peer, as they came */
+	uint64_t frames_sent;
+	uint64_t frames_received;
 } sync_stats;
 
 typedef struct sync_sender sync_sender;

@@ -475,6 +475,14 @@ static void test_catch_up(void)
 	CHECK_EQ_INT(rb->stored, 301);
 	CHECK_EQ_INT(rb->duplicates + rb->refused + rb->bad_frames, 0);
 	CHECK_EQ_INT(sa->peer_behind, 0);
+	/* bytes on the link, both ways: Hello, 2 Records / Welcome, 2 Acks */
+	CHECK_EQ_INT(sa->frames_sent, 3);
+	CHECK_EQ_INT(rb->frames_received, 3);
+	CHECK_EQ_INT(rb->frames_sent, 3);
+	CHECK_EQ_INT(sa->frames_received, 3);
+	CHECK_EQ_INT(sa->bytes_sent, rb->bytes_received);
+	CHECK_EQ_INT(rb->bytes_sent, sa->bytes_received);
+	CHECK(sa->bytes_sent > 301 * 100);
 	CHECK_EQ_INT(sync_sender_next_ms(ab->s, now_ms), SYNC_PING_MS);
 	CHECK_EQ_INT(verify_problems(&a), 0);
 	CHECK_EQ_INT(verify_problems(&b), 0);

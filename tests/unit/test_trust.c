@@ -1231,6 +1231,79 @@ out:
 	site_free(&b2);
 }
 
+/* A rotation inside one batch big enough for node_receive's two-thread
+ * pre-pass (which checks every signature with the key the origin had
+ * before the batch): records after the rotation, signed with the new key,
+ * are stored, and a forgery after it signed with the old key, which the
+ * pre-pass found good, is refused. */
+static void test_batch_rotation(void)
+{
+	ht_err err;
+	sync_result res[MAX_RELAY];
+	uint8_t id[RECORD_ID_BYTES];
+	pki_chain c2 = {0};
+	pki_identity id2;
+	site a, c;
+	site_init(&a, "a11", "nanjing", "320100");
+	site_certify(&a, "p32");
+	cert_for(&a, "new", "new", "p32", "320100", &c2, &id2);
+	site_init(&c, "c11", "liuzhou", "450200");
+	site_certify(&c, "root");
+	site_open(&a, "ledger.db", national_store());
+	site_open(&c, "ledger.db", national_store());
+	open_b("t11.db");
+	if (a.n == NULL || c.n == NULL || recv_b.n == NULL)
+		goto out;
+	for (int i = 0; i < 14; i++) /* seq 2..15 */
+		CHECK_EQ_INT(submit_intel(&a, "before the rotation", &err), 0);
+	CHECK_EQ_INT(rotate(&a, "new", &c2, id, &err), 0); /* seq 16 */
+	a.now += 1000;
+	for (int i = 0; i < 3; i++) /* seq 17..19 */
+		CHECK_EQ_INT(submit_intel(&a, "after the rotation", &err), 0);
+
+	/* 3..18 in one batch: 17 and 18 verify only with the new key */
+	CHECK_EQ_INT(relay(&a, &c, "320100", 1, 2, res), 2);
+	CHECK_EQ_INT(relay(&a, &c, "320100", 3, 18, res), MAX_RELAY);
+	for (size_t i = 0; i < MAX_RELAY; i++)
+		CHECK_EQ_INT(res[i], SYNC_STORED);
+
+	/* 2..16 and, in the same batch, a seq 17 signed with the old key */
+	CHECK_EQ_INT(relay(&a, &recv_b, "320100", 1, 1, res), 1);
+	record *r[MAX_RELAY] = {0};
+	const uint8_t *env[MAX_RELAY];
+	size_t len[MAX_RELAY];
+	for (size_t i = 0; i < MAX_RELAY - 1; i++) {
+		r[i] = fetch(&a, "320100", 2 + i);
+		env[i] = r[i] ? record_bytes(r[i], &len[i]) : NULL;
+	}
+	r[MAX_RELAY - 1] = forge_intel(
+	    F(&a, "node.key"), "320100", "nanjing", 17,
+	    r[MAX_RELAY - 2] ? record_id(r[MAX_RELAY - 2]) : NULL, a.now);
+	for (size_t i = 0; i < MAX_RELAY; i++)
+		if (r[i] == NULL)
+			goto free_r;
+	env[MAX_RELAY - 1] =
+	    record_bytes(r[MAX_RELAY - 1], &len[MAX_RELAY - 1]);
+	size_t mark = log_mark(&recv_b);
+	CHECK_EQ_INT(node_receive(recv_b.n, "forger", env, len, MAX_RELAY, res),
+		     0);
+	for (size_t i = 0; i < MAX_RELAY - 1; i++)
+		CHECK_EQ_INT(res[i], SYNC_STORED);
+	CHECK_EQ_INT(res[MAX_RELAY - 1], SYNC_REFUSED);
+	CHECK_HAS(log_since(&recv_b, mark),
+		  "does not verify with origin 320100's key");
+	CHECK_EQ_INT(relay(&a, &recv_b, "320100", 17, 19, res), 3);
+	CHECK(res[0] == SYNC_STORED && res[2] == SYNC_STORED);
+free_r:
+	for (size_t i = 0; i < MAX_RELAY; i++)
+		record_free(&r[i]);
+out:
+	pki_chain_clear(&c2);
+	site_close(&recv_b);
+	site_free(&a);
+	site_free(&c);
+}
+
 /* ---- 10. a node whose own certificate is not good does not start ---- */
 
 static void test_open_refusals(void)
@@ -1327,6 +1400,7 @@ int main(void)
 	test_out_of_province();
 	test_wrong_key();
 	test_rotation();
+	test_batch_rotation();
 	test_open_refusals();
 	test_revoked_province_ca(); /* last: revokes Jiangsu CA 2 */
 	site_free(&recv_b);
