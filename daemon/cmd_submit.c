@@ -158,7 +158,7 @@ static size_t split(char *s, char **parts, size_t max)
 	return n;
 }
 
-static json_t *person_json(cli *c, const char *arg)
+static json_t *person_json(const char *arg)
 {
 	char buf[1024], *p[4], role[64];
 	snprintf(buf, sizeof(buf), "%s", arg);
@@ -172,7 +172,6 @@ static json_t *person_json(cli *c, const char *arg)
 		json_object_set_new(j, "idNumber", json_string(p[2]));
 	if (n > 3 && p[3][0])
 		json_object_set_new(j, "phone", json_string(p[3]));
-	(void)c;
 	return j;
 }
 
@@ -261,7 +260,7 @@ static int apply_flag(cli *c, const flagdef *f, const char *arg, json_t *top,
 		snprintf(name, sizeof(name), "%lld", (long long)ms);
 		json_object_set_new(dst, f->key, json_string(name));
 		break;
-	case F_PEOPLE: push(dst, f->key, person_json(c, arg)); break;
+	case F_PEOPLE: push(dst, f->key, person_json(arg)); break;
 	case F_PLACES: push(dst, f->key, place_json(arg)); break;
 	case F_IDS:
 	case F_ID: {

@@ -754,9 +754,9 @@ int ledger_append(ledger *l, const record *r, const char *source,
 		if (rc == 0)
 			return ledger_commit(l, err);
 		ledger_rollback(l);
-	} else if (rc != 0 && rc != HT_EGAP && rc != HT_EINVAL) {
-		/* a storage failure inside a batch: the caller must roll back */
 	}
+	/* Inside the caller's transaction a storage failure is the caller's
+	 * to roll back (node_submit and node_receive do). */
 	return rc;
 }
 

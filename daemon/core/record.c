@@ -1000,11 +1000,13 @@ static void terms_body(terms *t, const Hutong__Body *b)
 
 void record_terms(const record *r, record_term_fn fn, void *ctx)
 {
-	terms *t = r->body ? calloc(1, sizeof(*t)) : NULL;
-	if (t == NULL)
+	/* On the stack (10 KiB): an allocation failure here would silently
+	 * leave a stored record out of the term index. */
+	terms t;
+	if (r->body == NULL)
 		return;
-	t->fn = fn;
-	t->ctx = ctx;
-	terms_body(t, r->body);
-	free(t);
+	t.fn = fn;
+	t.ctx = ctx;
+	t.n = 0;
+	terms_body(&t, r->body);
 }
