@@ -30,7 +30,7 @@
 #include <zmq.h>
 
 #include "ident.h"
-#include "shell_zap.h"
+#include "zap.h"
 #include "util.h"
 
 #define PROBE_WAIT_MS 2500

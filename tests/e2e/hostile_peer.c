@@ -48,7 +48,7 @@
 #include "ident.h"
 #include "pki.h"
 #include "record.h"
-#include "shell_link.h"
+#include "links.h"
 #include "sync.h"
 #include "sync.pb-c.h"
 #include "util.h"

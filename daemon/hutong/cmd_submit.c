@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "json.h"
 #include "pki.h"
-#include "shell_ctl.h"
+#include "ctl.h"
 #include "util.h"
 
 #define SUBMIT_BATCH 500

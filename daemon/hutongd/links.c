@@ -1,5 +1,5 @@
 /*
- * shell_link: CurveZMQ sockets for the sync sessions. Owns the link server
+ * links: CurveZMQ sockets for the sync sessions. Owns the link server
  * (ROUTER + ZAP handler), one DEALER and one monitor per peer, the peer
  * table (configured name, certificate chain, what the certificate says,
  * whether it verifies now), and the two sync sessions per peer.
@@ -16,7 +16,7 @@
  * revocation or removal shut that connection down only if the descriptor
  * still has that address. The peer's reconnect then meets the ZAP handler.
  */
-#include "shell_link.h"
+#include "links.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "ident.h"
-#include "shell_zap.h"
+#include "zap.h"
 #include "sync.h"
 #include "util.h"
 

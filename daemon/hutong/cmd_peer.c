@@ -17,7 +17,7 @@
 
 #include "cli.h"
 #include "pki.h"
-#include "shell_ctl.h"
+#include "ctl.h"
 #include "util.h"
 
 typedef struct peer_opts {

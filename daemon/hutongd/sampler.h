@@ -1,31 +1,31 @@
 /*
- * hutongd_audit: the daemon's audit duties on its loop's timer. Receipts
+ * sampler: the daemon's audit duties on its loop's timer. Receipts
  * when the policy allows (node_maybe_receipt with the configured
  * receipt_interval), and the links' per-peer counters sampled into the
  * ledger's event log (records sent, connects and disconnects) for
  * `hutong audit peers`. Received, stored and refused records are logged by
  * node_receive itself, in the transaction that stores them.
  */
-#ifndef HT_HUTONGD_AUDIT_H
-#define HT_HUTONGD_AUDIT_H
+#ifndef HT_SAMPLER_H
+#define HT_SAMPLER_H
 
 #include <stdbool.h>
 
 #include "conf.h"
 #include "log.h"
 #include "node.h"
-#include "shell_link.h"
+#include "links.h"
 
 #define AUDIT_SAMPLE_MS 5000 /* link counters into the event log */
 
-typedef struct daemon_audit daemon_audit;
+typedef struct sampler sampler;
 
-daemon_audit *daemon_audit_new(void);
-void daemon_audit_free(daemon_audit **a);
+sampler *sampler_new(void);
+void sampler_free(sampler **a);
 
 /* Call on every pass of the loop; cheap when nothing is due. Returns true
  * when it stored a record (a receipt), so the caller pumps the links. */
-bool daemon_audit_tick(daemon_audit *a, node *n, links *l, const conf *cf,
+bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
 		       ht_log *log);
 
 #endif

@@ -15,7 +15,7 @@
 #include "ident.h"
 #include "node.h"
 #include "pki.h"
-#include "shell_ctl.h"
+#include "ctl.h"
 #include "util.h"
 
 static const char *cert_state(const node_cert_state *st, int64_t now)

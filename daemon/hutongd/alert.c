@@ -1,5 +1,5 @@
 /*
- * shell_alert: alerts for this node's region, logged and handed to the
+ * alert: alerts for this node's region, logged and handed to the
  * operator's on_alert command. The decision (does this record concern the
  * region?) is the view's (view_org_concerns: the region itself, its
  * province, or a bordering province named as a suspected destination);
@@ -7,7 +7,7 @@
  * stdin from /dev/null, stdout and stderr the daemon's, and never waits
  * in the loop.
  */
-#include "shell_alert.h"
+#include "alert.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * shell_alert: what hutongd does when an alert concerning its region is
+ * alert: what hutongd does when an alert concerning its region is
  * stored (from a peer or submitted here): one log line, and the configured
  * on_alert command run with the record id as its only argument, by
  * fork/execv (never a shell), without waiting for it. Children are reaped
@@ -7,8 +7,8 @@
  * once and ALERT_MAX_QUEUED more wait their turn (beyond that an alert is
  * logged but its command skipped, with a warning).
  */
-#ifndef HT_SHELL_ALERT_H
-#define HT_SHELL_ALERT_H
+#ifndef HT_ALERT_H
+#define HT_ALERT_H
 
 #include "log.h"
 #include "record.h"

@@ -17,13 +17,13 @@
 #include <zmq.h>
 
 #include "conf.h"
-#include "hutongd_audit.h"
+#include "sampler.h"
 #include "log.h"
 #include "node.h"
 #include "pki.h"
-#include "shell_ctl.h"
-#include "shell_link.h"
-#include "shell_alert.h"
+#include "ctl.h"
+#include "links.h"
+#include "alert.h"
 #include "view.h"
 
 static volatile sig_atomic_t got_stop, got_reload;
@@ -45,7 +45,7 @@ typedef struct daemon_state {
 	void *zctx;
 	void *ctl;
 	links *links;     /* CurveZMQ links to the peers */
-	daemon_audit *audit; /* receipts, link counters into the event log */
+	sampler *audit; /* receipts, link counters into the event log */
 	alert_runner *alerts; /* on_alert for alerts concerning this region */
 	int lock_fd;
 	bool stop;
@@ -389,7 +389,7 @@ static int start(daemon_state *d, ht_err *err)
 			   .log = d->log, .pki = d->pki, .certs = &d->chain};
 	if ((d->links = links_new(&lc, err)) == NULL)
 		return HT_EIO;
-	if ((d->audit = daemon_audit_new()) == NULL)
+	if ((d->audit = sampler_new()) == NULL)
 		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	return 0;
 }
@@ -456,7 +456,7 @@ static void run(daemon_state *d)
 		if (n > 0)
 			links_dispatch(d->links, items + 1, nl);
 		links_tick(d->links);
-		if (daemon_audit_tick(d->audit, d->node, d->links, d->cf, d->log))
+		if (sampler_tick(d->audit, d->node, d->links, d->cf, d->log))
 			links_pump(d->links); /* a receipt to send */
 		alert_tick(d->alerts);
 		if (got_reload) {
@@ -472,7 +472,7 @@ static void run(daemon_state *d)
 static void shutdown_all(daemon_state *d)
 {
 	links_free(&d->links); /* its sockets, before the context ends */
-	daemon_audit_free(&d->audit);
+	sampler_free(&d->audit);
 	if (d->ctl) {
 		zmq_close(d->ctl);
 		unlink(d->cf->control);

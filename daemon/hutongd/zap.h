@@ -1,9 +1,9 @@
 /*
- * shell_zap: the ZAP handler (ZeroMQ RFC 27) that decides which CurveZMQ
+ * zap: the ZAP handler (ZeroMQ RFC 27) that decides which CurveZMQ
  * clients the node's link server admits. It is a REP socket bound at
  * inproc://zeromq.zap.01 in the daemon's context and served from the
  * daemon's one poll loop: libzmq hands it each CURVE client's public key,
- * the admission callback (shell_link: "is this a configured neighbour whose
+ * the admission callback (links.c: "is this a configured neighbour whose
  * certificate is valid now, chains to the root and is not revoked?") says
  * yes with the peer's node name or no with a reason. An admitted client's
  * messages carry that name as their ZAP User-Id, which is how the link
@@ -15,8 +15,8 @@
  * no handler is bound, unless ZMQ_ZAP_ENFORCE_DOMAIN is set on the server
  * socket; zap_server_configure sets it and refuses to go on without it.
  */
-#ifndef HT_SHELL_ZAP_H
-#define HT_SHELL_ZAP_H
+#ifndef HT_ZAP_H
+#define HT_ZAP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /*
- * shell_ctl: control socket plumbing over ZeroMQ ipc. One frame each way,
+ * ctl: control socket plumbing over ZeroMQ ipc. One frame each way,
  * protobuf-encoded, size-limited before decoding.
  */
-#include "shell_ctl.h"
+#include "ctl.h"
 
 #include <errno.h>
 #include <stdio.h>

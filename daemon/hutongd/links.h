@@ -1,5 +1,5 @@
 /*
- * shell_link: the node's CurveZMQ links to its neighbours, and the place the
+ * links: the node's CurveZMQ links to its neighbours, and the place the
  * sync state machines (core/sync.h) meet real sockets.
  *
  * One ROUTER, the CURVE server, is bound at the config's `listen`; it carries
@@ -13,7 +13,7 @@
  * that ended in a ZAP refusal or a protocol error). A monitor on the
  * ROUTER logs and counts connections that never become links and a peer's
  * inbound connection going away.
- * The ZAP handler (shell_zap) admits to the ROUTER only configured peers
+ * The ZAP handler (zap.c) admits to the ROUTER only configured peers
  * whose certificates verify now; it stamps each admitted connection with the
  * peer's certificate node name as ZAP User-Id, and inbound frames are
  * attributed by that User-Id alone. Routing ids are only remembered to
@@ -28,8 +28,8 @@
  * sockets to the daemon's zmq_poll set, links_dispatch handles what polled
  * ready, links_next_ms and links_tick drive the timers.
  */
-#ifndef HT_SHELL_LINK_H
-#define HT_SHELL_LINK_H
+#ifndef HT_LINKS_H
+#define HT_LINKS_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "json.h"
-#include "shell_ctl.h"
+#include "ctl.h"
 #include "util.h"
 
 static const char *scope_name(int scope)

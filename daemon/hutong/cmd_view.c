@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "json.h"
-#include "shell_ctl.h"
+#include "ctl.h"
 #include "util.h"
 #include "view.h"
 

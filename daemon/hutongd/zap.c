@@ -1,12 +1,12 @@
 /*
- * shell_zap: a non-blocking ZAP responder. libzmq's sessions send each
+ * zap: a non-blocking ZAP responder. libzmq's sessions send each
  * request as one multi-part message, so when the REP socket polls readable
  * the whole request is there; we read at most ZAP_MAX_FRAMES frames of it,
  * decide, and always answer (a REP socket must, and libzmq's handshake waits
  * for it). The reply's status text is deliberately uninformative: the
  * client learns "no", the log says why.
  */
-#include "shell_zap.h"
+#include "zap.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /*
- * shell_ctl: the control socket, both ends. hutongd serves ControlRequest
+ * ctl: the control socket, both ends. hutongd serves ControlRequest
  * messages (proto/control.proto) on a ZeroMQ REP socket bound to
  * ipc://NODEDIR/control.sock (mode 0600 inside a 0700 directory); the hutong
  * CLI sends one request and waits for one reply. Also the status document,
  * which both ends can build (the CLI from the ledger when the daemon is down).
  */
-#ifndef HT_SHELL_CTL_H
-#define HT_SHELL_CTL_H
+#ifndef HT_CTL_H
+#define HT_CTL_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -21,7 +21,7 @@
 
 #include "audit.h"
 #include "cli.h"
-#include "shell_ctl.h"
+#include "ctl.h"
 #include "util.h"
 
 typedef enum { OUT_TEXT, OUT_JSON, OUT_CSV } out_mode;

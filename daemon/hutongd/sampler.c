@@ -1,12 +1,12 @@
 /*
- * hutongd_audit: receipts on the daemon's timer, and the links' counters
+ * sampler: receipts on the daemon's timer, and the links' counters
  * sampled into the event log. The sampling reads the same per-peer numbers
  * `status` shows (links_peers_json) and writes one "sent" row per peer per
  * sample when records went out, and a row per connect or disconnect seen
  * between samples. It needs nothing from the link code but that summary;
  * when the links log these events at the source, this part can go.
  */
-#include "hutongd_audit.h"
+#include "sampler.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +19,18 @@ typedef struct peer_seen {
 	bool connected;
 } peer_seen;
 
-struct daemon_audit {
+struct sampler {
 	int64_t next_sample_ms; /* monotonic */
 	peer_seen peers[CONF_MAX_PEERS];
 	size_t n_peers;
 };
 
-daemon_audit *daemon_audit_new(void)
+sampler *sampler_new(void)
 {
-	return calloc(1, sizeof(daemon_audit));
+	return calloc(1, sizeof(sampler));
 }
 
-void daemon_audit_free(daemon_audit **a)
+void sampler_free(sampler **a)
 {
 	if (a == NULL || *a == NULL)
 		return;
@@ -38,7 +38,7 @@ void daemon_audit_free(daemon_audit **a)
 	*a = NULL;
 }
 
-static peer_seen *seen_peer(daemon_audit *a, const char *name)
+static peer_seen *seen_peer(sampler *a, const char *name)
 {
 	for (size_t i = 0; i < a->n_peers; i++)
 		if (strcmp(a->peers[i].name, name) == 0)
@@ -63,7 +63,7 @@ static void log_event(node *n, ht_log *log, const char *peer, int kind,
 
 /* One peer's counters against the last sample. The peer is named as
  * node_receive names it: by its certificate's node name. */
-static void sample_peer(daemon_audit *a, node *n, ht_log *log,
+static void sample_peer(sampler *a, node *n, ht_log *log,
 			const json_t *p)
 {
 	const char *name = json_string_value(json_object_get(p, "node"));
@@ -87,7 +87,7 @@ static void sample_peer(daemon_audit *a, node *n, ht_log *log,
 	s->connected = up;
 }
 
-static void sample_links(daemon_audit *a, node *n, links *l, ht_log *log)
+static void sample_links(sampler *a, node *n, links *l, ht_log *log)
 {
 	json_t *peers = links_peers_json(l);
 	size_t i;
@@ -97,7 +97,7 @@ static void sample_links(daemon_audit *a, node *n, links *l, ht_log *log)
 	json_decref(peers);
 }
 
-bool daemon_audit_tick(daemon_audit *a, node *n, links *l, const conf *cf,
+bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
 		       ht_log *log)
 {
 	const ht_clock *clk = util_clock_system();
