@@ -90,6 +90,10 @@ int ledger_append(ledger *l, const record *r, const char *source,
 size_t ledger_origin_count(const ledger *l);
 const ledger_origin *ledger_origin_at(const ledger *l, size_t i);
 const ledger_origin *ledger_origin_find(const ledger *l, const char *region);
+/* The position of region in the sorted frontier (the i of
+ * ledger_origin_at), or -1 when the ledger holds no such origin. Valid until
+ * the next append or rollback. */
+long ledger_origin_index(const ledger *l, const char *region);
 
 /* Total records held (chain records, not fork evidence). */
 uint64_t ledger_record_count(const ledger *l);

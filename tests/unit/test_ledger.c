@@ -326,6 +326,13 @@ static void test_chain_rules(void)
 	CHECK_STR(ledger_origin_at(l, 1)->region, "430100");
 	CHECK(ledger_origin_at(l, 2) == NULL);
 	CHECK(!ledger_origin_at(l, 1)->forked);
+	/* the index is the position ledger_origin_at takes, -1 when absent
+	 * (before, between and after the held regions) */
+	CHECK_EQ_INT(ledger_origin_index(l, "320100"), 0);
+	CHECK_EQ_INT(ledger_origin_index(l, "430100"), 1);
+	CHECK_EQ_INT(ledger_origin_index(l, "110000"), -1);
+	CHECK_EQ_INT(ledger_origin_index(l, "360100"), -1);
+	CHECK_EQ_INT(ledger_origin_index(l, "650000"), -1);
 
 	/* lookups: arrival facts, and what is not there */
 	CHECK_EQ_INT(ledger_get(l, record_id(c[1]), &got, &meta, &e), 0);
