@@ -1,7 +1,10 @@
 /*
- * pki: the X.509 side of identity. It owns the certificate profile (see
- * pki.h and certs/README.md), the trust store that verifies node chains
- * against the root and the CRLs, and the small CA that `hutong ca` runs.
+ * pki: the X.509 side of identity as the daemon needs it. It owns the
+ * certificate profile's checks (see pki.h and certs/README.md), the trust
+ * store that verifies node chains against the root and the CRLs, CRL
+ * freshness and revocation dates, and the binding of a record's region and
+ * key to its certificate. Issuing (the CA that `hutong ca` runs and the
+ * node's CSR) lives in ca.c, which the daemon does not link.
  *
  * Verification leans on OpenSSL's chain builder (signatures, validity at the
  * record's time, basicConstraints, keyUsage, name constraints, CRLs of every
@@ -12,47 +15,22 @@
  * about revocation now. A revocation counts from its revocation date: a
  * record created before it was made while the certificate was good, so
  * every node reaches the same verdict whatever order it learns things in.
- *
- * The CA keeps its state in the files `openssl ca` uses (index.txt, serial,
- * crlnumber, issued/), so a bureau may switch between the two tools.
- * Secrets: private keys are read into OpenSSL EVP_PKEYs only for signing, the
- * PEM text is cleansed after parsing, and key files must be mode 0600.
  */
-#include "pki.h"
+#include "pki_impl.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <openssl/asn1.h>
-#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
-#include "ident.h"
-
-#define PKI_KEY_FILE_MAX 16384
-#define PKI_CSR_MAX (64 * 1024)
-#define PKI_ROOT_SERIAL_BYTES 16
-#define PKI_INDEX_LINE_MAX 2048
-#define PKI_INDEX_FIELDS 6
-#define PKI_TIME_STR 32
-#define PKI_MAX_DAYS 36500
-#define PKI_SAN_MAX 64
 #define PKI_CRL_SKEW_MS (5 * 60 * 1000) /* CA clock ahead of ours */
 
 struct pki_store {
@@ -105,21 +83,17 @@ static bool is_node_name(const char *s)
 	return true;
 }
 
-static bool is_ca_name(const char *s)
-{
-	size_t n = strlen(s);
-	return n >= 1 && n <= PKI_NAME_MAX && util_is_text(s, n) &&
-	       strpbrk(s, "\t\r\n") == NULL;
-}
+/* ca.c checks CSR names by the same rule. */
+bool pki_is_node_name(const char *s) { return is_node_name(s); }
 
-static bool is_province(const char *s)
+bool pki_is_province(const char *s)
 {
 	return s != NULL && s[0] >= '0' && s[0] <= '9' && s[1] >= '0' &&
 	       s[1] <= '9' && s[2] == '\0' && !(s[0] == '0' && s[1] == '0');
 }
 
 /* The only CN of name, as UTF-8 text, into out. */
-static int name_cn(const X509_NAME *name, char *out, size_t len, ht_err *err)
+int pki_name_cn(const X509_NAME *name, char *out, size_t len, ht_err *err)
 {
 	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
 	if (i < 0)
@@ -142,14 +116,14 @@ static int name_cn(const X509_NAME *name, char *out, size_t len, ht_err *err)
 }
 
 /* CN for messages: never fails. */
-static const char *cn_or(const X509_NAME *name, char *buf, size_t len)
+const char *pki_cn_or(const X509_NAME *name, char *buf, size_t len)
 {
-	if (name == NULL || name_cn(name, buf, len, NULL) != 0)
+	if (name == NULL || pki_name_cn(name, buf, len, NULL) != 0)
 		snprintf(buf, len, "(no name)");
 	return buf;
 }
 
-static int serial_hex(const ASN1_INTEGER *ai, char *out, size_t len)
+int pki_serial_hex(const ASN1_INTEGER *ai, char *out, size_t len)
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(ai, NULL);
 	char *hex = bn ? BN_bn2hex(bn) : NULL;
@@ -163,8 +137,7 @@ static int serial_hex(const ASN1_INTEGER *ai, char *out, size_t len)
 	return rc;
 }
 
-static int write_mem(const char *path, BIO *mem, int mode, bool excl,
-		     ht_err *err)
+int pki_write_mem(const char *path, BIO *mem, int mode, bool excl, ht_err *err)
 {
 	char *data = NULL;
 	long len = BIO_get_mem_data(mem, &data);
@@ -173,7 +146,7 @@ static int write_mem(const char *path, BIO *mem, int mode, bool excl,
 	return util_write_file(path, data, (size_t)len, mode, excl, err);
 }
 
-static BIO *read_mem(const char *path, size_t max, ht_err *err)
+BIO *pki_read_mem(const char *path, size_t max, ht_err *err)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -201,7 +174,7 @@ static bool pem_clean_end(void)
 
 static STACK_OF(X509) * read_certs(const char *path, ht_err *err)
 {
-	BIO *mem = read_mem(path, PKI_MAX_FILE, err);
+	BIO *mem = pki_read_mem(path, PKI_MAX_FILE, err);
 	if (mem == NULL)
 		return NULL;
 	STACK_OF(X509) *sk = sk_X509_new_null();
@@ -225,7 +198,7 @@ static STACK_OF(X509) * read_certs(const char *path, ht_err *err)
 	return NULL;
 }
 
-static X509 *read_cert(const char *path, ht_err *err)
+X509 *pki_read_cert(const char *path, ht_err *err)
 {
 	STACK_OF(X509) *sk = read_certs(path, err);
 	if (sk == NULL)
@@ -238,7 +211,7 @@ static X509 *read_cert(const char *path, ht_err *err)
 /* Append the CRLs of path to sk. */
 static int read_crls(const char *path, STACK_OF(X509_CRL) * sk, ht_err *err)
 {
-	BIO *mem = read_mem(path, PKI_MAX_FILE, err);
+	BIO *mem = pki_read_mem(path, PKI_MAX_FILE, err);
 	if (mem == NULL)
 		return HT_EIO;
 	int before = sk_X509_CRL_num(sk);
@@ -256,47 +229,11 @@ static int read_crls(const char *path, STACK_OF(X509_CRL) * sk, ht_err *err)
 	return 0;
 }
 
-/* Load a private key of the given type; the file must be mode 0600. */
-static EVP_PKEY *load_key(const char *path, ht_err *err)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		ht_err_set(err, HT_ENOTFOUND, "key", "%s: %s", path,
-			   strerror(errno));
-		return NULL;
-	}
-	if ((st.st_mode & 077) != 0) {
-		ht_err_set(err, HT_EINVAL, "key",
-			   "%s: permissions %03o are too open; run chmod 600 "
-			   "%s",
-			   path, (unsigned)(st.st_mode & 0777), path);
-		return NULL;
-	}
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (util_read_file(path, PKI_KEY_FILE_MAX, &buf, &len, err) != 0)
-		return NULL;
-	BIO *mem = BIO_new_mem_buf(buf, (int)len);
-	EVP_PKEY *pk =
-	    mem ? PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL) : NULL;
-	BIO_free(mem);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
-	ERR_clear_error();
-	if (pk == NULL || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519) {
-		ht_err_set(err, HT_ECRYPTO, "key",
-			   "%s: not a PEM Ed25519 private key", path);
-		EVP_PKEY_free(pk);
-		return NULL;
-	}
-	return pk;
-}
-
 /* ------------------------------------------------------------------ */
 /* the profile: region SAN, link-key extension, province constraint     */
 /* ------------------------------------------------------------------ */
 
-static int region_dns(const char *region, char *out, size_t len)
+int pki_region_dns(const char *region, char *out, size_t len)
 {
 	int n = snprintf(out, len, "%s.p%.2s.%s", region, region,
 			 PKI_REGION_DOMAIN);
@@ -313,7 +250,8 @@ static bool parse_region_dns(const char *s, size_t n,
 		return false;
 	memcpy(r, s, HT_REGION_LEN);
 	r[HT_REGION_LEN] = '\0';
-	if (!util_is_region_code(r) || region_dns(r, want, sizeof(want)) != 0)
+	if (!util_is_region_code(r) ||
+	    pki_region_dns(r, want, sizeof(want)) != 0)
 		return false;
 	if (strlen(want) != n || memcmp(want, s, n) != 0)
 		return false;
@@ -322,8 +260,8 @@ static bool parse_region_dns(const char *s, size_t n,
 }
 
 /* The region from the one DNS name of the subjectAltName in exts. */
-static int exts_region(const STACK_OF(X509_EXTENSION) * exts,
-		       char region[HT_REGION_LEN + 1], ht_err *err)
+int pki_exts_region(const STACK_OF(X509_EXTENSION) * exts,
+		    char region[HT_REGION_LEN + 1], ht_err *err)
 {
 	int crit = -1;
 	GENERAL_NAMES *gens =
@@ -363,8 +301,8 @@ static int exts_region(const STACK_OF(X509_EXTENSION) * exts,
 }
 
 /* The 32-byte X25519 key from the link extension in exts. */
-static int exts_link(const STACK_OF(X509_EXTENSION) * exts,
-		     uint8_t link[PKI_LINK_BYTES], ht_err *err)
+int pki_exts_link(const STACK_OF(X509_EXTENSION) * exts,
+		  uint8_t link[PKI_LINK_BYTES], ht_err *err)
 {
 	ASN1_OBJECT *obj = OBJ_txt2obj(PKI_LINK_OID, 1);
 	if (obj == NULL)
@@ -397,40 +335,11 @@ static int exts_link(const STACK_OF(X509_EXTENSION) * exts,
 	return rc;
 }
 
-static X509_EXTENSION *link_ext(const uint8_t link[PKI_LINK_BYTES])
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj(PKI_LINK_OID, 1);
-	ASN1_OCTET_STRING *inner = ASN1_OCTET_STRING_new();
-	ASN1_OCTET_STRING *outer = ASN1_OCTET_STRING_new();
-	unsigned char *der = NULL;
-	X509_EXTENSION *ext = NULL;
-	int n = -1;
-	if (obj && inner && outer &&
-	    ASN1_OCTET_STRING_set(inner, link, PKI_LINK_BYTES))
-		n = i2d_ASN1_OCTET_STRING(inner, &der);
-	if (n > 0 && ASN1_OCTET_STRING_set(outer, der, n))
-		ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, outer);
-	OPENSSL_free(der);
-	ASN1_OCTET_STRING_free(outer);
-	ASN1_OCTET_STRING_free(inner);
-	ASN1_OBJECT_free(obj);
-	return ext;
-}
-
-static X509_EXTENSION *region_ext(const char *region)
-{
-	char dns[PKI_SAN_MAX], value[PKI_SAN_MAX + 8];
-	if (region_dns(region, dns, sizeof(dns)) != 0)
-		return NULL;
-	snprintf(value, sizeof(value), "DNS:%s", dns);
-	return X509V3_EXT_nconf_nid(NULL, NULL, NID_subject_alt_name, value);
-}
-
 /* The province a CA may certify, from its critical nameConstraints with
  * exactly one permitted subtree DNS:p<PP>.hutong.region. HT_ENOTFOUND when
  * the CA has no nameConstraints at all; HT_EINVAL when they are not in this
  * form. */
-static int ca_province(const X509 *ca, char pp[3], ht_err *err)
+int pki_province_of(const X509 *ca, char pp[3], ht_err *err)
 {
 	int crit = -1;
 	NAME_CONSTRAINTS *nc =
@@ -456,7 +365,8 @@ static int ca_province(const X509 *ca, char pp[3], ht_err *err)
 			snprintf(pp, 3, "%.2s", s + 1);
 			snprintf(want, sizeof(want), "p%s.%s", pp,
 				 PKI_REGION_DOMAIN);
-			if (is_province(pp) && memcmp(want, s, (size_t)n) == 0)
+			if (pki_is_province(pp) &&
+			    memcmp(want, s, (size_t)n) == 0)
 				rc = 0;
 		}
 	}
@@ -477,11 +387,11 @@ static int node_profile(X509 *x, pki_identity *id, ht_err *err)
 		return ht_err_set(
 		    err, HT_EINVAL, "certificate",
 		    "malformed: not a valid X.509 v3 certificate");
-	cn_or(X509_get_subject_name(x), cn, sizeof(cn));
+	pki_cn_or(X509_get_subject_name(x), cn, sizeof(cn));
 	if (X509_check_ca(x) != 0)
 		return ht_err_set(err, HT_EINVAL, "basicConstraints",
 				  "'%s' is a CA certificate, not a node's", cn);
-	int rc = name_cn(X509_get_subject_name(x), cn, sizeof(cn), err);
+	int rc = pki_name_cn(X509_get_subject_name(x), cn, sizeof(cn), err);
 	if (rc != 0)
 		return rc;
 	if (!is_node_name(cn))
@@ -499,17 +409,17 @@ static int node_profile(X509 *x, pki_identity *id, ht_err *err)
 		return ht_err_set(err, HT_EINVAL, "key",
 				  "'%s' does not certify an Ed25519 key", cn);
 	const STACK_OF(X509_EXTENSION) *exts = X509_get0_extensions(x);
-	if ((rc = exts_region(exts, id->region, err)) != 0 ||
-	    (rc = exts_link(exts, id->link_pk, err)) != 0)
+	if ((rc = pki_exts_region(exts, id->region, err)) != 0 ||
+	    (rc = pki_exts_link(exts, id->link_pk, err)) != 0)
 		return rc;
 	memcpy(id->name, cn, sizeof(cn));
-	if (serial_hex(X509_get0_serialNumber(x), id->serial,
-		       sizeof(id->serial)) != 0 ||
+	if (pki_serial_hex(X509_get0_serialNumber(x), id->serial,
+			   sizeof(id->serial)) != 0 ||
 	    asn1_to_ms(X509_get0_notBefore(x), &id->not_before_ms) != 0 ||
 	    asn1_to_ms(X509_get0_notAfter(x), &id->not_after_ms) != 0)
 		return ht_err_set(err, HT_EINVAL, "certificate",
 				  "malformed serial or validity");
-	cn_or(X509_get_issuer_name(x), id->issuer, sizeof(id->issuer));
+	pki_cn_or(X509_get_issuer_name(x), id->issuer, sizeof(id->issuer));
 	return 0;
 }
 
@@ -537,7 +447,7 @@ static int crl_check_issuer(const pki_store *s, X509_CRL *crl, ht_err *err)
 	if (named)
 		return ht_err_set(
 		    err, HT_ETRUST, "crl", "CRL of '%s' has a bad signature",
-		    cn_or(X509_CRL_get_issuer(crl), who, sizeof(who)));
+		    pki_cn_or(X509_CRL_get_issuer(crl), who, sizeof(who)));
 	return 0;
 }
 
@@ -546,7 +456,7 @@ static int crl_current(X509_CRL *crl, int64_t now_ms, ht_err *err)
 {
 	char who[PKI_NAME_MAX + 1], t[PKI_TIME_STR];
 	int64_t last, next;
-	cn_or(X509_CRL_get_issuer(crl), who, sizeof(who));
+	pki_cn_or(X509_CRL_get_issuer(crl), who, sizeof(who));
 	if (asn1_to_ms(X509_CRL_get0_lastUpdate(crl), &last) != 0 ||
 	    asn1_to_ms(X509_CRL_get0_nextUpdate(crl), &next) != 0)
 		return ht_err_set(err, HT_ETRUST, "crl",
@@ -582,7 +492,7 @@ static int ca_has_current_crl(const pki_store *s, X509 *ca, int64_t now_ms,
 		    err, HT_ETRUST, "crl",
 		    "no CRL from CA '%s': refusing to verify "
 		    "without one",
-		    cn_or(X509_get_subject_name(ca), who, sizeof(who)));
+		    pki_cn_or(X509_get_subject_name(ca), who, sizeof(who)));
 	return rc;
 }
 
@@ -592,7 +502,7 @@ static int store_check_bundle(const pki_store *s, ht_err *err)
 	int roots = 0;
 	for (int i = 0; i < sk_X509_num(s->cas); i++) {
 		X509 *ca = sk_X509_value(s->cas, i);
-		cn_or(X509_get_subject_name(ca), who, sizeof(who));
+		pki_cn_or(X509_get_subject_name(ca), who, sizeof(who));
 		if (X509_check_ca(ca) < 1)
 			return ht_err_set(err, HT_EINVAL, "bundle",
 					  "'%s' is not a CA certificate", who);
@@ -718,7 +628,7 @@ static const char *const reason_list[N_REASONS + 1] = {
 
 const char *const *pki_reason_names(void) { return reason_list; }
 
-static int reason_code(const char *name)
+int pki_reason_code(const char *name)
 {
 	for (size_t i = 0; i < N_REASONS; i++)
 		if (strcmp(reasons[i].name, name) == 0)
@@ -755,7 +665,7 @@ static int refuse_revoked(const pki_store *s, X509 *x, const char *who,
 	char when[PKI_TIME_STR] = "?";
 	const char *why = "unspecified";
 	X509_REVOKED *rev = find_revoked(s, x);
-	serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial));
+	pki_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial));
 	if (rev != NULL) {
 		ASN1_ENUMERATED *r =
 		    X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
@@ -769,8 +679,9 @@ static int refuse_revoked(const pki_store *s, X509 *x, const char *who,
 	    err, HT_ETRUST, "certificate",
 	    "revoked: '%s' (serial %s) was revoked by '%s' on "
 	    "%s, reason %s",
-	    who, serial, cn_or(X509_get_issuer_name(x), issuer, sizeof(issuer)),
-	    when, why);
+	    who, serial,
+	    pki_cn_or(X509_get_issuer_name(x), issuer, sizeof(issuer)), when,
+	    why);
 }
 
 static int refuse_time(X509 *x, const char *who, bool expired, int64_t at_ms,
@@ -798,8 +709,8 @@ static int refuse(const pki_store *s, X509_STORE_CTX *ctx, int64_t at_ms,
 	int e = X509_STORE_CTX_get_error(ctx);
 	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
 	char who[PKI_NAME_MAX + 1], iss[PKI_NAME_MAX + 1];
-	cn_or(x ? X509_get_subject_name(x) : NULL, who, sizeof(who));
-	cn_or(x ? X509_get_issuer_name(x) : NULL, iss, sizeof(iss));
+	pki_cn_or(x ? X509_get_subject_name(x) : NULL, who, sizeof(who));
+	pki_cn_or(x ? X509_get_issuer_name(x) : NULL, iss, sizeof(iss));
 	switch (e) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
@@ -878,25 +789,18 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 	const verify_info *vi = X509_STORE_CTX_get_app_data(ctx);
 	if (!ok && e == X509_V_ERR_CERT_REVOKED && vi != NULL &&
 	    revoked_since(vi->s, X509_STORE_CTX_get_current_cert(ctx)) >
-		    vi->at_ms)
+		vi->at_ms)
 		return 1;
 	return ok;
 }
 
-/* hutong's rules on a chain OpenSSL accepted: shape, CRL freshness now,
- * node profile, province. */
-static int check_built_chain(const pki_store *s, STACK_OF(X509) * chain,
-			     int64_t at_ms, pki_identity *id, ht_err *err)
+/* Every CA on the built chain has a current CRL, and no certificate below
+ * the root was revoked by at_ms in any CRL held. */
+static int chain_not_revoked(const pki_store *s, STACK_OF(X509) * chain,
+			     int64_t at_ms, ht_err *err)
 {
 	int n = sk_X509_num(chain), rc;
 	char who[PKI_NAME_MAX + 1];
-	if (n < 2)
-		return ht_err_set(err, HT_EINVAL, "certificate",
-				  "a CA certificate, not a node's");
-	if (n > 3)
-		return ht_err_set(err, HT_ETRUST, "certificate",
-				  "chain too long: at most one province CA "
-				  "between root and node");
 	int64_t now = wall_ms(s->clock);
 	for (int i = 1; i < n; i++)
 		if ((rc = ca_has_current_crl(s, sk_X509_value(chain, i), now,
@@ -907,17 +811,21 @@ static int check_built_chain(const pki_store *s, STACK_OF(X509) * chain,
 	for (int i = 0; i < n - 1; i++) {
 		X509 *x = sk_X509_value(chain, i);
 		if (revoked_since(s, x) <= at_ms) {
-			cn_or(X509_get_subject_name(x), who, sizeof(who));
+			pki_cn_or(X509_get_subject_name(x), who, sizeof(who));
 			return refuse_revoked(s, x, who, err);
 		}
 	}
-	if ((rc = node_profile(sk_X509_value(chain, 0), id, err)) != 0)
-		return rc;
-	if (n == 2)
-		return 0;
+	return 0;
+}
+
+/* The province CA between root and node (chain[1]) must carry a province
+ * constraint, and the node's region must lie in that province. */
+static int chain_province(STACK_OF(X509) * chain, pki_identity *id, ht_err *err)
+{
+	char who[PKI_NAME_MAX + 1];
 	X509 *prov = sk_X509_value(chain, 1);
-	cn_or(X509_get_subject_name(prov), who, sizeof(who));
-	rc = ca_province(prov, id->province, err);
+	pki_cn_or(X509_get_subject_name(prov), who, sizeof(who));
+	int rc = pki_province_of(prov, id->province, err);
 	if (rc == HT_ENOTFOUND)
 		return ht_err_set(err, HT_ETRUST, "certificate",
 				  "intermediate CA '%s' has no province "
@@ -935,6 +843,25 @@ static int check_built_chain(const pki_store *s, STACK_OF(X509) * chain,
 				  "outside province %s of CA '%s'",
 				  id->region, id->name, id->province, who);
 	return 0;
+}
+
+/* hutong's rules on a chain OpenSSL accepted: shape, CRL freshness now,
+ * node profile, province. */
+static int check_built_chain(const pki_store *s, STACK_OF(X509) * chain,
+			     int64_t at_ms, pki_identity *id, ht_err *err)
+{
+	int n = sk_X509_num(chain), rc;
+	if (n < 2)
+		return ht_err_set(err, HT_EINVAL, "certificate",
+				  "a CA certificate, not a node's");
+	if (n > 3)
+		return ht_err_set(err, HT_ETRUST, "certificate",
+				  "chain too long: at most one province CA "
+				  "between root and node");
+	if ((rc = chain_not_revoked(s, chain, at_ms, err)) != 0 ||
+	    (rc = node_profile(sk_X509_value(chain, 0), id, err)) != 0)
+		return rc;
+	return n == 2 ? 0 : chain_province(chain, id, err);
 }
 
 static int parse_ders(const uint8_t *const *der, const size_t *der_len,
@@ -1037,8 +964,8 @@ int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
 			  ht_err *err)
 {
 	const unsigned char *p = der;
-	X509_CRL *crl = len <= PKI_MAX_FILE ? d2i_X509_CRL(NULL, &p, (long)len)
-					    : NULL;
+	X509_CRL *crl =
+	    len <= PKI_MAX_FILE ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
 	char who[PKI_NAME_MAX + 1];
 	int rc = HT_EINVAL;
 	if (crl == NULL || p != der + len) {
@@ -1054,9 +981,11 @@ int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
 			       X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
 	}
 	if (!signed_by_ca) {
-		ht_err_set(err, rc, "crl", "not signed by a CA of the trust "
-			   "bundle (issuer '%s')",
-			   cn_or(X509_CRL_get_issuer(crl), who, sizeof(who)));
+		ht_err_set(
+		    err, rc, "crl",
+		    "not signed by a CA of the trust "
+		    "bundle (issuer '%s')",
+		    pki_cn_or(X509_CRL_get_issuer(crl), who, sizeof(who)));
 		goto out;
 	}
 	rc = HT_ENOMEM;
@@ -1073,10 +1002,9 @@ out:
 	return rc;
 }
 
-int pki_crl_read_der(const char *path, uint8_t **der, size_t *len,
-		     ht_err *err)
+int pki_crl_read_der(const char *path, uint8_t **der, size_t *len, ht_err *err)
 {
-	BIO *mem = read_mem(path, PKI_MAX_FILE, err);
+	BIO *mem = pki_read_mem(path, PKI_MAX_FILE, err);
 	if (mem == NULL)
 		return HT_EIO;
 	X509_CRL *crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL);
@@ -1091,8 +1019,10 @@ int pki_crl_read_der(const char *path, uint8_t **der, size_t *len,
 	X509_CRL_free(crl);
 	ERR_clear_error();
 	if (n <= 0)
-		return ht_err_set(err, HT_EINVAL, "crl", "%s: not a CRL (PEM or "
-				  "DER)", path);
+		return ht_err_set(err, HT_EINVAL, "crl",
+				  "%s: not a CRL (PEM or "
+				  "DER)",
+				  path);
 	*der = malloc((size_t)n);
 	if (*der != NULL)
 		memcpy(*der, out, (size_t)n);
@@ -1123,7 +1053,8 @@ static int64_t crl_until(const pki_store *s, const X509_NAME *issuer)
 static void status_add(const pki_store *s, X509 *x, int64_t *rev,
 		       int64_t *until)
 {
-	int64_t r = revoked_since(s, x), u = crl_until(s, X509_get_issuer_name(x));
+	int64_t r = revoked_since(s, x),
+		u = crl_until(s, X509_get_issuer_name(x));
 	*rev = r < *rev ? r : *rev;
 	*until = u < *until ? u : *until;
 }
@@ -1170,10 +1101,7 @@ int pki_chain_status(const pki_store *s, const uint8_t *const *der,
 	return 0;
 }
 
-int64_t pki_now_ms(const pki_store *s)
-{
-	return wall_ms(s->clock);
-}
+int64_t pki_now_ms(const pki_store *s) { return wall_ms(s->clock); }
 
 int64_t pki_revocation_ms(const pki_store *s, const uint8_t *der, size_t len)
 {
@@ -1196,7 +1124,7 @@ int pki_identity_from_pem_file(const char *path, pki_identity *out, ht_err *err)
 	pki_identity id;
 	memset(&id, 0, sizeof(id));
 	memset(out, 0, sizeof(*out));
-	X509 *x = read_cert(path, err);
+	X509 *x = pki_read_cert(path, err);
 	if (x == NULL)
 		return HT_EINVAL;
 	int rc = node_profile(x, &id, err);
@@ -1299,7 +1227,7 @@ int pki_chain_write_pem(const char *path, const uint8_t *const *der,
 		X509_free(x);
 	}
 	if (rc == 0)
-		rc = write_mem(path, mem, 0644, false, err);
+		rc = pki_write_mem(path, mem, 0644, false, err);
 	BIO_free(mem);
 	ERR_clear_error();
 	return rc;
@@ -1312,811 +1240,4 @@ void pki_chain_clear(pki_chain *c)
 	for (size_t i = 0; i < c->n && i < PKI_MAX_CHAIN; i++)
 		free(c->der[i]);
 	memset(c, 0, sizeof(*c));
-}
-
-/* ------------------------------------------------------------------ */
-/* the node's CSR                                                       */
-/* ------------------------------------------------------------------ */
-
-static int set_cn(X509_NAME *name, const char *cn)
-{
-	return X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-					  (const unsigned char *)cn, -1, -1, 0)
-		   ? 0
-		   : HT_ENOMEM;
-}
-
-static int csr_build(X509_REQ *req, EVP_PKEY *key,
-		     const uint8_t link_pk[PKI_LINK_BYTES], const char *name,
-		     const char *region)
-{
-	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-	X509_EXTENSION *san = region_ext(region), *lk = link_ext(link_pk);
-	int rc = HT_ECRYPTO;
-	if (exts && san && lk && sk_X509_EXTENSION_push(exts, san)) {
-		san = NULL;
-		if (sk_X509_EXTENSION_push(exts, lk)) {
-			lk = NULL;
-			if (X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
-			    set_cn(X509_REQ_get_subject_name(req), name) == 0 &&
-			    X509_REQ_set_pubkey(req, key) &&
-			    X509_REQ_add_extensions(req, exts) &&
-			    X509_REQ_sign(req, key, NULL) > 0)
-				rc = 0;
-		}
-	}
-	X509_EXTENSION_free(san);
-	X509_EXTENSION_free(lk);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	return rc;
-}
-
-int pki_write_csr(const char *key_pem_path,
-		  const uint8_t link_pk[PKI_LINK_BYTES], const char *name,
-		  const char *region, const char *out_path, ht_err *err)
-{
-	if (!is_node_name(name))
-		return ht_err_set(err, HT_EINVAL, "name",
-				  "must be 1-64 of [a-z0-9._-] starting with a "
-				  "letter or digit, got '%s'",
-				  name);
-	int rc = util_check_region(region, "region", err);
-	if (rc != 0)
-		return rc;
-	EVP_PKEY *key = load_key(key_pem_path, err);
-	if (key == NULL)
-		return HT_ECRYPTO;
-	X509_REQ *req = X509_REQ_new();
-	BIO *mem = BIO_new(BIO_s_mem());
-	if (req == NULL || mem == NULL ||
-	    csr_build(req, key, link_pk, name, region) != 0 ||
-	    !PEM_write_bio_X509_REQ(mem, req))
-		rc = ht_err_set(err, HT_ECRYPTO, "csr", "cannot build the CSR");
-	else
-		rc = write_mem(out_path, mem, 0644, false, err);
-	BIO_free(mem);
-	X509_REQ_free(req);
-	EVP_PKEY_free(key);
-	ERR_clear_error();
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* the CA directory                                                     */
-/* ------------------------------------------------------------------ */
-
-typedef struct ca_paths {
-	char key[PATH_MAX], crt[PATH_MAX], serial[PATH_MAX];
-	char crlnumber[PATH_MAX], index[PATH_MAX], attr[PATH_MAX];
-	char crl[PATH_MAX], issued[PATH_MAX];
-} ca_paths;
-
-typedef struct ca {
-	ca_paths p;
-	X509 *crt;
-	EVP_PKEY *key;
-	char name[PKI_NAME_MAX + 1];
-	char province[3]; /* "" for the root */
-} ca;
-
-static int ca_paths_init(const char *dir, ca_paths *p, ht_err *err)
-{
-	if (util_path_join(dir, "ca.key", p->key, PATH_MAX) ||
-	    util_path_join(dir, "ca.crt", p->crt, PATH_MAX) ||
-	    util_path_join(dir, "serial", p->serial, PATH_MAX) ||
-	    util_path_join(dir, "crlnumber", p->crlnumber, PATH_MAX) ||
-	    util_path_join(dir, "index.txt", p->index, PATH_MAX) ||
-	    util_path_join(dir, "index.txt.attr", p->attr, PATH_MAX) ||
-	    util_path_join(dir, "crl.pem", p->crl, PATH_MAX) ||
-	    util_path_join(dir, "issued", p->issued, PATH_MAX))
-		return ht_err_set(err, HT_ELIMIT, "dir", "%s: path too long",
-				  dir);
-	return 0;
-}
-
-static void ca_close(ca *c)
-{
-	X509_free(c->crt);
-	EVP_PKEY_free(c->key);
-	c->crt = NULL;
-	c->key = NULL;
-}
-
-/* Open the CA in dir: its certificate, key (0600) and province. */
-static int ca_open(const char *dir, ca *c, ht_err *err)
-{
-	memset(c, 0, sizeof(*c));
-	int rc = ca_paths_init(dir, &c->p, err);
-	if (rc != 0)
-		return rc;
-	if ((c->crt = read_cert(c->p.crt, err)) == NULL)
-		return HT_ENOTFOUND;
-	if ((c->key = load_key(c->p.key, err)) == NULL)
-		goto fail;
-	if (X509_check_private_key(c->crt, c->key) != 1) {
-		ht_err_set(err, HT_ECRYPTO, "key", "%s does not match %s",
-			   c->p.key, c->p.crt);
-		goto fail;
-	}
-	cn_or(X509_get_subject_name(c->crt), c->name, sizeof(c->name));
-	rc = ca_province(c->crt, c->province, err);
-	if (rc != 0 && rc != HT_ENOTFOUND)
-		goto fail;
-	if (rc == HT_ENOTFOUND)
-		c->province[0] = '\0';
-	return 0;
-fail:
-	ERR_clear_error();
-	ca_close(c);
-	return HT_EINVAL;
-}
-
-/* Read the hex counter at path, store counter+1, and return the old value
- * as an ASN1_INTEGER (the `openssl ca` serial/crlnumber convention). */
-static ASN1_INTEGER *counter_take(const char *path, ht_err *err)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (util_read_file(path, 256, &buf, &len, err) != 0)
-		return NULL;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	BIGNUM *bn = NULL;
-	ASN1_INTEGER *ai = NULL;
-	char *next = NULL;
-	if (len == 0 || BN_hex2bn(&bn, (char *)buf) != (int)len) {
-		ht_err_set(err, HT_ECORRUPT, "", "%s: not a hex number", path);
-		goto out;
-	}
-	ai = BN_to_ASN1_INTEGER(bn, NULL);
-	if (ai == NULL || !BN_add_word(bn, 1) || (next = BN_bn2hex(bn)) == NULL)
-		goto fail;
-	char line[128];
-	int n = snprintf(line, sizeof(line), "%s%s\n",
-			 strlen(next) % 2 ? "0" : "", next);
-	if (n > 0 && (size_t)n < sizeof(line) &&
-	    util_write_file(path, line, (size_t)n, 0644, false, err) == 0)
-		goto out;
-fail:
-	ASN1_INTEGER_free(ai);
-	ai = NULL;
-	if (err && err->msg[0] == '\0')
-		ht_err_set(err, HT_EIO, "", "%s: cannot update", path);
-out:
-	OPENSSL_free(next);
-	BN_free(bn);
-	free(buf);
-	return ai;
-}
-
-/* Add extension nid = value (openssl.cnf syntax) to x issued by issuer. */
-static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
-	int ok = ext != NULL && X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok ? 0 : HT_ECRYPTO;
-}
-
-/* Validity now .. now+days, but never past the issuer's own notAfter. */
-static int set_validity(X509 *x, const X509 *issuer, int days)
-{
-	if (!X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL))
-		return HT_ECRYPTO;
-	if (issuer != NULL &&
-	    ASN1_TIME_compare(X509_get0_notAfter(x),
-			      X509_get0_notAfter(issuer)) > 0 &&
-	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer)))
-		return HT_ECRYPTO;
-	return 0;
-}
-
-static ASN1_INTEGER *random_serial(void)
-{
-	unsigned char b[PKI_ROOT_SERIAL_BYTES];
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return NULL;
-	b[0] = (unsigned char)((b[0] & 0x7f) | 0x40); /* positive, full size */
-	BIGNUM *bn = BN_bin2bn(b, sizeof(b), NULL);
-	ASN1_INTEGER *ai = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-	BN_free(bn);
-	return ai;
-}
-
-/* Append a "V" line for x to the CA's index and a copy to issued/. */
-static int ca_record_issued(const ca *c, X509 *x, ht_err *err)
-{
-	char serial[PKI_SERIAL_HEX_MAX], path[PATH_MAX];
-	char *dn = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-	const ASN1_TIME *na = X509_get0_notAfter(x);
-	BIO *mem = read_mem(c->p.index, PKI_MAX_FILE, err);
-	int rc = HT_EIO;
-	if (dn == NULL || mem == NULL ||
-	    serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)) ||
-	    BIO_printf(mem, "V\t%.*s\t\t%s\tunknown\t%s\n",
-		       ASN1_STRING_length(na), ASN1_STRING_get0_data(na),
-		       serial, dn) <= 0) {
-		if (err && err->msg[0] == '\0')
-			ht_err_set(err, rc, "", "%s: cannot update",
-				   c->p.index);
-		goto out;
-	}
-	if ((rc = write_mem(c->p.index, mem, 0644, false, err)) != 0)
-		goto out;
-	BIO_reset(mem);
-	rc = HT_EIO;
-	if (snprintf(path, sizeof(path), "%s/%s.pem", c->p.issued, serial) <
-		(int)sizeof(path) &&
-	    PEM_write_bio_X509(mem, x))
-		rc = write_mem(path, mem, 0644, false, err);
-out:
-	BIO_free(mem);
-	OPENSSL_free(dn);
-	return rc;
-}
-
-/* Sign x with the CA and write it (plus the CA cert for a province CA). */
-static int ca_issue(const ca *c, X509 *x, const char *out, bool chain,
-		    ht_err *err)
-{
-	BIO *mem = BIO_new(BIO_s_mem());
-	int rc = HT_ECRYPTO;
-	if (mem == NULL || X509_sign(x, c->key, NULL) <= 0 ||
-	    !PEM_write_bio_X509(mem, x) ||
-	    (chain && !PEM_write_bio_X509(mem, c->crt))) {
-		ht_err_set(err, rc, "", "cannot sign the certificate");
-		goto out;
-	}
-	if ((rc = write_mem(out, mem, 0644, false, err)) != 0)
-		goto out;
-	rc = ca_record_issued(c, x, err);
-out:
-	BIO_free(mem);
-	ERR_clear_error();
-	return rc;
-}
-
-static int ca_check_current(const ca *c, ht_err *err)
-{
-	if (X509_cmp_current_time(X509_get0_notAfter(c->crt)) <= 0)
-		return ht_err_set(err, HT_ESTATE, "ca",
-				  "the certificate of CA '%s' has expired",
-				  c->name);
-	return 0;
-}
-
-/* Fill the parts every certificate we issue shares. */
-static int cert_base(X509 *x, X509 *issuer, const char *cn, EVP_PKEY *pub,
-		     ASN1_INTEGER *serial, int days)
-{
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !X509_set_serialNumber(x, serial) ||
-	    set_cn(X509_get_subject_name(x), cn) != 0 ||
-	    !X509_set_issuer_name(x,
-				  X509_get_subject_name(issuer ? issuer : x)) ||
-	    !X509_set_pubkey(x, pub) || set_validity(x, issuer, days) != 0)
-		return HT_ECRYPTO;
-	return 0;
-}
-
-static int ca_cert_exts(X509 *x, X509 *issuer, const char *province)
-{
-	char nc[PKI_SAN_MAX];
-	snprintf(nc, sizeof(nc), "critical,permitted;DNS:p%s.%s",
-		 province ? province : "", PKI_REGION_DOMAIN);
-	X509 *iss = issuer ? issuer : x;
-	if (add_ext(x, iss, NID_basic_constraints,
-		    province ? "critical,CA:TRUE,pathlen:0"
-			     : "critical,CA:TRUE,pathlen:1") ||
-	    add_ext(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-	    add_ext(x, iss, NID_subject_key_identifier, "hash") ||
-	    add_ext(x, iss, NID_authority_key_identifier, "keyid:always") ||
-	    (province && add_ext(x, iss, NID_name_constraints, nc)))
-		return HT_ECRYPTO;
-	return 0;
-}
-
-static int ca_dirs(const char *dir, const ca_paths *p, ht_err *err)
-{
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return ht_err_set(err, HT_EIO, "dir", "%s: %s", dir,
-				  strerror(errno));
-	if (access(p->key, F_OK) == 0)
-		return ht_err_set(err, HT_EEXIST, "dir",
-				  "%s already holds a CA (%s exists)", dir,
-				  p->key);
-	if (mkdir(p->issued, 0700) != 0 && errno != EEXIST)
-		return ht_err_set(err, HT_EIO, "dir", "%s: %s", p->issued,
-				  strerror(errno));
-	return 0;
-}
-
-static int ca_state_files(const ca_paths *p, ht_err *err)
-{
-	static const char attr[] = "unique_subject = no\n";
-	int rc;
-	if ((rc = util_write_file(p->serial, "01\n", 3, 0644, true, err)) ||
-	    (rc = util_write_file(p->crlnumber, "01\n", 3, 0644, true, err)) ||
-	    (rc = util_write_file(p->index, "", 0, 0644, true, err)) ||
-	    (rc = util_write_file(p->attr, attr, sizeof(attr) - 1, 0644, true,
-				  err)))
-		return rc;
-	return 0;
-}
-
-static void ca_unlink_all(const ca_paths *p)
-{
-	const char *files[] = {p->key,	 p->crt,  p->serial, p->crlnumber,
-			       p->index, p->attr, p->crl};
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		unlink(files[i]);
-	rmdir(p->issued);
-}
-
-static int ca_init_args(const char *name, const char *parent_dir,
-			const char *province, ht_err *err)
-{
-	if (name == NULL || !is_ca_name(name))
-		return ht_err_set(err, HT_EINVAL, "name",
-				  "must be 1-%d bytes of text", PKI_NAME_MAX);
-	if ((parent_dir == NULL) != (province == NULL))
-		return ht_err_set(err, HT_EINVAL, "province",
-				  "a province CA needs both a parent and a "
-				  "province");
-	if (province != NULL && !is_province(province))
-		return ht_err_set(err, HT_EINVAL, "province",
-				  "must be two digits (the region codes' "
-				  "prefix), got '%s'",
-				  province);
-	return 0;
-}
-
-/* Build, sign and write the new CA's certificate; for a province CA the
- * parent records it. */
-static int ca_make_cert(ca *c, ca *parent, const char *province, int days,
-			ht_err *err)
-{
-	X509 *x = X509_new();
-	ASN1_INTEGER *serial = NULL;
-	int rc = HT_ECRYPTO;
-	if (parent != NULL)
-		serial = counter_take(parent->p.serial, err);
-	else
-		serial = random_serial();
-	if (x == NULL || serial == NULL)
-		goto out;
-	X509 *iss = parent ? parent->crt : NULL;
-	if (cert_base(x, iss, c->name, c->key, serial, days) != 0 ||
-	    ca_cert_exts(x, iss, province) != 0)
-		goto out;
-	if (parent != NULL) {
-		rc = ca_issue(parent, x, c->p.crt, false, err);
-	} else {
-		BIO *mem = BIO_new(BIO_s_mem());
-		rc = HT_ECRYPTO;
-		if (mem && X509_sign(x, c->key, NULL) > 0 &&
-		    PEM_write_bio_X509(mem, x))
-			rc = write_mem(c->p.crt, mem, 0644, true, err);
-		BIO_free(mem);
-	}
-out:
-	if (rc == HT_ECRYPTO && err && err->msg[0] == '\0')
-		ht_err_set(err, rc, "", "cannot build the CA certificate");
-	ASN1_INTEGER_free(serial);
-	X509_free(x);
-	ERR_clear_error();
-	return rc;
-}
-
-int pki_ca_init(const char *dir, const char *name, const char *parent_dir,
-		const char *province, int days, ht_err *err)
-{
-	ca c, parent;
-	memset(&c, 0, sizeof(c));
-	memset(&parent, 0, sizeof(parent));
-	ht_err_clear(err);
-	int rc = ca_init_args(name, parent_dir, province, err);
-	if (rc != 0 || (rc = ca_paths_init(dir, &c.p, err)) != 0)
-		return rc;
-	if (days <= 0)
-		days =
-		    parent_dir ? PKI_DEFAULT_PROV_DAYS : PKI_DEFAULT_ROOT_DAYS;
-	if (days > PKI_MAX_DAYS)
-		return ht_err_set(err, HT_EINVAL, "days", "at most %d",
-				  PKI_MAX_DAYS);
-	if (parent_dir != NULL && (rc = ca_open(parent_dir, &parent, err)) != 0)
-		return rc;
-	if (parent_dir != NULL && parent.province[0] != '\0') {
-		rc = ht_err_set(err, HT_EINVAL, "parent",
-				"'%s' is a province CA; only the root "
-				"certifies province CAs",
-				parent.name);
-		goto out;
-	}
-	if (parent_dir != NULL && (rc = ca_check_current(&parent, err)) != 0)
-		goto out;
-	if ((rc = ca_dirs(dir, &c.p, err)) != 0)
-		goto out;
-	snprintf(c.name, sizeof(c.name), "%s", name);
-	if ((rc = ident_generate(c.p.key, err)) != 0)
-		goto out;
-	if ((c.key = load_key(c.p.key, err)) == NULL) {
-		rc = HT_ECRYPTO;
-		goto cleanup;
-	}
-	if ((rc = ca_make_cert(&c, parent_dir ? &parent : NULL, province, days,
-			       err)) != 0 ||
-	    (rc = ca_state_files(&c.p, err)) != 0 ||
-	    (rc = pki_ca_crl(dir, PKI_DEFAULT_CRL_DAYS, err)) != 0)
-		goto cleanup;
-	goto out;
-cleanup:
-	ca_unlink_all(&c.p);
-out:
-	ca_close(&c);
-	ca_close(&parent);
-	return rc;
-}
-
-/* ---- signing a node CSR ---- */
-
-typedef struct csr_info {
-	char name[PKI_NAME_MAX + 1];
-	char region[HT_REGION_LEN + 1];
-	uint8_t link[PKI_LINK_BYTES];
-} csr_info;
-
-static int csr_read(const char *path, X509_REQ **out, ht_err *err)
-{
-	BIO *mem = read_mem(path, PKI_CSR_MAX, err);
-	if (mem == NULL)
-		return HT_ENOTFOUND;
-	X509_REQ *req = PEM_read_bio_X509_REQ(mem, NULL, NULL, NULL);
-	BIO_free(mem);
-	ERR_clear_error();
-	if (req == NULL)
-		return ht_err_set(err, HT_EINVAL, "csr",
-				  "%s: not a PEM certificate request", path);
-	EVP_PKEY *pk = X509_REQ_get0_pubkey(req);
-	if (pk == NULL || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519) {
-		X509_REQ_free(req);
-		return ht_err_set(err, HT_EINVAL, "csr",
-				  "%s: the key is not Ed25519", path);
-	}
-	if (X509_REQ_verify(req, pk) != 1) {
-		X509_REQ_free(req);
-		ERR_clear_error();
-		return ht_err_set(err, HT_ECRYPTO, "csr",
-				  "%s: the request's signature does not verify",
-				  path);
-	}
-	*out = req;
-	return 0;
-}
-
-/* Name, region and link key from a verified CSR; nothing else is used. */
-static int csr_parse(X509_REQ *req, const ca *c, csr_info *ci, ht_err *err)
-{
-	int rc = name_cn(X509_REQ_get_subject_name(req), ci->name,
-			 sizeof(ci->name), err);
-	if (rc != 0)
-		return rc;
-	if (!is_node_name(ci->name))
-		return ht_err_set(err, HT_EINVAL, "subject",
-				  "commonName '%s' is not a node name",
-				  ci->name);
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-	if (exts == NULL)
-		return ht_err_set(err, HT_EINVAL, "csr",
-				  "no requested extensions (region and link "
-				  "key)");
-	if ((rc = exts_region(exts, ci->region, err)) == 0)
-		rc = exts_link(exts, ci->link, err);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	if (rc == 0 && c->province[0] != '\0' &&
-	    strncmp(ci->region, c->province, 2) != 0)
-		rc = ht_err_set(err, HT_ETRUST, "region",
-				"region %s is outside province %s of CA '%s'",
-				ci->region, c->province, c->name);
-	return rc;
-}
-
-static int node_cert_exts(X509 *x, X509 *issuer, const csr_info *ci)
-{
-	X509_EXTENSION *san = region_ext(ci->region), *lk = link_ext(ci->link);
-	int ok =
-	    san && lk && X509_add_ext(x, san, -1) && X509_add_ext(x, lk, -1);
-	X509_EXTENSION_free(san);
-	X509_EXTENSION_free(lk);
-	if (!ok || add_ext(x, issuer, NID_basic_constraints, "CA:FALSE") ||
-	    add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") ||
-	    add_ext(x, issuer, NID_subject_key_identifier, "hash") ||
-	    add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"))
-		return HT_ECRYPTO;
-	return 0;
-}
-
-int pki_ca_sign_csr(const char *ca_dir, const char *csr_path,
-		    const char *out_crt_path, int days, ht_err *err)
-{
-	ca c;
-	csr_info ci;
-	X509_REQ *req = NULL;
-	X509 *x = NULL;
-	ASN1_INTEGER *serial = NULL;
-	ht_err_clear(err);
-	int rc = ca_open(ca_dir, &c, err);
-	if (rc != 0)
-		return rc;
-	if ((rc = ca_check_current(&c, err)) != 0 ||
-	    (rc = csr_read(csr_path, &req, err)) != 0 ||
-	    (rc = csr_parse(req, &c, &ci, err)) != 0)
-		goto out;
-	if (days <= 0)
-		days = PKI_DEFAULT_CERT_DAYS;
-	if (days > PKI_MAX_DAYS) {
-		rc = ht_err_set(err, HT_EINVAL, "days", "at most %d",
-				PKI_MAX_DAYS);
-		goto out;
-	}
-	rc = HT_ECRYPTO;
-	if ((x = X509_new()) == NULL ||
-	    (serial = counter_take(c.p.serial, err)) == NULL ||
-	    cert_base(x, c.crt, ci.name, X509_REQ_get0_pubkey(req), serial,
-		      days) != 0 ||
-	    node_cert_exts(x, c.crt, &ci) != 0) {
-		if (err && err->msg[0] == '\0')
-			ht_err_set(err, rc, "", "cannot build the certificate");
-		goto out;
-	}
-	rc = ca_issue(&c, x, out_crt_path, c.province[0] != '\0', err);
-out:
-	ASN1_INTEGER_free(serial);
-	X509_free(x);
-	X509_REQ_free(req);
-	ca_close(&c);
-	ERR_clear_error();
-	return rc;
-}
-
-/* ---- the index, revocation and the CRL ---- */
-
-/* Calls fn for each index.txt line split into its six tab fields. */
-typedef int (*index_fn)(void *ctx, char **f, ht_err *err);
-
-static int index_each(const char *path, const char *text, index_fn fn,
-		      void *ctx, ht_err *err)
-{
-	int lineno = 0, rc = 0;
-	while (*text != '\0' && rc == 0) {
-		const char *nl = strchr(text, '\n');
-		size_t n = nl ? (size_t)(nl - text) : strlen(text);
-		char line[PKI_INDEX_LINE_MAX], *f[PKI_INDEX_FIELDS];
-		lineno++;
-		if (n >= sizeof(line))
-			return ht_err_set(err, HT_ECORRUPT, "index",
-					  "%s:%d: line too long", path, lineno);
-		memcpy(line, text, n);
-		line[n] = '\0';
-		text += n + (nl != NULL);
-		char *p = line;
-		int k = 0;
-		for (; k < PKI_INDEX_FIELDS && p != NULL; k++) {
-			f[k] = p;
-			p = strchr(p, '\t');
-			if (p != NULL)
-				*p++ = '\0';
-		}
-		if (k != PKI_INDEX_FIELDS || p != NULL)
-			return ht_err_set(err, HT_ECORRUPT, "index",
-					  "%s:%d: want %d tab-separated fields",
-					  path, lineno, PKI_INDEX_FIELDS);
-		rc = fn(ctx, f, err);
-	}
-	return rc;
-}
-
-typedef struct revoke_ctx {
-	const char *serial;  /* upper-case hex */
-	const char *revoked; /* "time,reason" */
-	BIO *out;	     /* the new index */
-	bool found;
-} revoke_ctx;
-
-static int revoke_line(void *vctx, char **f, ht_err *err)
-{
-	revoke_ctx *r = vctx;
-	if (strcasecmp(f[3], r->serial) == 0) {
-		if (f[0][0] == 'R')
-			return ht_err_set(err, HT_EEXIST, "cert",
-					  "serial %s is already revoked (%s)",
-					  r->serial, f[2]);
-		f[0] = "R";
-		f[2] = (char *)r->revoked;
-		r->found = true;
-	}
-	return BIO_printf(r->out, "%s\t%s\t%s\t%s\t%s\t%s\n", f[0], f[1], f[2],
-			  f[3], f[4], f[5]) > 0
-		   ? 0
-		   : HT_ENOMEM;
-}
-
-/* Rewrite the index with x marked revoked now for reason. */
-static int index_revoke(const ca *c, X509 *x, const char *reason, ht_err *err)
-{
-	char serial[PKI_SERIAL_HEX_MAX], when[PKI_TIME_STR], rev[64];
-	uint8_t *text = NULL;
-	size_t len = 0;
-	ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL));
-	char *dn = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-	revoke_ctx r = {serial, rev, BIO_new(BIO_s_mem()), false};
-	int rc = HT_ENOMEM;
-	if (now == NULL || dn == NULL || r.out == NULL ||
-	    serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)))
-		goto out;
-	snprintf(when, sizeof(when), "%.*s", ASN1_STRING_length(now),
-		 ASN1_STRING_get0_data(now));
-	snprintf(rev, sizeof(rev), "%s,%s", when, reason);
-	if ((rc = util_read_file(c->p.index, PKI_MAX_FILE, &text, &len, err)) ||
-	    (rc = index_each(c->p.index, (char *)text, revoke_line, &r, err)))
-		goto out;
-	const ASN1_TIME *na = X509_get0_notAfter(x);
-	if (!r.found)
-		BIO_printf(r.out, "R\t%.*s\t%s\t%s\tunknown\t%s\n",
-			   ASN1_STRING_length(na), ASN1_STRING_get0_data(na),
-			   rev, serial, dn);
-	rc = write_mem(c->p.index, r.out, 0644, false, err);
-out:
-	if (rc == HT_ENOMEM && err && err->msg[0] == '\0')
-		ht_err_set(err, rc, "", "out of memory");
-	free(text);
-	BIO_free(r.out);
-	OPENSSL_free(dn);
-	ASN1_TIME_free(now);
-	return rc;
-}
-
-int pki_ca_revoke(const char *ca_dir, const char *cert_path, const char *reason,
-		  ht_err *err)
-{
-	ca c;
-	ht_err_clear(err);
-	if (reason == NULL)
-		reason = "unspecified";
-	if (reason_code(reason) < 0)
-		return ht_err_set(err, HT_EINVAL, "reason",
-				  "unknown reason '%s' (want unspecified, "
-				  "keyCompromise, CACompromise, "
-				  "affiliationChanged, superseded, "
-				  "cessationOfOperation, privilegeWithdrawn or "
-				  "AACompromise)",
-				  reason);
-	int rc = ca_open(ca_dir, &c, err);
-	if (rc != 0)
-		return rc;
-	X509 *x = read_cert(cert_path, err);
-	if (x == NULL) {
-		rc = HT_EINVAL;
-	} else if (X509_check_issued(c.crt, x) != X509_V_OK ||
-		   X509_verify(x, X509_get0_pubkey(c.crt)) != 1) {
-		rc = ht_err_set(err, HT_EINVAL, "cert",
-				"%s was not issued by CA '%s'", cert_path,
-				c.name);
-	} else if ((rc = index_revoke(&c, x, reason, err)) == 0) {
-		rc = pki_ca_crl(ca_dir, PKI_DEFAULT_CRL_DAYS, err);
-	}
-	X509_free(x);
-	ca_close(&c);
-	ERR_clear_error();
-	return rc;
-}
-
-static int crl_line(void *vctx, char **f, ht_err *err)
-{
-	X509_CRL *crl = vctx;
-	if (f[0][0] != 'R')
-		return 0;
-	char *comma = strchr(f[2], ',');
-	const char *why = comma ? comma + 1 : "unspecified";
-	if (comma != NULL)
-		*comma = '\0';
-	int code = reason_code(why);
-	X509_REVOKED *rev = X509_REVOKED_new();
-	ASN1_TIME *t = ASN1_TIME_new();
-	BIGNUM *bn = NULL;
-	ASN1_INTEGER *serial = NULL;
-	ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
-	int rc = HT_ECORRUPT;
-	if (rev && t && e && code >= 0 && ASN1_TIME_set_string(t, f[2]) &&
-	    BN_hex2bn(&bn, f[3]) == (int)strlen(f[3]) &&
-	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
-	    X509_REVOKED_set_serialNumber(rev, serial) &&
-	    X509_REVOKED_set_revocationDate(rev, t) &&
-	    (code == CRL_REASON_UNSPECIFIED ||
-	     (ASN1_ENUMERATED_set(e, code) &&
-	      X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, e, 0, 0))) &&
-	    X509_CRL_add0_revoked(crl, rev)) {
-		rev = NULL;
-		rc = 0;
-	} else {
-		ht_err_set(err, rc, "index", "bad revoked entry for serial %s",
-			   f[3]);
-	}
-	X509_REVOKED_free(rev);
-	ASN1_ENUMERATED_free(e);
-	ASN1_INTEGER_free(serial);
-	BN_free(bn);
-	ASN1_TIME_free(t);
-	return rc;
-}
-
-static int crl_build(const ca *c, X509_CRL *crl, int days, ht_err *err)
-{
-	uint8_t *text = NULL;
-	size_t len = 0;
-	ASN1_TIME *last = ASN1_TIME_set(NULL, time(NULL));
-	ASN1_TIME *next = X509_time_adj_ex(NULL, days, 0, NULL);
-	ASN1_INTEGER *num = NULL;
-	X509V3_CTX ctx;
-	int rc = util_read_file(c->p.index, PKI_MAX_FILE, &text, &len, err);
-	if (rc != 0 || (rc = index_each(c->p.index, (char *)text, crl_line, crl,
-					err)) != 0)
-		goto out;
-	rc = HT_ECRYPTO;
-	if ((num = counter_take(c->p.crlnumber, err)) == NULL)
-		goto out;
-	X509V3_set_ctx(&ctx, c->crt, NULL, NULL, crl, 0);
-	X509_EXTENSION *akid = X509V3_EXT_nconf_nid(
-	    NULL, &ctx, NID_authority_key_identifier, "keyid:always");
-	if (last && next && akid &&
-	    X509_CRL_set_version(crl, X509_CRL_VERSION_2) &&
-	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(c->crt)) &&
-	    X509_CRL_set1_lastUpdate(crl, last) &&
-	    X509_CRL_set1_nextUpdate(crl, next) && X509_CRL_sort(crl) &&
-	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) &&
-	    X509_CRL_add_ext(crl, akid, -1) &&
-	    X509_CRL_sign(crl, c->key, NULL) > 0)
-		rc = 0;
-	X509_EXTENSION_free(akid);
-out:
-	if (rc == HT_ECRYPTO && err && err->msg[0] == '\0')
-		ht_err_set(err, rc, "crl", "cannot build the CRL");
-	ASN1_INTEGER_free(num);
-	ASN1_TIME_free(next);
-	ASN1_TIME_free(last);
-	free(text);
-	return rc;
-}
-
-int pki_ca_crl(const char *ca_dir, int days, ht_err *err)
-{
-	ca c;
-	ht_err_clear(err);
-	if (days <= 0)
-		days = PKI_DEFAULT_CRL_DAYS;
-	if (days > PKI_MAX_DAYS)
-		return ht_err_set(err, HT_EINVAL, "days", "at most %d",
-				  PKI_MAX_DAYS);
-	int rc = ca_open(ca_dir, &c, err);
-	if (rc != 0)
-		return rc;
-	X509_CRL *crl = X509_CRL_new();
-	BIO *mem = BIO_new(BIO_s_mem());
-	if (crl == NULL || mem == NULL)
-		rc = ht_err_set(err, HT_ENOMEM, "", "out of memory");
-	else if ((rc = crl_build(&c, crl, days, err)) == 0) {
-		if (PEM_write_bio_X509_CRL(mem, crl))
-			rc = write_mem(c.p.crl, mem, 0644, false, err);
-		else
-			rc = ht_err_set(err, HT_ECRYPTO, "crl",
-					"cannot encode the CRL");
-	}
-	BIO_free(mem);
-	X509_CRL_free(crl);
-	ca_close(&c);
-	ERR_clear_error();
-	return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ca.h"
 #include "err.h"
 #include "pki.h"
 #include "util.h"

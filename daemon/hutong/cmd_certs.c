@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ca.h"
 #include "cli.h"
 #include "ident.h"
 #include "node.h"

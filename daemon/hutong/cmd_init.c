@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "cli.h"
 #include "ident.h"
 #include "pki.h"

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "check.h"
 #include "ident.h"
 #include "pki.h"

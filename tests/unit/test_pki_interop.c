@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "ca.h"
 #include "check.h"
 #include "ident.h"
 #include "pki.h"

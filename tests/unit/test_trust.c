@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "check.h"
 #include "ident.h"
 #include "ledger.h"
