@@ -1,13 +1,14 @@
 /*
- * ledger: the node's store of records, one SQLite file in WAL mode, and the
- * only module that includes sqlite3.h. It owns the chain rules (append only
- * onto the origin's head; the same record again is a no-op; a different record
- * at a held seq is a fork, kept as evidence; a record ahead of a gap is
- * refused), the frontier (per origin: highest seq and head id), the digest
+ * ledger: the node's store of records, one SQLite file in WAL mode; its
+ * files (ledger.c, ledger_query.c, ledger_event.c, ledger_verify.c and the
+ * private ledger_impl.h) are the only ones that include sqlite3.h. It owns
+ * the chain rules (append only onto the origin's head; the same record again
+ * is a no-op; a different record at a held seq is a fork, kept as evidence;
+ * a record ahead of a gap is refused), the frontier (per origin: highest seq and head id), the digest
  * over the frontier, and the arrival log (when, from where).
  *
  * Signatures are checked by the caller before append (record_verify with the
- * key from ledger_origin_key or the genesis itself); ledger_verify re-checks
+ * key from ledger_key_at or the genesis itself); ledger_verify re-checks
  * everything offline. A record counts as stored only once its transaction
  * has committed (synchronous=FULL).
  */
@@ -64,6 +65,8 @@ typedef struct ledger_filter {
 /* Open (creating when RDWR) the ledger at path. clock may be NULL. */
 ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 		    ht_err *err);
+/* Roll back an open transaction, close the file and free *l; *l becomes
+ * NULL. Accepts NULL and *l == NULL. */
 void ledger_close(ledger **l);
 
 /* Group appends into one transaction (one fsync). Appends outside an open

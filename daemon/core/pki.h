@@ -81,6 +81,7 @@ pki_store *pki_store_reload_crls(const pki_store *old,
 				 const char *const *crl_paths, size_t n_crl,
 				 ht_err *err);
 
+/* Free *s and set it to NULL; accepts NULL and *s == NULL. */
 void pki_store_free(pki_store **s);
 
 /* Use `clock` (not owned; must outlive the store) instead of the system
