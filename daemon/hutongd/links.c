@@ -1176,60 +1176,36 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
 
 /* ---- status ---- */
 
-static json_t *time_or_null(int64_t ms)
+size_t links_peer_count(const links *l)
 {
-	char ts[40];
-	return ms > 0 ? json_string(util_format_time(ms, ts, sizeof(ts)))
-		      : json_null();
+	return l->n_peers;
 }
 
-static json_t *peer_json(const lpeer *p)
+void links_peer_info(const links *l, size_t i, status_peer *out)
 {
 	static const sync_stats none;
-	const sync_stats *tx = p->tx ? sync_sender_stats(p->tx) : &none;
-	const sync_stats *rx = p->rx ? sync_receiver_stats(p->rx) : &none;
-	int64_t seen = tx->last_seen_ms > rx->last_seen_ms ? tx->last_seen_ms
-							   : rx->last_seen_ms;
-	return json_pack(
-	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-	    "name", p->cfg.name, "node", p->parsed ? p->id.name : "", "region",
-	    p->parsed ? p->id.region : "", "endpoint", p->cfg.endpoint,
-	    "connected", p->up && tx->connected, "inbound", rx->connected,
-	    "last_seen", time_or_null(seen), "sent", (json_int_t)tx->sent,
-	    "received", (json_int_t)rx->received, "stored",
-	    (json_int_t)rx->stored, "behind", (json_int_t)tx->peer_behind,
-	    "refused", (json_int_t)rx->refused, "duplicates",
-	    (json_int_t)rx->duplicates, "gaps",
-	    (json_int_t)(rx->gaps + tx->gaps), "dropped",
-	    (json_int_t)rx->dropped, "bad_frames",
-	    (json_int_t)(rx->bad_frames + tx->bad_frames), "forks",
-	    (json_int_t)rx->forks, "buffered", (json_int_t)rx->buffered,
-	    "inbound_lost", (json_int_t)p->in_lost, "bytes_sent",
-	    (json_int_t)(tx->bytes_sent + rx->bytes_sent), "bytes_received",
-	    (json_int_t)(tx->bytes_received + rx->bytes_received),
-	    "frames_sent", (json_int_t)(tx->frames_sent + rx->frames_sent),
-	    "frames_received",
-	    (json_int_t)(tx->frames_received + rx->frames_received),
-	    "certificate", p->trusted ? "ok" : p->refusal);
+	const lpeer *p = l->peers[i];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", p->cfg.name);
+	snprintf(out->node, sizeof(out->node), "%s", p->parsed ? p->id.name : "");
+	snprintf(out->region, sizeof(out->region), "%s",
+		 p->parsed ? p->id.region : "");
+	snprintf(out->endpoint, sizeof(out->endpoint), "%s", p->cfg.endpoint);
+	snprintf(out->refusal, sizeof(out->refusal), "%s", p->refusal);
+	out->tx = p->tx ? *sync_sender_stats(p->tx) : none;
+	out->rx = p->rx ? *sync_receiver_stats(p->rx) : none;
+	out->connected = p->up && out->tx.connected;
+	out->trusted = p->trusted;
+	out->inbound_lost = p->in_lost;
 }
 
-json_t *links_peers_json(const links *l)
+void links_summary(const links *l, status_links *out)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < l->n_peers; i++)
-		json_array_append_new(a, peer_json(l->peers[i]));
-	return a;
-}
-
-json_t *links_summary_json(const links *l)
-{
-	return json_pack(
-	    "{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
-	    l->listen[0] ? json_string(l->listen) : json_null(), "zap_admitted",
-	    (json_int_t)(l->zap ? zap_admitted(l->zap) : 0), "zap_refused",
-	    (json_int_t)(l->zap ? zap_refused(l->zap) : 0), "unknown_frames",
-	    (json_int_t)l->unknown_frames, "handshake_failed",
-	    (json_int_t)l->handshake_failed, "closed_unlinked",
-	    (json_int_t)l->closed_unlinked);
+	memset(out, 0, sizeof(*out));
+	snprintf(out->listen, sizeof(out->listen), "%s", l->listen);
+	out->zap_admitted = l->zap ? zap_admitted(l->zap) : 0;
+	out->zap_refused = l->zap ? zap_refused(l->zap) : 0;
+	out->unknown_frames = l->unknown_frames;
+	out->handshake_failed = l->handshake_failed;
+	out->closed_unlinked = l->closed_unlinked;
 }

@@ -198,27 +198,22 @@ static void handle_fork_resolve(daemon_state *d,
 		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
 }
 
-/* What node_receive refused since start, by reason (node_counters). */
-static json_t *refusals_json(const node *n)
-{
-	const node_counters *c = node_get_counters(n);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decode",
-			 (json_int_t)c->decode, "signature",
-			 (json_int_t)c->signature, "trust", (json_int_t)c->trust,
-			 "chain", (json_int_t)c->chain, "forks",
-			 (json_int_t)c->forks, "gaps", (json_int_t)c->gaps,
-			 "held_back", (json_int_t)c->held_back);
-}
-
 static void handle_status(daemon_state *d, Hutong__ControlReply *rep)
 {
-	json_t *j = ctl_status_json(d->cf->name, d->cf->region,
-				    node_ledger(d->node), true);
-	json_object_set_new(j, "peers", links_peers_json(d->links));
-	json_object_set_new(j, "links", links_summary_json(d->links));
-	json_object_set_new(j, "refusals", refusals_json(d->node));
+	size_t n = links_peer_count(d->links);
+	status_peer *peers = calloc(n ? n : 1, sizeof(*peers));
+	status_links sum;
+	if (peers == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		links_peer_info(d->links, i, &peers[i]);
+	links_summary(d->links, &sum);
+	json_t *j = status_daemon_json(d->cf->name, d->cf->region,
+				       node_ledger(d->node), peers, n, &sum,
+				       node_get_counters(d->node));
 	rep->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
+	free(peers);
 }
 
 /* Free a string we set; proto3 defaults point at a static empty string. */
