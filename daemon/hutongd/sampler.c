@@ -58,7 +58,8 @@ static void log_event(node *n, ht_log *log, const char *peer, int kind,
 	ht_err err = {0};
 	ledger_event ev = {.peer = peer, .kind = kind, .count = count};
 	if (ledger_log_event(node_ledger(n), &ev, NULL, &err) != 0)
-		log_warn(log, "event log: %s peer=%s: %s",
+		log_warn(log,
+			 "event log failed kind=%s peer=%s reason=\"%s\"",
 			 ledger_event_name(kind), peer, err.msg);
 }
 
