@@ -26,7 +26,9 @@
  *
  * All of it runs on the daemon's one thread: links_poll_items adds our
  * sockets to the daemon's zmq_poll set, links_dispatch handles what polled
- * ready, links_next_ms and links_tick drive the timers.
+ * ready, links_next_ms and links_tick drive the timers. Status and the
+ * audit sampler read the peers' counters as plain structs (links_peer_info,
+ * links_summary; status.h turns them into JSON).
  */
 #ifndef HT_LINKS_H
 #define HT_LINKS_H

@@ -1,8 +1,11 @@
 /*
  * hutongd: the node daemon. One thread, one loop (STYLE.md 8): compute the
  * next deadline, zmq_poll, dispatch, run due timers. Signal handlers only set
- * flags. It owns the node (key + ledger) and serves the control socket; the
- * hutong CLI submits through it so that one process writes each ledger.
+ * flags. It owns the daemon's state (config, trust store, node, sockets)
+ * from start to shutdown, the pid lock and SIGHUP's reload; the shells do
+ * the rest: control.c answers the control socket (the hutong CLI submits
+ * through it, so that one process writes each ledger), links.c and zap.c
+ * the peers, sampler.c and alert.c the timed duties.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -95,7 +95,7 @@ static void sample_links(sampler *a, node *n, const links *l, ht_log *log)
 	}
 }
 
-bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
+bool sampler_tick(sampler *a, node *n, const links *l, const conf *cf,
 		       ht_log *log)
 {
 	const ht_clock *clk = util_clock_system();
@@ -103,7 +103,7 @@ bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
 	ht_err err = {0};
 	int64_t mono = clk->mono_ms(clk->ctx);
 	if (a != NULL && l != NULL && mono >= a->next_sample_ms) {
-		a->next_sample_ms = mono + AUDIT_SAMPLE_MS;
+		a->next_sample_ms = mono + SAMPLER_INTERVAL_MS;
 		sample_links(a, n, l, log);
 	}
 	/* node_maybe_receipt logs its own failures */
