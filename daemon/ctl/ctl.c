@@ -12,7 +12,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "util.h"
 
 static int endpoint(const char *path, char *out, size_t len, ht_err *err)
 {
@@ -132,26 +131,4 @@ bool ctl_is_running(const char *path)
 	if (reply)
 		hutong__control_reply__free_unpacked(reply, NULL);
 	return rc == 0;
-}
-
-json_t *ctl_status_json(const char *name, const char *region, ledger *l,
-			bool running)
-{
-	char hex[2 * RECORD_ID_BYTES + 1];
-	uint8_t digest[RECORD_ID_BYTES];
-	json_t *origins = json_object();
-	for (size_t i = 0; i < ledger_origin_count(l); i++) {
-		const ledger_origin *o = ledger_origin_at(l, i);
-		json_t *e = json_pack("{s:s, s:I, s:s, s:b}", "node", o->node,
-				      "seq", (json_int_t)o->seq, "head",
-				      util_hex(o->head, RECORD_ID_BYTES, hex),
-				      "forked", o->forked);
-		json_object_set_new(origins, o->region, e);
-	}
-	ledger_digest(l, digest);
-	return json_pack("{s:s, s:s, s:b, s:I, s:s, s:o, s:[]}", "node", name,
-			 "region", region, "running", running, "records",
-			 (json_int_t)ledger_record_count(l), "digest",
-			 util_hex(digest, RECORD_ID_BYTES, hex), "origins",
-			 origins, "peers");
 }

@@ -2,18 +2,16 @@
  * ctl: the control socket, both ends. hutongd serves ControlRequest
  * messages (proto/control.proto) on a ZeroMQ REP socket bound to
  * ipc://NODEDIR/control.sock (mode 0600 inside a 0700 directory); the hutong
- * CLI sends one request and waits for one reply. Also the status document,
- * which both ends can build (the CLI from the ledger when the daemon is down).
+ * CLI sends one request and waits for one reply. The status document both
+ * ends build is status.h's.
  */
 #ifndef HT_CTL_H
 #define HT_CTL_H
 
-#include <jansson.h>
 #include <stdbool.h>
 
 #include "control.pb-c.h"
 #include "err.h"
-#include "ledger.h"
 
 #define CTL_MAX_MSG (80 * 1024 * 1024) /* one request: a batch of records */
 #define CTL_TIMEOUT_MS 30000
@@ -30,10 +28,5 @@ int ctl_call(const char *path, const Hutong__ControlRequest *req,
 
 /* True if a daemon answers a status request at path. */
 bool ctl_is_running(const char *path);
-
-/* The status document: node, region, records, digest, origins (object keyed
- * by region with seq and head), peers (array). */
-json_t *ctl_status_json(const char *name, const char *region, ledger *l,
-			bool running);
 
 #endif

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "json.h"
 #include "ctl.h"
+#include "status.h"
 #include "util.h"
 
 static const char *scope_name(int scope)
@@ -355,7 +356,7 @@ int cmd_status(cli *c, int argc, char **argv)
 		ledger *l = cli_ledger(c);
 		if (l == NULL)
 			return CLI_FAIL;
-		j = ctl_status_json(c->cf->name, c->cf->region, l, false);
+		j = status_json(c->cf->name, c->cf->region, l, false);
 		ledger_close(&l);
 	}
 	if (q.json)

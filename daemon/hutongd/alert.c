@@ -114,8 +114,8 @@ static void run_or_queue(alert_runner *a, const char *id)
 		snprintf(a->queue[(a->q_head + a->q_len++) % ALERT_MAX_QUEUED],
 			 HEX_ID, "%s", id);
 	} else {
-		log_warn(a->log, "on_alert: %d commands queued; not run for "
-			 "id=%s", ALERT_MAX_QUEUED, id);
+		log_warn(a->log, "on_alert: queue full, command not run "
+			 "id=%s queued=%d", id, ALERT_MAX_QUEUED);
 	}
 }
 
@@ -132,7 +132,7 @@ void alert_on_stored(void *ctx, const record *r)
 		return;
 	const Hutong__Header *h = record_header(r);
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
-	log_info(a->log, "alert id=%s org=%s name=\"%s\" %s=1 level=%d "
+	log_info(a->log, "alert id=%s org=%s name=\"%s\" kind=%s level=%d "
 		 "origin=%s dest=%s relation=\"%s\"", hex, o->org_id, o->name,
 		 o->sighting ? "sighting" : "alert", (int)o->level,
 		 h->origin_region, dest, view_relation_name(rel));

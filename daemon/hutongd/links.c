@@ -229,7 +229,7 @@ static int zap_admit(void *ctx, const uint8_t key[ZAP_KEY_BYTES],
 				  "unknown key: no configured peer's "
 				  "certificate has this link key");
 	if (peer_verify(l, p, &e) != 0)
-		return ht_err_set(err, HT_ETRUST, "", "peer %s: %s",
+		return ht_err_set(err, HT_ETRUST, "", "configured peer '%s': %s",
 				  p->cfg.name, e.msg);
 	snprintf(user_id, ZAP_USER_ID_MAX + 1, "%s", p->id.name);
 	return 0;
@@ -318,14 +318,15 @@ static void dealer_open(links *l, lpeer *p)
 	    set_int(p->monitor, ZMQ_LINGER, 0) != 0 ||
 	    zmq_connect(p->monitor, ep) != 0 ||
 	    zmq_connect(p->dealer, p->cfg.endpoint) != 0) {
-		log_warn(l->log, "link peer=%s endpoint=%s cannot open: %s",
+		log_warn(l->log,
+			 "link cannot open peer=%s endpoint=%s reason=\"%s\"",
 			 p->cfg.name, p->cfg.endpoint,
 			 zmq_strerror(zmq_errno()));
 		dealer_close(l, p);
 		schedule_redial(l, p);
 		return;
 	}
-	log_debug(l->log, "link peer=%s connecting endpoint=%s", p->cfg.name,
+	log_debug(l->log, "link connecting peer=%s endpoint=%s", p->cfg.name,
 		  p->cfg.endpoint);
 }
 
@@ -352,8 +353,8 @@ static int rx_send(void *ctx, const uint8_t *buf, size_t len)
 		     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
 		if (zmq_errno() == EHOSTUNREACH) {
 			log_info(l->log,
-				 "link peer=%s inbound connection gone; "
-				 "receiver reset",
+				 "link inbound connection gone, receiver "
+				 "reset peer=%s",
 				 p->cfg.name);
 			p->reset_in = true;
 			p->rid_len = 0;
@@ -380,7 +381,7 @@ static void close_inbound(links *l, lpeer *p)
 	if (!l->closing && p->in_fd >= 0 &&
 	    same_addr(p->in_fd, &p->in_addr, p->in_addr_len)) {
 		shutdown(p->in_fd, SHUT_RDWR);
-		log_info(l->log, "link peer=%s inbound connection closed",
+		log_info(l->log, "link inbound connection closed peer=%s",
 			 p->cfg.name);
 	}
 	p->in_fd = -1;
@@ -457,22 +458,23 @@ static void peer_recheck(links *l, lpeer *p)
 		p->trusted = true;
 		p->refusal[0] = '\0';
 		log_info(l->log,
-			 "peer %s node=%s region=%s endpoint=%s: "
-			 "certificate ok, linking",
+			 "peer certificate ok, linking peer=%s node=%s "
+			 "region=%s endpoint=%s",
 			 p->cfg.name, p->id.name, p->id.region,
 			 p->cfg.endpoint);
 		if (peer_start(l, p) != 0)
-			log_warn(l->log, "peer %s: out of memory", p->cfg.name);
+			log_warn(l->log, "peer not linked: out of memory peer=%s",
+				 p->cfg.name);
 	} else if (!ok && p->trusted) {
 		p->trusted = false;
 		log_warn(l->log,
-			 "peer %s certificate refused: %s; links "
-			 "closed",
+			 "peer certificate refused, links closed peer=%s "
+			 "reason=\"%s\"",
 			 p->cfg.name, p->refusal);
 		peer_stop(l, p);
 	} else if (!ok && (news || !p->warned)) {
-		log_warn(l->log, "peer %s not linked: %s", p->cfg.name,
-			 p->refusal);
+		log_warn(l->log, "peer not linked peer=%s reason=\"%s\"",
+			 p->cfg.name, p->refusal);
 	}
 	p->warned = !ok;
 }
@@ -488,7 +490,8 @@ static void peer_add(links *l, const conf_peer *cp)
 {
 	lpeer *p = peer_new(l, cp);
 	if (p == NULL) {
-		log_warn(l->log, "peer %s: out of memory", cp->name);
+		log_warn(l->log, "peer not added: out of memory peer=%s",
+			 cp->name);
 		return;
 	}
 	l->peers[l->n_peers++] = p;
@@ -549,7 +552,7 @@ static void unknown_frame(links *l, const char *user, const char *why)
 	l->unknown_frames++;
 	if (log_due(l->unknown_frames))
 		log_warn(l->log,
-			 "link frame from user=%s dropped: %s (count=%llu)",
+			 "link frame dropped user=%s reason=\"%s\" count=%llu",
 			 user ? user : "-", why,
 			 (unsigned long long)l->unknown_frames);
 }
@@ -573,8 +576,9 @@ static void router_frame(links *l, zmq_msg_t *rid, zmq_msg_t *msg)
 		l->pump_due = true;
 	if (rc != 0) {
 		log_warn(l->log,
-			 "link peer=%s inbound session dropped after "
-			 "a bad frame (%s); ignoring it for %d ms",
+			 "link inbound session dropped after a bad frame, "
+			 "peer ignored for a while peer=%s reason=\"%s\" "
+			 "mute_ms=%d",
 			 p->cfg.name, ht_strerror(rc), LINK_MUTE_MS);
 		p->reset_in = true;
 		p->mute_until = now + LINK_MUTE_MS;
@@ -624,18 +628,18 @@ static void router_closed(links *l, uint32_t fd)
 			p->in_fd = -1;
 		p->in_lost++;
 		log_info(l->log,
-			 "link peer=%s inbound connection lost (closed by the "
-			 "peer, heartbeat timeout, or a frame over %d bytes) "
-			 "count=%llu",
-			 p->cfg.name, SYNC_MAX_FRAME,
-			 (unsigned long long)p->in_lost);
+			 "link inbound connection lost peer=%s count=%llu "
+			 "reason=\"closed by the peer, heartbeat timeout, or a "
+			 "frame over %d bytes\"",
+			 p->cfg.name, (unsigned long long)p->in_lost,
+			 SYNC_MAX_FRAME);
 		return;
 	}
 	if (log_due(++l->closed_unlinked))
 		log_warn(l->log,
 			 "link server: connection closed before it became a "
-			 "link (not a CurveZMQ client, a failed handshake, or "
-			 "refused by ZAP) count=%llu",
+			 "link count=%llu reason=\"not a CurveZMQ client, a "
+			 "failed handshake, or refused by ZAP\"",
 			 (unsigned long long)l->closed_unlinked);
 }
 
@@ -652,19 +656,20 @@ static void router_event(links *l, unsigned ev, uint32_t val)
 		return;
 	if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 		log_warn(l->log,
-			 "link server: handshake failed: protocol error 0x%x, "
-			 "not a CurveZMQ client (count=%llu)",
+			 "link server: handshake failed reason=\"protocol "
+			 "error 0x%x, not a CurveZMQ client\" count=%llu",
 			 (unsigned)val,
 			 (unsigned long long)l->handshake_failed);
 	else if (val == EAGAIN || val == ETIMEDOUT)
 		log_warn(l->log,
-			 "link server: handshake failed: none within %d ms "
-			 "(count=%llu)",
+			 "link server: handshake failed reason=\"none within "
+			 "%d ms\" count=%llu",
 			 LINK_HANDSHAKE_MS,
 			 (unsigned long long)l->handshake_failed);
 	else
 		log_warn(l->log,
-			 "link server: handshake failed: %s (count=%llu)",
+			 "link server: handshake failed reason=\"%s\" "
+			 "count=%llu",
 			 zmq_strerror((int)val),
 			 (unsigned long long)l->handshake_failed);
 }
@@ -711,8 +716,8 @@ static void dealer_frame(links *l, lpeer *p, zmq_msg_t *msg)
 				      zmq_msg_size(msg), now_ms(l));
 	if (rc != 0) {
 		log_warn(l->log,
-			 "link peer=%s outbound link dropped after a "
-			 "bad frame (%s); reconnecting later",
+			 "link outbound link dropped after a bad frame, "
+			 "reconnecting later peer=%s reason=\"%s\"",
 			 p->cfg.name, ht_strerror(rc));
 		p->drop_out = true;
 	}
@@ -744,7 +749,7 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 		p->up = true;
 		p->redials = 0;
 		p->auth_warned = false;
-		log_info(l->log, "link peer=%s up endpoint=%s", p->cfg.name,
+		log_info(l->log, "link up peer=%s endpoint=%s", p->cfg.name,
 			 p->cfg.endpoint);
 		sync_sender_on_connect(p->tx, now_ms(l));
 		break;
@@ -758,31 +763,32 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 		if (!p->up)
 			break;
 		p->up = false;
-		log_info(l->log, "link peer=%s down endpoint=%s", p->cfg.name,
+		log_info(l->log, "link down peer=%s endpoint=%s", p->cfg.name,
 			 p->cfg.endpoint);
 		sync_sender_on_disconnect(p->tx);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 		/* once per outage; we redial with back-off (above) */
 		log_msg(l->log, p->auth_warned ? LOG_DEBUG : LOG_WARN,
-			"link peer=%s endpoint=%s refused us (ZAP status %u): "
-			"does it list this node, and is our certificate "
-			"current there? redialling with back-off",
+			"link refused by the peer, redialling with back-off "
+			"peer=%s endpoint=%s zap_status=%u hint=\"does it list "
+			"this node, and is our certificate current there?\"",
 			p->cfg.name, p->cfg.endpoint, (unsigned)val);
 		p->auth_warned = true;
 		p->drop_out = true;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 		log_warn(l->log,
-			 "link peer=%s endpoint=%s handshake failed: "
-			 "protocol error 0x%x (wrong server key, or not a "
-			 "hutong link?)",
+			 "link handshake failed peer=%s endpoint=%s "
+			 "reason=\"protocol error 0x%x (wrong server key, or "
+			 "not a hutong link?)\"",
 			 p->cfg.name, p->cfg.endpoint, (unsigned)val);
 		p->drop_out = true;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 		log_warn(l->log,
-			 "link peer=%s endpoint=%s handshake failed: %s",
+			 "link handshake failed peer=%s endpoint=%s "
+			 "reason=\"%s\"",
 			 p->cfg.name, p->cfg.endpoint, zmq_strerror((int)val));
 		break;
 	}
@@ -897,7 +903,8 @@ static void router_monitor_open(links *l)
 	    zmq_socket_monitor(l->router, ep, LINK_SERVER_EVENTS) != 0 ||
 	    set_int(l->router_mon, ZMQ_LINGER, 0) != 0 ||
 	    zmq_connect(l->router_mon, ep) != 0) {
-		log_warn(l->log, "link server: no connection monitor: %s",
+		log_warn(l->log, "link server: no connection monitor "
+			 "reason=\"%s\"",
 			 zmq_strerror(zmq_errno()));
 		if (l->router_mon != NULL)
 			zmq_close(l->router_mon);
@@ -1142,13 +1149,18 @@ static void reload_peers(links *l, const conf *cf)
 		const conf_peer *cp = conf_peer_find(cf, l->peers[i]->cfg.name);
 		if (cp != NULL && peer_unchanged(l->peers[i], cp))
 			continue;
-		log_info(l->log, "reload: peer %s %s", l->peers[i]->cfg.name,
-			 cp ? "changed; relinking" : "removed; links closed");
+		if (cp != NULL)
+			log_info(l->log, "reload: peer changed, relinking peer=%s",
+				 l->peers[i]->cfg.name);
+		else
+			log_info(l->log,
+				 "reload: peer removed, links closed peer=%s",
+				 l->peers[i]->cfg.name);
 		peer_remove_at(l, i);
 	}
 	for (size_t i = 0; i < cf->n_peers; i++)
 		if (peer_by_label(l, cf->peers[i].name) == NULL) {
-			log_info(l->log, "reload: peer %s added",
+			log_info(l->log, "reload: peer added peer=%s",
 				 cf->peers[i].name);
 			peer_add(l, &cf->peers[i]);
 		}
@@ -1160,8 +1172,8 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
 		l->pki = pki;
 	if (strcmp(cf->listen, l->listen) != 0)
 		log_warn(l->log,
-			 "reload: listen cannot change while running; "
-			 "still listening on %s",
+			 "reload: listen cannot change while running, still "
+			 "listening listen=%s",
 			 l->listen[0] ? l->listen : "nothing");
 	if (!l->armed && wants_links(cf) && arm(l, cf, err) != 0)
 		return HT_ETRUST;
@@ -1176,60 +1188,36 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
 
 /* ---- status ---- */
 
-static json_t *time_or_null(int64_t ms)
+size_t links_peer_count(const links *l)
 {
-	char ts[40];
-	return ms > 0 ? json_string(util_format_time(ms, ts, sizeof(ts)))
-		      : json_null();
+	return l->n_peers;
 }
 
-static json_t *peer_json(const lpeer *p)
+void links_peer_info(const links *l, size_t i, status_peer *out)
 {
 	static const sync_stats none;
-	const sync_stats *tx = p->tx ? sync_sender_stats(p->tx) : &none;
-	const sync_stats *rx = p->rx ? sync_receiver_stats(p->rx) : &none;
-	int64_t seen = tx->last_seen_ms > rx->last_seen_ms ? tx->last_seen_ms
-							   : rx->last_seen_ms;
-	return json_pack(
-	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-	    "name", p->cfg.name, "node", p->parsed ? p->id.name : "", "region",
-	    p->parsed ? p->id.region : "", "endpoint", p->cfg.endpoint,
-	    "connected", p->up && tx->connected, "inbound", rx->connected,
-	    "last_seen", time_or_null(seen), "sent", (json_int_t)tx->sent,
-	    "received", (json_int_t)rx->received, "stored",
-	    (json_int_t)rx->stored, "behind", (json_int_t)tx->peer_behind,
-	    "refused", (json_int_t)rx->refused, "duplicates",
-	    (json_int_t)rx->duplicates, "gaps",
-	    (json_int_t)(rx->gaps + tx->gaps), "dropped",
-	    (json_int_t)rx->dropped, "bad_frames",
-	    (json_int_t)(rx->bad_frames + tx->bad_frames), "forks",
-	    (json_int_t)rx->forks, "buffered", (json_int_t)rx->buffered,
-	    "inbound_lost", (json_int_t)p->in_lost, "bytes_sent",
-	    (json_int_t)(tx->bytes_sent + rx->bytes_sent), "bytes_received",
-	    (json_int_t)(tx->bytes_received + rx->bytes_received),
-	    "frames_sent", (json_int_t)(tx->frames_sent + rx->frames_sent),
-	    "frames_received",
-	    (json_int_t)(tx->frames_received + rx->frames_received),
-	    "certificate", p->trusted ? "ok" : p->refusal);
+	const lpeer *p = l->peers[i];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", p->cfg.name);
+	snprintf(out->node, sizeof(out->node), "%s", p->parsed ? p->id.name : "");
+	snprintf(out->region, sizeof(out->region), "%s",
+		 p->parsed ? p->id.region : "");
+	snprintf(out->endpoint, sizeof(out->endpoint), "%s", p->cfg.endpoint);
+	snprintf(out->refusal, sizeof(out->refusal), "%s", p->refusal);
+	out->tx = p->tx ? *sync_sender_stats(p->tx) : none;
+	out->rx = p->rx ? *sync_receiver_stats(p->rx) : none;
+	out->connected = p->up && out->tx.connected;
+	out->trusted = p->trusted;
+	out->inbound_lost = p->in_lost;
 }
 
-json_t *links_peers_json(const links *l)
+void links_summary(const links *l, status_links *out)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < l->n_peers; i++)
-		json_array_append_new(a, peer_json(l->peers[i]));
-	return a;
-}
-
-json_t *links_summary_json(const links *l)
-{
-	return json_pack(
-	    "{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
-	    l->listen[0] ? json_string(l->listen) : json_null(), "zap_admitted",
-	    (json_int_t)(l->zap ? zap_admitted(l->zap) : 0), "zap_refused",
-	    (json_int_t)(l->zap ? zap_refused(l->zap) : 0), "unknown_frames",
-	    (json_int_t)l->unknown_frames, "handshake_failed",
-	    (json_int_t)l->handshake_failed, "closed_unlinked",
-	    (json_int_t)l->closed_unlinked);
+	memset(out, 0, sizeof(*out));
+	snprintf(out->listen, sizeof(out->listen), "%s", l->listen);
+	out->zap_admitted = l->zap ? zap_admitted(l->zap) : 0;
+	out->zap_refused = l->zap ? zap_refused(l->zap) : 0;
+	out->unknown_frames = l->unknown_frames;
+	out->handshake_failed = l->handshake_failed;
+	out->closed_unlinked = l->closed_unlinked;
 }

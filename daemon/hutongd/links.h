@@ -26,12 +26,13 @@
  *
  * All of it runs on the daemon's one thread: links_poll_items adds our
  * sockets to the daemon's zmq_poll set, links_dispatch handles what polled
- * ready, links_next_ms and links_tick drive the timers.
+ * ready, links_next_ms and links_tick drive the timers. Status and the
+ * audit sampler read the peers' counters as plain structs (links_peer_info,
+ * links_summary; status.h turns them into JSON).
  */
 #ifndef HT_LINKS_H
 #define HT_LINKS_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@
 #include "log.h"
 #include "node.h"
 #include "pki.h"
+#include "status.h"
 
 /* Socket options (milliseconds unless stated). */
 #define LINK_HANDSHAKE_MS 3000	       /* CURVE + ZAP handshake must finish */
@@ -121,17 +123,14 @@ void links_pump(links *l);
  * keys or certificate are unusable) after which nothing changed. */
 int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err);
 
-/* The status "peers" array: per configured peer name, node, region,
- * endpoint, connected, last_seen (RFC 3339 or null), sent, received,
- * stored, behind, refused, duplicates, gaps, dropped, bad_frames, forks,
- * buffered, inbound_lost, certificate ("ok" or why refused). The caller
- * owns the result. */
-json_t *links_peers_json(const links *l);
+/* The configured peers, for status and the audit sampler: how many, and
+ * peer i's (0 <= i < links_peer_count) name, certificate, link state and
+ * both sessions' counters, copied into *out. Peers are in config order;
+ * the set changes only in links_reload. */
+size_t links_peer_count(const links *l);
+void links_peer_info(const links *l, size_t i, status_peer *out);
 
-/* The status "links" object: listen, zap_admitted, zap_refused,
- * unknown_frames, handshake_failed (inbound handshakes that failed before
- * ZAP), closed_unlinked (inbound connections closed before their first
- * frame). The caller owns it. */
-json_t *links_summary_json(const links *l);
+/* The link server's counters, copied into *out. */
+void links_summary(const links *l, status_links *out);
 
 #endif

@@ -1,14 +1,16 @@
 /*
  * hutongd: the node daemon. One thread, one loop (STYLE.md 8): compute the
  * next deadline, zmq_poll, dispatch, run due timers. Signal handlers only set
- * flags. It owns the node (key + ledger) and serves the control socket; the
- * hutong CLI submits through it so that one process writes each ledger.
+ * flags. It owns the daemon's state (config, trust store, node, sockets)
+ * from start to shutdown, the pid lock and SIGHUP's reload; the shells do
+ * the rest: control.c answers the control socket (the hutong CLI submits
+ * through it, so that one process writes each ledger), links.c and zap.c
+ * the peers, sampler.c and alert.c the timed duties.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include "log.h"
 #include "node.h"
 #include "pki.h"
+#include "control.h"
 #include "ctl.h"
 #include "links.h"
 #include "alert.h"
@@ -73,229 +76,18 @@ static void report_stderr(void *ctx, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
-/* ---- control requests ---- */
-
-static void handle_submit(daemon_state *d, const Hutong__SubmitRequest *sr,
-			  Hutong__ControlReply *rep)
+/* One control request, with what the handlers need now (the config is
+ * replaced on reload). */
+static void serve_control(daemon_state *d)
 {
-	size_t n = sr->n_items;
-	ht_err err = {0};
-	node_result *res = calloc(n ? n : 1, sizeof(*res));
-	Hutong__SubmitResult *out = calloc(n ? n : 1, sizeof(*out));
-	Hutong__SubmitResult **outp = calloc(n ? n : 1, sizeof(*outp));
-	char (*msgs)[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4] =
-		calloc(n ? n : 1, sizeof(*msgs));
-	if (!res || !out || !outp || !msgs) {
-		rep->code = HT_ENOMEM;
-		rep->error = strdup("out of memory");
-		goto out;
-	}
-	rep->code = node_submit(d->node, sr->items, n, res, &err);
-	if (rep->code != 0)
-		rep->error = strdup(ht_err_str(&err, msgs[0], sizeof(msgs[0])));
-	for (size_t i = 0; i < n; i++) {
-		hutong__submit_result__init(&out[i]);
-		if (res[i].code == 0) {
-			out[i].id.data = malloc(RECORD_ID_BYTES);
-			if (out[i].id.data) {
-				memcpy(out[i].id.data, res[i].id, RECORD_ID_BYTES);
-				out[i].id.len = RECORD_ID_BYTES;
-			}
-		} else {
-			out[i].error = strdup(ht_err_str(&res[i].err, msgs[i],
-							 sizeof(msgs[i])));
-		}
-		outp[i] = &out[i];
-	}
-	rep->results = outp;
-	rep->n_results = n;
-	outp = NULL;
-	out = NULL;
-out:
-	free(res);
-	free(out);
-	free(outp);
-	free(msgs);
-}
-
-/* Install the rotated key and chain at the configured paths, so a restart
- * signs with them. The new key file is copied, never moved, so the
- * operator keeps the original until satisfied. */
-static int install_rotated(daemon_state *d, const char *key_path,
-			   const pki_chain *chain, ht_err *err)
-{
-	int rc = pki_chain_write_pem(d->cf->cert,
-				     (const uint8_t *const *)chain->der,
-				     chain->len, chain->n, err);
-	if (rc != 0 || key_path == NULL)
-		return rc;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	rc = util_read_file(key_path, 65536, &buf, &len, err);
-	if (rc == 0)
-		rc = util_write_file(d->cf->key, buf, len, 0600, false, err);
-	if (buf != NULL)
-		sodium_memzero(buf, len);
-	free(buf);
-	return rc;
-}
-
-static void handle_rotate(daemon_state *d, const Hutong__RotateRequest *rr,
-			  Hutong__ControlReply *rep)
-{
-	pki_chain chain = {0};
-	ht_err err = {0};
-	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
-	uint8_t id[RECORD_ID_BYTES];
-	const char *key = rr->key_path && rr->key_path[0] ? rr->key_path : NULL;
-	int rc = pki_chain_read_pem(rr->cert_path, &chain, &err);
-	if (rc == 0)
-		rc = node_rotate(d->node, key, (const uint8_t *const *)chain.der,
-				 chain.len, chain.n, id, &err);
-	if (rc == 0)
-		rc = install_rotated(d, key, &chain, &err);
-	if (rc == 0) {
-		pki_chain_clear(&d->chain);
-		d->chain = chain;
-		chain = (pki_chain){0};
-		Hutong__SubmitResult *res = calloc(1, sizeof(*res));
-		Hutong__SubmitResult **arr = calloc(1, sizeof(*arr));
-		uint8_t *idc = malloc(RECORD_ID_BYTES);
-		if (res && arr && idc) {
-			hutong__submit_result__init(res);
-			memcpy(idc, id, RECORD_ID_BYTES);
-			res->id = (ProtobufCBinaryData){RECORD_ID_BYTES, idc};
-			arr[0] = res;
-			rep->results = arr;
-			rep->n_results = 1;
-		} else {
-			free(res);
-			free(arr);
-			free(idc);
-		}
-		log_info(d->log, "rotated cert=%s key=%s", rr->cert_path,
-			 key ? key : "(unchanged)");
-	} else {
-		rep->code = rc;
-		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
-	}
-	pki_chain_clear(&chain);
-}
-
-static void handle_fork_resolve(daemon_state *d,
-				const Hutong__ForkResolveRequest *fr,
-				Hutong__ControlReply *rep)
-{
-	ht_err err = {0};
-	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
-	if (!util_is_region_code(fr->origin) || fr->keep.len != RECORD_ID_BYTES)
-		rep->code = ht_err_set(&err, HT_EINVAL, "", "fork resolve needs "
-				       "a region code and a 32-byte record id");
-	else
-		rep->code = node_fork_resolve(d->node, fr->origin,
-					      fr->keep.data, &err);
-	if (rep->code != 0)
-		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
-}
-
-/* What node_receive refused since start, by reason (node_counters). */
-static json_t *refusals_json(const node *n)
-{
-	const node_counters *c = node_get_counters(n);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decode",
-			 (json_int_t)c->decode, "signature",
-			 (json_int_t)c->signature, "trust", (json_int_t)c->trust,
-			 "chain", (json_int_t)c->chain, "forks",
-			 (json_int_t)c->forks, "gaps", (json_int_t)c->gaps,
-			 "held_back", (json_int_t)c->held_back);
-}
-
-static void handle_status(daemon_state *d, Hutong__ControlReply *rep)
-{
-	json_t *j = ctl_status_json(d->cf->name, d->cf->region,
-				    node_ledger(d->node), true);
-	json_object_set_new(j, "peers", links_peers_json(d->links));
-	json_object_set_new(j, "links", links_summary_json(d->links));
-	json_object_set_new(j, "refusals", refusals_json(d->node));
-	rep->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-}
-
-/* Free a string we set; proto3 defaults point at a static empty string. */
-static void free_str(char *s)
-{
-	if (s != protobuf_c_empty_string)
-		free(s);
-}
-
-static void free_reply_parts(Hutong__ControlReply *rep)
-{
-	for (size_t i = 0; i < rep->n_results; i++) {
-		free(rep->results[i]->id.data);
-		free_str(rep->results[i]->error);
-	}
-	if (rep->n_results > 0)
-		free(rep->results[0]); /* the array of results */
-	free(rep->results);
-	free_str(rep->error);
-	free_str(rep->json);
-}
-
-static void dispatch(daemon_state *d, const Hutong__ControlRequest *req,
-		     Hutong__ControlReply *rep)
-{
-	switch (req->op_case) {
-	case HUTONG__CONTROL_REQUEST__OP_SUBMIT:
-		handle_submit(d, req->submit, rep);
-		break;
-	case HUTONG__CONTROL_REQUEST__OP_STATUS:
-		handle_status(d, rep);
-		break;
-	case HUTONG__CONTROL_REQUEST__OP_ROTATE:
-		handle_rotate(d, req->rotate, rep);
-		break;
-	case HUTONG__CONTROL_REQUEST__OP_FORK_RESOLVE:
-		handle_fork_resolve(d, req->fork_resolve, rep);
-		break;
-	case HUTONG__CONTROL_REQUEST__OP_STOP:
-		log_info(d->log, "stop requested via control socket");
+	control_ctx c = {.cf = d->cf,
+			 .node = d->node,
+			 .links = d->links,
+			 .log = d->log,
+			 .chain = &d->chain};
+	control_serve(d->ctl, &c);
+	if (c.stop)
 		d->stop = true;
-		break;
-	default:
-		rep->code = HT_EINVAL;
-		rep->error = strdup("unknown control request");
-	}
-}
-
-static void serve_one(daemon_state *d)
-{
-	zmq_msg_t msg;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, d->ctl, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&msg);
-		return;
-	}
-	Hutong__ControlReply rep = HUTONG__CONTROL_REPLY__INIT;
-	Hutong__ControlRequest *req = hutong__control_request__unpack(
-		NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-	zmq_msg_close(&msg);
-	if (req == NULL) {
-		log_warn(d->log, "control: malformed request");
-		rep.code = HT_EINVAL;
-		rep.error = strdup("malformed control request");
-	} else {
-		dispatch(d, req, &rep);
-		hutong__control_request__free_unpacked(req, NULL);
-		links_pump(d->links); /* push what a submit stored */
-	}
-	size_t len = hutong__control_reply__get_packed_size(&rep);
-	uint8_t *buf = malloc(len ? len : 1);
-	if (buf != NULL) {
-		hutong__control_reply__pack(&rep, buf);
-		zmq_send(d->ctl, buf, len, 0);
-	}
-	free(buf);
-	free_reply_parts(&rep);
 }
 
 /* ---- start, reload, stop ---- */
@@ -394,43 +186,64 @@ static int start(daemon_state *d, ht_err *err)
 	return 0;
 }
 
-static void reload(daemon_state *d)
+/* The config file again, or NULL (logged) when it has errors or changes
+ * what cannot change while running. */
+static conf *reload_conf(const daemon_state *d)
 {
 	conf *fresh = conf_load(d->cf->path, NULL, NULL);
 	if (fresh == NULL) {
-		log_warn(d->log, "reload: %s has errors; keeping the running "
-			 "config (run hutongd --check-config -c %s)",
+		log_warn(d->log,
+			 "reload: config has errors, running config kept "
+			 "config=%s hint=\"hutongd --check-config -c %s\"",
 			 d->cf->path, d->cf->path);
-		return;
+		return NULL;
 	}
 	if (strcmp(fresh->region, d->cf->region) != 0 ||
 	    strcmp(fresh->name, d->cf->name) != 0 ||
 	    strcmp(fresh->ledger, d->cf->ledger) != 0) {
-		log_warn(d->log, "reload: name, region and ledger cannot change "
-			 "while running; keeping the running config");
+		log_warn(d->log,
+			 "reload: name, region and ledger cannot change "
+			 "while running, running config kept config=%s",
+			 d->cf->path);
 		conf_free(&fresh);
-		return;
 	}
+	return fresh;
+}
+
+/* Re-read the CRLs; a refused one keeps the running trust store. */
+static void reload_trust(daemon_state *d, const conf *fresh)
+{
 	const char *crls[] = {fresh->crl};
 	ht_err err = {0};
 	pki_store *pki = pki_store_reload_crls(d->pki, crls, 1, &err);
 	if (pki == NULL) {
-		log_warn(d->log, "reload: CRL %s refused (%s); keeping the "
-			 "running trust store", fresh->crl, err.msg);
-	} else {
-		node_set_pki(d->node, pki);
-		pki_store_free(&d->pki);
-		d->pki = pki;
-		log_info(d->log, "reload: CRLs reloaded from %s", fresh->crl);
+		log_warn(d->log,
+			 "reload: CRL refused, running trust store kept "
+			 "crl=%s reason=\"%s\"",
+			 fresh->crl, err.msg);
+		return;
 	}
+	node_set_pki(d->node, pki);
+	pki_store_free(&d->pki);
+	d->pki = pki;
+	log_info(d->log, "reload: CRLs reloaded crl=%s", fresh->crl);
+}
+
+static void reload(daemon_state *d)
+{
+	ht_err err = {0};
+	conf *fresh = reload_conf(d);
+	if (fresh == NULL)
+		return;
+	reload_trust(d, fresh);
 	log_set_level(d->log, fresh->log_level);
 	conf_free(&d->cf);
 	d->cf = fresh;
 	alert_set_command(d->alerts, d->cf->on_alert);
-	log_info(d->log, "reload: config %s applied", d->cf->path);
-	ht_err lerr = {0};
-	if (links_reload(d->links, d->cf, d->pki, &lerr) != 0)
-		log_warn(d->log, "reload: links unchanged: %s", lerr.msg);
+	log_info(d->log, "reload: config applied config=%s", d->cf->path);
+	if (links_reload(d->links, d->cf, d->pki, &err) != 0)
+		log_warn(d->log, "reload: links unchanged reason=\"%s\"",
+			 err.msg);
 }
 
 static void run(daemon_state *d)
@@ -450,7 +263,8 @@ static void run(daemon_state *d)
 		int n = zmq_poll(items, (int)(1 + nl),
 				 links_next_ms(d->links, 1000));
 		if (n < 0 && zmq_errno() != EINTR) {
-			log_warn(d->log, "poll: %s", zmq_strerror(zmq_errno()));
+			log_warn(d->log, "poll failed reason=\"%s\"",
+				 zmq_strerror(zmq_errno()));
 			break;
 		}
 		if (n > 0)
@@ -464,7 +278,7 @@ static void run(daemon_state *d)
 			reload(d);
 		}
 		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
-			serve_one(d);
+			serve_control(d);
 	}
 	log_info(d->log, "stopping node=%s", d->cf->name);
 }
@@ -516,7 +330,14 @@ static void install_signals(void)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
-int main(int argc, char **argv)
+typedef struct args {
+	const char *path;  /* -c FILE */
+	const char *level; /* --log-level, or NULL */
+	bool check;	   /* --check-config */
+} args;
+
+/* The command line into *a: -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, args *a)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -525,44 +346,60 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *path = NULL, *level = NULL;
-	bool check = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'k': check = true; break;
-		case 'l': level = optarg; break;
+		case 'c': a->path = optarg; break;
+		case 'k': a->check = true; break;
+		case 'l': a->level = optarg; break;
 		case 'V': printf("hutongd %s\n", HUTONG_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (path == NULL || optind != argc) {
-		fprintf(stderr, "hutongd: %s\n", path ? "unexpected argument"
-						       : "-c FILE is required");
+	if (a->path == NULL || optind != argc) {
+		fprintf(stderr, "hutongd: %s\n", a->path ? "unexpected argument"
+							  : "-c FILE is required");
 		usage(stderr);
 		return 2;
 	}
-	if (check)
-		return check_config(path);
-	daemon_state d = {.lock_fd = -1};
-	if ((d.cf = conf_load(path, report_stderr, NULL)) == NULL) {
-		fprintf(stderr, "hutongd: %s has errors; not starting\n", path);
+	return -1;
+}
+
+/* The config and the log for d: -1 to go on, else the exit status. */
+static int load_config(daemon_state *d, const args *a)
+{
+	if ((d->cf = conf_load(a->path, report_stderr, NULL)) == NULL) {
+		fprintf(stderr, "hutongd: %s has errors; not starting\n",
+			a->path);
 		return 1;
 	}
-	int lv = level ? log_level_parse(level) : d.cf->log_level;
+	int lv = a->level ? log_level_parse(a->level) : d->cf->log_level;
 	if (lv < 0) {
 		fprintf(stderr, "hutongd: --log-level: must be warn, info or "
-			"debug, got '%s'\n", level);
-		conf_free(&d.cf);
+			"debug, got '%s'\n", a->level);
+		conf_free(&d->cf);
 		return 2;
 	}
-	d.log = log_new(stderr, lv, NULL);
-	install_signals();
+	d->log = log_new(stderr, lv, NULL);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	args a = {0};
+	daemon_state d = {.lock_fd = -1};
 	ht_err err = {0};
 	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
-	int rc = start(&d, &err);
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.check)
+		return check_config(a.path);
+	if ((rc = load_config(&d, &a)) >= 0)
+		return rc;
+	install_signals();
+	rc = start(&d, &err);
 	if (rc != 0)
 		fprintf(stderr, "hutongd: %s\n", ht_err_str(&err, msg, sizeof(msg)));
 	else

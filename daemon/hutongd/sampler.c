@@ -1,10 +1,11 @@
 /*
  * sampler: receipts on the daemon's timer, and the links' counters
  * sampled into the event log. The sampling reads the same per-peer numbers
- * `status` shows (links_peers_json) and writes one "sent" row per peer per
- * sample when records went out, and a row per connect or disconnect seen
- * between samples. It needs nothing from the link code but that summary;
- * when the links log these events at the source, this part can go.
+ * `status` shows (links_peer_info) and writes, through the ledger's event
+ * log, one "sent" row per peer per sample when records went out, and a row
+ * per connect or disconnect seen between samples. It needs nothing from the
+ * link code but those counters; when the links log these events at the
+ * source, this part can go.
  */
 #include "sampler.h"
 
@@ -15,7 +16,7 @@
 
 typedef struct peer_seen {
 	char name[RECORD_MAX_NAME + 1];
-	json_int_t sent;
+	uint64_t sent;
 	bool connected;
 } peer_seen;
 
@@ -57,47 +58,44 @@ static void log_event(node *n, ht_log *log, const char *peer, int kind,
 	ht_err err = {0};
 	ledger_event ev = {.peer = peer, .kind = kind, .count = count};
 	if (ledger_log_event(node_ledger(n), &ev, NULL, &err) != 0)
-		log_warn(log, "event log: %s peer=%s: %s",
+		log_warn(log,
+			 "event log failed kind=%s peer=%s reason=\"%s\"",
 			 ledger_event_name(kind), peer, err.msg);
 }
 
 /* One peer's counters against the last sample. The peer is named as
  * node_receive names it: by its certificate's node name. */
 static void sample_peer(sampler *a, node *n, ht_log *log,
-			const json_t *p)
+			const status_peer *p)
 {
-	const char *name = json_string_value(json_object_get(p, "node"));
-	if (name == NULL || name[0] == '\0')
-		name = json_string_value(json_object_get(p, "name"));
-	peer_seen *s = name ? seen_peer(a, name) : NULL;
+	const char *name = p->node[0] != '\0' ? p->node : p->name;
+	peer_seen *s = seen_peer(a, name);
 	if (s == NULL)
 		return;
-	json_int_t sent = json_integer_value(json_object_get(p, "sent"));
-	bool up = json_is_true(json_object_get(p, "connected"));
+	uint64_t sent = p->tx.sent;
+	bool up = p->connected;
 	if (up && !s->connected)
 		log_event(n, log, name, LEDGER_EV_CONNECT, 1);
 	if (sent < s->sent) /* the session restarted its count */
 		s->sent = 0;
 	if (sent > s->sent)
-		log_event(n, log, name, LEDGER_EV_SENT,
-			  (uint64_t)(sent - s->sent));
+		log_event(n, log, name, LEDGER_EV_SENT, sent - s->sent);
 	if (!up && s->connected)
 		log_event(n, log, name, LEDGER_EV_DISCONNECT, 1);
 	s->sent = sent;
 	s->connected = up;
 }
 
-static void sample_links(sampler *a, node *n, links *l, ht_log *log)
+static void sample_links(sampler *a, node *n, const links *l, ht_log *log)
 {
-	json_t *peers = links_peers_json(l);
-	size_t i;
-	json_t *p;
-	json_array_foreach(peers, i, p)
-		sample_peer(a, n, log, p);
-	json_decref(peers);
+	status_peer p;
+	for (size_t i = 0; i < links_peer_count(l); i++) {
+		links_peer_info(l, i, &p);
+		sample_peer(a, n, log, &p);
+	}
 }
 
-bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
+bool sampler_tick(sampler *a, node *n, const links *l, const conf *cf,
 		       ht_log *log)
 {
 	const ht_clock *clk = util_clock_system();
@@ -105,7 +103,7 @@ bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
 	ht_err err = {0};
 	int64_t mono = clk->mono_ms(clk->ctx);
 	if (a != NULL && l != NULL && mono >= a->next_sample_ms) {
-		a->next_sample_ms = mono + AUDIT_SAMPLE_MS;
+		a->next_sample_ms = mono + SAMPLER_INTERVAL_MS;
 		sample_links(a, n, l, log);
 	}
 	/* node_maybe_receipt logs its own failures */

@@ -16,16 +16,19 @@
 #include "node.h"
 #include "links.h"
 
-#define AUDIT_SAMPLE_MS 5000 /* link counters into the event log */
+#define SAMPLER_INTERVAL_MS 5000 /* link counters into the event log */
 
 typedef struct sampler sampler;
 
+/* A sampler that has seen no peer yet; NULL when out of memory. */
 sampler *sampler_new(void);
+
+/* Free; accepts NULL and *a == NULL, and sets *a to NULL. */
 void sampler_free(sampler **a);
 
 /* Call on every pass of the loop; cheap when nothing is due. Returns true
  * when it stored a record (a receipt), so the caller pumps the links. */
-bool sampler_tick(sampler *a, node *n, links *l, const conf *cf,
+bool sampler_tick(sampler *a, node *n, const links *l, const conf *cf,
 		       ht_log *log);
 
 #endif

@@ -208,7 +208,7 @@ static void reply(zap *z, const zap_req *r, const char *code,
 	    send_frame(z->sock, text, strlen(text), true) < 0 ||
 	    send_frame(z->sock, user_id, strlen(user_id), true) < 0 ||
 	    send_frame(z->sock, "", 0, false) < 0)
-		log_warn(z->log, "zap: cannot send reply: %s",
+		log_warn(z->log, "zap: cannot send reply reason=\"%s\"",
 			 zmq_strerror(zmq_errno()));
 }
 

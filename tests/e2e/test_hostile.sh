@@ -157,7 +157,7 @@ BEFORE=$(peer_field $T $H bad_frames); uf=$(obj_field $T links unknown_frames)
 out=$(harness garbage); echo "  $out"
 check "garbage: logged" wait_log $T "bad frame peer=hostile reason=\"frame: not a SyncMessage"
 moved "garbage: peers[].bad_frames" peer_field $T $H bad_frames
-check "garbage: multipart logged" wait_log $T "link frame from user=hostile dropped: a multipart message"
+check "garbage: multipart logged" wait_log $T "link frame dropped user=hostile reason=\"a multipart message\""
 BEFORE=$uf; moved "garbage: links.unknown_frames" obj_field $T links unknown_frames
 after garbage
 
@@ -174,7 +174,7 @@ out=$(harness oversized); rc=$?; echo "  $out"
 check "oversized: the frame over 8 MiB cut the connection" test $rc -eq 0
 check "oversized envelope: logged" wait_log $T "refused peer=hostile bytes=[0-9]+ reason=\"envelope: [0-9]+ bytes \\(limit"
 check "oversized batch: logged" wait_log $T "bad frame peer=hostile reason=\"records: 257 envelopes, limit 256\""
-check "oversized frame: logged" wait_log $T "link peer=hostile inbound connection lost"
+check "oversized frame: logged" wait_log $T "link inbound connection lost peer=hostile"
 moved "oversized frame: peers[].inbound_lost" peer_field $T $H inbound_lost
 BEFORE=$bf; moved "oversized batch: peers[].bad_frames" peer_field $T $H bad_frames
 BEFORE=$dec; moved "oversized envelope: refusals.decode" obj_field $T refusals decode
@@ -291,7 +291,7 @@ check "stall: the harness said Hello and froze" until_true 10 grep -qs "scenario
 check "stall: nanchang and nanjing sync while it is frozen" both_ways during-stall
 check "stall: nanjing drops it after the heartbeat timeout, logged" \
 	until_true "$WAIT" above peer_field $T $H inbound_lost
-check "stall: ... with the line" wait_log $T "link peer=hostile inbound connection lost"
+check "stall: ... with the line" wait_log $T "link inbound connection lost peer=hostile"
 kill -KILL "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 after stall
 
@@ -313,12 +313,12 @@ after slow-receiver
 
 # ---- a peer that refused us re-admits us: we redial by ourselves ----
 
-ups=$(grep -c "link peer=nanjing up" "$(logf nanchang)")
+ups=$(grep -c "link up peer=nanjing" "$(logf nanchang)")
 "$HUTONG" peer remove --dir "$(dir_of $T)" nanchang >/dev/null; hup $T
-check "redial: nanjing refuses nanchang (ZAP)" wait_log nanchang "link peer=nanjing .*refused us"
+check "redial: nanjing refuses nanchang (ZAP)" wait_log nanchang "link refused by the peer.* peer=nanjing "
 sleep 2 # the refusal is not a one-off: nanchang keeps being refused
 rm -f "$(dir_of $T)/peers/nanchang.crt"; peer_add $T nanchang; hup $T
-redialled() { [ "$(grep -c "link peer=nanjing up" "$(logf nanchang)")" -gt "$ups" ]; }
+redialled() { [ "$(grep -c "link up peer=nanjing" "$(logf nanchang)")" -gt "$ups" ]; }
 check "redial: nanchang's link to nanjing comes back without a restart" until_true 30 redialled
 check "redial: and syncs" both_ways redial
 check "nanjing stops cleanly" stop_daemon "$(dir_of $T)"

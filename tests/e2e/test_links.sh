@@ -161,20 +161,20 @@ check "ZAP admitted the peer by name" grep -q "zap admitted peer=nanchang" "$(lo
 
 # ---- SIGHUP: add a peer, then remove it; the other link stays ----
 
-ups=$(grep -c "link peer=nanchang up" "$(logf nanjing)")
+ups=$(grep -c "link up peer=nanchang" "$(logf nanjing)")
 check "link changsha to nanjing (running)" link nanjing changsha
 hup nanjing
 start_all changsha || not_ok "start changsha"
 add changsha "changsha lead" pair
 check "SIGHUP-added peer converges" converge pair nanjing nanchang changsha
-check "reload logged the added peer" grep -q "reload: peer changsha added" "$(logf nanjing)"
+check "reload logged the added peer" grep -q "reload: peer added peer=changsha" "$(logf nanjing)"
 "$HUTONG" peer remove --dir "$(dir_of nanjing)" changsha >/dev/null
 hup nanjing
-check "reload closed the removed peer" wait_log nanjing "reload: peer changsha removed"
+check "reload closed the removed peer" wait_log nanjing "reload: peer removed, links closed peer=changsha"
 add nanjing "after removal" pair
 check "the other link still works" converge pair nanjing nanchang
 check "the other link was not dropped" \
-	test "$(grep -c "link peer=nanchang up" "$(logf nanjing)")" = "$ups"
+	test "$(grep -c "link up peer=nanchang" "$(logf nanjing)")" = "$ups"
 check "changsha stops cleanly" stop_daemon "$(dir_of changsha)"
 
 # ---- ZAP refusals ----
@@ -200,11 +200,11 @@ check "without a ZAP handler nobody is admitted" quiet "$PROBE" noauth
 printf '\n[peer foreign]\nendpoint = tcp://127.0.0.1:%s\ncert = %s\n' \
 	"$(port_of foreign)" "$(dir_of foreign)/node.crt" >> "$(dir_of nanjing)/hutongd.conf"
 hup nanjing
-check "another CA's peer is not linked" wait_log nanjing "peer foreign not linked"
+check "another CA's peer is not linked" wait_log nanjing "peer not linked peer=foreign"
 check "another CA's peer gets nothing" \
 	quiet "$PROBE" curve "$ep" "$server_key" "$(dir_of foreign)/link.key"
 fp=$(link_key foreign | cut -c1-16)
-check "... refused by ZAP with the reason" wait_log nanjing "zap refused key=$fp .*peer foreign: "
+check "... refused by ZAP with the reason" wait_log nanjing "zap refused key=$fp .*peer 'foreign': "
 check "nothing from it was stored (no origin 210200)" \
 	bash -c "! '$HUTONG' -d '$(dir_of nanjing)' status --json | grep -q '^    \"210200\": {'"
 
@@ -213,7 +213,7 @@ check "nothing from it was stored (no origin 210200)" \
 "$HUTONG" ca revoke --dir "$CA" --cert "$(dir_of nanchang)/node.crt" --reason keyCompromise >/dev/null
 cp "$CA/crl.pem" "$(dir_of nanjing)/ca.crl"
 hup nanjing
-check "revoked peer's links are closed" wait_log nanjing "peer nanchang certificate refused: .*revoked.*links closed"
+check "revoked peer's links are closed" wait_log nanjing "peer certificate refused, links closed peer=nanchang reason=\".*revoked"
 check "its reconnection is refused" wait_log nanjing "zap refused key=$(link_key nanchang | cut -c1-16) .*revoked"
 id=$(submit nanchang "from a revoked node")
 sleep 3 # a bounded wait for something that must not happen

@@ -133,7 +133,7 @@ step nanning NN-RACE request 450100 430100 >/dev/null
 check "Changsha sees the race's request" wait_case changsha NN-RACE requested
 for p in changsha fangchenggang; do "$HUTONG" peer remove --dir "$(dir_of nanning)" "$p" >/dev/null; done
 hup nanning
-check "Nanning cut off" wait_log nanning "reload: peer fangchenggang removed"
+check "Nanning cut off" wait_log nanning "reload: peer removed, links closed peer=fangchenggang"
 sleep 0.5
 check "cancel at Nanning (valid there)" step nanning NN-RACE cancel 450100 430100 >/dev/null
 check "accept at Changsha (valid there)" step changsha NN-RACE accept 450100 430100 >/dev/null
