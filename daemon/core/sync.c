@@ -39,6 +39,7 @@
  */
 #include "sync.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,20 +382,13 @@ struct sync_sender {
 
 #define NOT_IDLE UINT64_MAX
 
+_Static_assert(offsetof(cursor, origin) == 0,
+	       "util_region_pos needs the region first");
+
+/* Index of origin's cursor, or ~(its place) when it has none. */
 static long cursor_pos(const sync_sender *s, const char *origin)
 {
-	size_t lo = 0, hi = s->n_cur;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(s->cur[mid].origin, origin);
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return ~(long)lo;
+	return util_region_pos(s->cur, s->n_cur, sizeof(*s->cur), origin);
 }
 
 /* The cursor of origin, created (at zero) if our ledger holds the origin.
