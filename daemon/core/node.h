@@ -72,19 +72,21 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 /* Take records from a peer: for each envelope, limits and decoding
  * (record_parse), the origin's key (its genesis, checked by the trust
  * hook), the signature, then the chain rules, all in one transaction.
- * results[i] says what happened to each; every refusal is logged with
- * peer=, origin=, seq= and the reason. A forked origin's records beyond
+ * results[i] says what happened to each, with the origin and seq it
+ * parsed (none for an envelope that did not parse); every refusal is
+ * logged with peer=, origin=, seq= and the reason. A forked origin's records beyond
  * its head are refused ("origin O is forked; an operator must resolve it")
  * until node_fork_resolve. The batch is written to the ledger's event log
  * in the same transaction: one "received" and one "stored" row, one row
  * per distinct (kind, origin, reason) of its refusals, gaps and forks (the
  * same refusal again within a minute adds to the earlier row's count).
  * Returns 0, or a storage error after which nothing of the batch is
- * stored. Fits sync_node_ops.store. A batch of 16 or more is parsed and
- * its signatures checked first on this thread and one helper thread,
- * joined before the transaction; the outcome is that of one thread. */
+ * stored. Fits sync_node_ops.store (ctx: the node). A batch of 16 or more
+ * is parsed and its signatures checked first on this thread and the
+ * node's pool (one worker thread, started on first need), before the
+ * transaction; the outcome is that of one thread. */
 int node_receive(void *node, const char *peer, const uint8_t *const *env,
-		 const size_t *len, size_t n, sync_result *results);
+		 const size_t *len, size_t n, sync_verdict *results);
 
 /* Swap in a new trust store (after a CRL reload); not owned. Records
  * already stored are kept; later ones are judged by the new store. */

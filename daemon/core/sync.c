@@ -39,6 +39,7 @@
  */
 #include "sync.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,7 +349,7 @@ static int check_chain(session *ss, const ProtobufCBinaryData *c, size_t n,
 		der[i] = c[i].data;
 		len[i] = c[i].len;
 	}
-	int rc = ss->ops.check_peer(ss->ops.ctx, ss->peer, der, len, n, err);
+	int rc = ss->ops.check_peer(ss->ops.check_ctx, ss->peer, der, len, n, err);
 	return rc == 0 ? 0 : HT_ETRUST;
 }
 
@@ -381,20 +382,13 @@ struct sync_sender {
 
 #define NOT_IDLE UINT64_MAX
 
+_Static_assert(offsetof(cursor, origin) == 0,
+	       "util_region_pos needs the region first");
+
+/* Index of origin's cursor, or ~(its place) when it has none. */
 static long cursor_pos(const sync_sender *s, const char *origin)
 {
-	size_t lo = 0, hi = s->n_cur;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(s->cur[mid].origin, origin);
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return ~(long)lo;
+	return util_region_pos(s->cur, s->n_cur, sizeof(*s->cur), origin);
 }
 
 /* The cursor of origin, created (at zero) if our ledger holds the origin.
@@ -940,30 +934,6 @@ struct sync_receiver {
 	sync_sender *pair;
 };
 
-/* The origin and seq an envelope claims, without judging it (the node
- * does that): for buffering, acks and pairing only. */
-static bool peek_origin(const uint8_t *env, size_t len,
-			char origin[HT_REGION_LEN + 1], uint64_t *seq)
-{
-	if (len > RECORD_MAX_ENVELOPE)
-		return false;
-	Hutong__Envelope *e = hutong__envelope__unpack(NULL, len, env);
-	Hutong__Header *h = NULL;
-	if (e != NULL && e->header.len <= RECORD_MAX_HEADER)
-		h = hutong__header__unpack(NULL, e->header.len, e->header.data);
-	bool ok =
-	    h != NULL && util_is_region_code(h->origin_region) && h->seq > 0;
-	if (ok) {
-		memcpy(origin, h->origin_region, HT_REGION_LEN + 1);
-		*seq = h->seq;
-	}
-	if (h != NULL)
-		hutong__header__free_unpacked(h, NULL);
-	if (e != NULL)
-		hutong__envelope__free_unpacked(e, NULL);
-	return ok;
-}
-
 static uint64_t head_of(const sync_receiver *r, const char *origin)
 {
 	const ledger_origin *o = ledger_origin_find(r->ss.ops.ledger, origin);
@@ -1132,7 +1102,7 @@ static void tally(sync_receiver *r, sync_result res)
 }
 
 static int store(sync_receiver *r, const uint8_t *const *env, const size_t *len,
-		 size_t n, sync_result *res)
+		 size_t n, sync_verdict *res)
 {
 	int rc = r->ss.ops.store(r->ss.ops.ctx, r->ss.peer, env, len, n, res);
 	if (rc != 0)
@@ -1151,7 +1121,7 @@ static int gap_feed(sync_receiver *r, gap_origin *g, touched *t)
 	uint64_t expect = head_of(r, g->origin) + 1;
 	const uint8_t *env[SYNC_MAX_BATCH];
 	size_t len[SYNC_MAX_BATCH], k = 0;
-	sync_result res[SYNC_MAX_BATCH];
+	sync_verdict res[SYNC_MAX_BATCH];
 	for (; k < g->n && k < SYNC_MAX_BATCH && g->recs[k].seq <= expect;
 	     k++) {
 		env[k] = g->recs[k].env;
@@ -1165,8 +1135,8 @@ static int gap_feed(sync_receiver *r, gap_origin *g, touched *t)
 	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < k; i++) {
-		tally(r, res[i]);
-		if (res[i] == SYNC_GAP) { /* still a gap: ask again */
+		tally(r, res[i].result);
+		if (res[i].result == SYNC_GAP) { /* still a gap: ask again */
 			gap_drop(r, g->origin);
 			g->want = true;
 		}
@@ -1306,20 +1276,20 @@ static int on_hello(sync_receiver *r, const sync_msg *m, ht_err *err)
 	return 0;
 }
 
-/* Tally one envelope's result and learn what it says about the peer. */
+/* Tally one envelope's verdict and learn what it says about the peer:
+ * the origin and seq come from the node's parse, none when it did not
+ * parse. */
 static void take_result(sync_receiver *r, const uint8_t *env, size_t len,
-			sync_result res, touched *t)
+			const sync_verdict *v, touched *t)
 {
-	char origin[HT_REGION_LEN + 1];
-	uint64_t seq;
-	tally(r, res);
-	if (!peek_origin(env, len, origin, &seq))
+	tally(r, v->result);
+	if (v->origin[0] == '\0')
 		return;
-	if (res != SYNC_REFUSED)
-		sync_sender_peer_holds(r->pair, origin, seq);
-	if (res == SYNC_GAP)
-		gap_add(r, origin, seq, env, len);
-	touched_add(t, origin);
+	if (v->result != SYNC_REFUSED)
+		sync_sender_peer_holds(r->pair, v->origin, v->seq);
+	if (v->result == SYNC_GAP)
+		gap_add(r, v->origin, v->seq, env, len);
+	touched_add(t, v->origin);
 }
 
 static int on_records(sync_receiver *r, const sync_msg *m, ht_err *err)
@@ -1328,7 +1298,7 @@ static int on_records(sync_receiver *r, const sync_msg *m, ht_err *err)
 	size_t n = rec->n_envelopes;
 	const uint8_t *env[SYNC_MAX_BATCH] = {0};
 	size_t len[SYNC_MAX_BATCH] = {0};
-	sync_result res[SYNC_MAX_BATCH];
+	sync_verdict res[SYNC_MAX_BATCH];
 	touched t = {.n = 0};
 	for (size_t i = 0; i < n; i++) {
 		env[i] = rec->envelopes[i].data;
@@ -1337,7 +1307,7 @@ static int on_records(sync_receiver *r, const sync_msg *m, ht_err *err)
 	r->ss.stats.received += n;
 	if (store(r, env, len, n, res) == 0) {
 		for (size_t i = 0; i < n; i++)
-			take_result(r, env[i], len[i], res[i], &t);
+			take_result(r, env[i], len[i], &res[i], &t);
 		gap_retry(r, &t);
 		send_ack(r, n, &t);
 		send_wants(r, false);

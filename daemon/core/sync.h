@@ -55,19 +55,30 @@ typedef enum sync_result {
 	SYNC_REFUSED,      /* invalid (the node logged why) */
 } sync_result;
 
+/* One envelope's verdict, with the origin and seq the node parsed from it
+ * (for the gap buffer, the Ack and pairing); origin "" and seq 0 when it
+ * did not parse. */
+typedef struct sync_verdict {
+	sync_result result;
+	char origin[HT_REGION_LEN + 1];
+	uint64_t seq;
+} sync_verdict;
+
 /* The node behind a session. */
 typedef struct sync_node_ops {
 	/* Check, verify and append envelopes[0..n) from peer in one
 	 * transaction, filling results[i]. Returns 0, or a storage error after
 	 * which nothing was stored (the receiver does not ack; the sender will
-	 * resend). */
+	 * resend). node_receive fits it, with the node as ctx. */
 	int (*store)(void *ctx, const char *peer, const uint8_t *const *env,
-		     const size_t *len, size_t n, sync_result *results);
+		     const size_t *len, size_t n, sync_verdict *results);
+	void *ctx; /* store's */
 	/* Check the certificate chain a peer presented in Hello/Welcome
-	 * against the link's authenticated peer. 0 or HT_ETRUST with err. */
+	 * against the link's authenticated peer. 0 or HT_ETRUST with err.
+	 * NULL: any chain is taken. */
 	int (*check_peer)(void *ctx, const char *peer, const uint8_t *const *der,
 			  const size_t *len, size_t n, ht_err *err);
-	void *ctx;
+	void *check_ctx; /* check_peer's */
 	ledger *ledger;       /* read by senders: frontier and envelopes */
 	const uint8_t *const *certs; /* this node's DER chain for Hello/Welcome */
 	const size_t *cert_lens;

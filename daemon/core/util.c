@@ -465,3 +465,21 @@ char *util_name_key(const char *name, char *out, size_t len)
 		}
 	return out;
 }
+
+long util_region_pos(const void *base, size_t n, size_t size,
+		     const char *region)
+{
+	const char *p = base;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p + mid * size, region);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return ~(long)lo;
+}

@@ -79,4 +79,12 @@ int util_write_file(const char *path, const void *buf, size_t len, int mode,
 /* Join dir and name into out (PATH_MAX); name unchanged when absolute. */
 int util_path_join(const char *dir, const char *name, char *out, size_t len);
 
+/* Binary search of an array of n structs of `size` bytes each whose first
+ * member is a region's NUL-terminated code (char[HT_REGION_LEN + 1]),
+ * sorted by it with strcmp. Returns the index of region, or ~(where it
+ * would be inserted) (negative) when absent. The one sorted-region search
+ * (the ledger's frontier, the sync sender's cursors). */
+long util_region_pos(const void *base, size_t n, size_t size,
+		     const char *region);
+
 #endif

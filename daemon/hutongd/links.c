@@ -177,13 +177,6 @@ static int peer_verify(const links *l, const lpeer *p, ht_err *err)
 
 /* ---- sync node ops ---- */
 
-static int op_store(void *ctx, const char *peer, const uint8_t *const *env,
-		    const size_t *len, size_t n, sync_result *results)
-{
-	links *l = ctx;
-	return node_receive(l->node, peer, env, len, n, results);
-}
-
 /* The certificate chain a peer presents in Hello/Welcome must verify, name
  * the node the link authenticated (ZAP User-Id / our dealer's peer), and
  * certify the CURVE key that link was authenticated with. */
@@ -878,9 +871,10 @@ static int arm(links *l, const conf *cf, ht_err *err)
 	if (rc != 0)
 		return rc;
 	l->ops = (sync_node_ops){
-	    .store = op_store,
+	    .store = node_receive,
+	    .ctx = l->node,
 	    .check_peer = op_check_peer,
-	    .ctx = l,
+	    .check_ctx = l,
 	    .ledger = node_ledger(l->node),
 	    .certs = (const uint8_t *const *)l->certs->der,
 	    .cert_lens = l->certs->len,

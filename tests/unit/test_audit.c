@@ -159,12 +159,12 @@ static size_t copy_only(tnode *from, tnode *to, const char *only)
 			     SIZE_MAX, collect, &e, &err);
 		if (e.n == 0)
 			continue;
-		sync_result res[4096];
+		sync_verdict res[4096];
 		CHECK_EQ_INT(node_receive(to->n, from->name,
 					  (const uint8_t *const *)e.buf, e.len,
 					  e.n, res), 0);
 		for (size_t k = 0; k < e.n; k++)
-			stored += res[k] == SYNC_STORED;
+			stored += res[k].result == SYNC_STORED;
 		envs_free(&e);
 	}
 	return stored;
@@ -180,9 +180,9 @@ static sync_result give(tnode *to, const char *peer, const record *r)
 {
 	size_t len;
 	const uint8_t *env = record_bytes(r, &len);
-	sync_result res = SYNC_REFUSED;
+	sync_verdict res = {.result = SYNC_REFUSED};
 	CHECK_EQ_INT(node_receive(to->n, peer, &env, &len, 1, &res), 0);
-	return res;
+	return res.result;
 }
 
 static int receipt(tnode *t)
@@ -564,7 +564,7 @@ static void test_fork(void)
 	tnode e5;
 	tnode_open(&e5, "fork-e", "210200");
 	envs ee = {0};
-	sync_result eres[4];
+	sync_verdict eres[4];
 	ledger_range(L(&a), "320100", 1, 2, SIZE_MAX, collect, &ee, &err);
 	CHECK_EQ_INT(node_receive(e5.n, "fork-a", (const uint8_t *const *)ee.buf,
 				  ee.len, ee.n, eres), 0);
@@ -648,7 +648,7 @@ static void test_fork(void)
 	tnode_open(&d, "fork-d", "450100");
 	envs e = {0};
 	ledger_range(L(&a), "320100", 1, 2, SIZE_MAX, collect, &e, &err);
-	sync_result res[4];
+	sync_verdict res[4];
 	CHECK_EQ_INT(node_receive(d.n, "mallory", (const uint8_t *const *)e.buf,
 				  e.len, e.n, res), 0);
 	envs_free(&e);

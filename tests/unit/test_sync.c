@@ -1106,6 +1106,40 @@ static void test_duplicates(void)
 	tnode_close(&c);
 }
 
+/* node_receive's verdicts carry the origin and seq it parsed (the
+ * receiver buffers gaps and builds Acks from them), and none for an
+ * envelope that does not parse. */
+static void test_verdicts(void)
+{
+	tnode a, b;
+	tnode_open(&a, "verdict-a", "450000");
+	tnode_open(&b, "verdict-b", "530000");
+	submit(&a, 2);
+	env_list e;
+	envelopes(&a, 1, 3, &e);
+	static const uint8_t junk[] = {0x0a, 0x02, 0xff};
+	const uint8_t *env[4] = {e.buf[0], e.buf[2], junk, e.buf[0]};
+	size_t len[4] = {e.len[0], e.len[2], sizeof(junk), e.len[0]};
+	sync_verdict v[4];
+	memset(v, 0x55, sizeof(v));
+	CHECK_EQ_INT(node_receive(b.n, "verdict-a", env, len, 4, v), 0);
+	CHECK_EQ_INT(v[0].result, SYNC_STORED);
+	CHECK_STR(v[0].origin, "450000");
+	CHECK_EQ_INT(v[0].seq, 1);
+	CHECK_EQ_INT(v[1].result, SYNC_GAP);
+	CHECK_STR(v[1].origin, "450000");
+	CHECK_EQ_INT(v[1].seq, 3);
+	CHECK_EQ_INT(v[2].result, SYNC_REFUSED);
+	CHECK_STR(v[2].origin, "");
+	CHECK_EQ_INT(v[2].seq, 0);
+	CHECK_EQ_INT(v[3].result, SYNC_DUPLICATE);
+	CHECK_STR(v[3].origin, "450000");
+	CHECK_EQ_INT(v[3].seq, 1);
+	env_list_free(&e);
+	tnode_close(&a);
+	tnode_close(&b);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL) {
@@ -1123,6 +1157,7 @@ int main(void)
 	test_hello_retry();
 	test_forged();
 	test_duplicates();
+	test_verdicts();
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

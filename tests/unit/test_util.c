@@ -383,6 +383,23 @@ static void test_files(void)
 	CHECK(rmdir(dir) == 0);
 }
 
+/* The sorted-region search: hits, and where a miss would go. */
+static void test_region_pos(void)
+{
+	struct item {
+		char region[HT_REGION_LEN + 1];
+		int v;
+	} a[] = {{"110000", 1}, {"320100", 2}, {"360100", 3}, {"450600", 4}};
+	size_t n = sizeof(a) / sizeof(a[0]);
+	CHECK_EQ_INT(util_region_pos(a, n, sizeof(a[0]), "110000"), 0);
+	CHECK_EQ_INT(util_region_pos(a, n, sizeof(a[0]), "360100"), 2);
+	CHECK_EQ_INT(util_region_pos(a, n, sizeof(a[0]), "450600"), 3);
+	CHECK_EQ_INT(util_region_pos(a, n, sizeof(a[0]), "100000"), ~0L);
+	CHECK_EQ_INT(util_region_pos(a, n, sizeof(a[0]), "330000"), ~2L);
+	CHECK_EQ_INT(util_region_pos(a, n, sizeof(a[0]), "650000"), ~4L);
+	CHECK_EQ_INT(util_region_pos(a, 0, sizeof(a[0]), "110000"), ~0L);
+}
+
 int main(void)
 {
 	test_hex();
@@ -394,5 +411,6 @@ int main(void)
 	test_duration();
 	test_clock();
 	test_files();
+	test_region_pos();
 	return check_done("test_util");
 }

@@ -640,7 +640,7 @@ static void test_node_hooks(void)
 	org(&peer, T0, (orgspec){.id = "ORG-H", .name = "x", .dest = NN});
 	const uint8_t *env[2];
 	size_t len[2];
-	sync_result sr[2];
+	sync_verdict sr[2];
 	for (int i = 0; i < 2; i++)
 		env[i] = record_bytes(built[mark + i], &len[i]);
 	CHECK_EQ_INT(node_receive(n, "peer", env, len, 2, sr), 0);
