@@ -8,10 +8,9 @@
  * file never changes the ledger.
  */
 #include "ledger_impl.h"
+#include "pool.h"
 
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,7 @@ typedef struct verify_state {
 	sqlite3_stmt *rcpt_rows, *chain_id, *fork_id;
 	bool rcpt_have, rcpt_end;
 	int rcpt_rc;
-	struct sig_pool *sigs;		  /* signature checks, see below */
+	struct sig_queue *sigs;		  /* signature checks, see below */
 	uint8_t sig_key[RECORD_PK_BYTES]; /* the key verify_chain chose */
 } verify_state;
 
@@ -145,10 +144,9 @@ static void verify_chain(verify_state *v, const record *r)
 /* Signature checks dominate verify. The walk (SQLite reads, parsing, the
  * chain and arrival checks) stays on the caller's thread and queues each
  * record with the key in force at its seq; every SIG_BATCH records the
- * caller and one helper thread share the batch's checks (claimed one by
- * one from an atomic index), then the caller reports the failures in
- * order. Without the helper (it could not start) the caller checks them
- * all: the same code with one thread. */
+ * core's worker pool (the caller and one worker) checks the batch, then the
+ * caller reports the failures in order. Without a worker (it could not
+ * start) the caller checks them all: the same code with one thread. */
 #define SIG_BATCH 1024
 
 typedef struct sig_job {
@@ -157,93 +155,50 @@ typedef struct sig_job {
 	bool ok;
 } sig_job;
 
-typedef struct sig_pool {
+typedef struct sig_queue {
 	sig_job jobs[SIG_BATCH];
-	size_t n;	    /* queued in this batch */
-	atomic_size_t next; /* next job to claim */
-	pthread_t helper;
-	bool has_helper;
-	pthread_mutex_t mu;
-	pthread_cond_t work, idle;
-	unsigned gen, acked; /* batches handed out, finished by the helper */
-	bool quit;	     /* the helper should end (under mu) */
-} sig_pool;
+	size_t n; /* queued in this batch */
+	pool *workers;
+} sig_queue;
 
-static void sig_run(sig_pool *p)
+static void sig_check_one(void *ctx, size_t i)
 {
-	size_t i;
-	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
-		p->jobs[i].ok = record_verify(p->jobs[i].r, p->jobs[i].key);
+	sig_job *j = &((sig_queue *)ctx)->jobs[i];
+	j->ok = record_verify(j->r, j->key);
 }
 
-static void *sig_helper(void *arg)
+static sig_queue *sig_queue_new(void)
 {
-	sig_pool *p = arg;
-	unsigned seen = 0;
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->gen == seen && !p->quit)
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->gen;
-		pthread_mutex_unlock(&p->mu);
-		sig_run(p);
-		pthread_mutex_lock(&p->mu);
-		p->acked = seen;
-		pthread_cond_signal(&p->idle);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static sig_pool *sig_pool_new(void)
-{
-	sig_pool *p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->idle, NULL);
-	p->has_helper = pthread_create(&p->helper, NULL, sig_helper, p) == 0;
-	return p;
+	sig_queue *q = calloc(1, sizeof(*q));
+	if (q != NULL)
+		q->workers = pool_new(1);
+	return q;
 }
 
 /* Check the queued batch on both threads; report failures in order. */
 static void sig_flush(verify_state *v)
 {
-	sig_pool *p = v->sigs;
-	if (p == NULL || p->n == 0)
+	sig_queue *q = v->sigs;
+	if (q == NULL || q->n == 0)
 		return;
-	atomic_store(&p->next, 0);
-	if (p->has_helper) {
-		pthread_mutex_lock(&p->mu);
-		p->gen++;
-		pthread_cond_signal(&p->work);
-		pthread_mutex_unlock(&p->mu);
-	}
-	sig_run(p);
-	pthread_mutex_lock(&p->mu);
-	while (p->has_helper && p->acked != p->gen) /* it is done with it */
-		pthread_cond_wait(&p->idle, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-	for (size_t i = 0; i < p->n; i++) {
-		const Hutong__Header *h = record_header(p->jobs[i].r);
-		if (!p->jobs[i].ok)
-			problem(v, record_id(p->jobs[i].r), h->origin_region,
+	pool_run(q->workers, q->n, sig_check_one, q);
+	for (size_t i = 0; i < q->n; i++) {
+		const Hutong__Header *h = record_header(q->jobs[i].r);
+		if (!q->jobs[i].ok)
+			problem(v, record_id(q->jobs[i].r), h->origin_region,
 				h->seq,
 				"signature does not verify with the "
 				"origin's key");
-		record_free(&p->jobs[i].r);
+		record_free(&q->jobs[i].r);
 	}
-	p->n = 0;
+	q->n = 0;
 }
 
 /* Queue r (taken over) to be checked with key; *r is set to NULL. */
 static void sig_push(verify_state *v, record **r, const uint8_t *key)
 {
-	sig_pool *p = v->sigs;
-	if (p == NULL) { /* no memory for the pool: check it now */
+	sig_queue *q = v->sigs;
+	if (q == NULL) { /* no memory for the queue: check it now */
 		if (!record_verify(*r, key))
 			problem(v, record_id(*r),
 				record_header(*r)->origin_region,
@@ -253,31 +208,22 @@ static void sig_push(verify_state *v, record **r, const uint8_t *key)
 		record_free(r);
 		return;
 	}
-	p->jobs[p->n].r = *r;
-	memcpy(p->jobs[p->n].key, key, RECORD_PK_BYTES);
+	q->jobs[q->n].r = *r;
+	memcpy(q->jobs[q->n].key, key, RECORD_PK_BYTES);
 	*r = NULL;
-	if (++p->n == SIG_BATCH)
+	if (++q->n == SIG_BATCH)
 		sig_flush(v);
 }
 
-static void sig_pool_free(verify_state *v)
+static void sig_queue_free(verify_state *v)
 {
-	sig_pool *p = v->sigs;
-	if (p == NULL)
+	sig_queue *q = v->sigs;
+	if (q == NULL)
 		return;
-	for (size_t i = 0; i < p->n; i++)
-		record_free(&p->jobs[i].r);
-	if (p->has_helper) {
-		pthread_mutex_lock(&p->mu);
-		p->quit = true;
-		pthread_cond_signal(&p->work);
-		pthread_mutex_unlock(&p->mu);
-		pthread_join(p->helper, NULL);
-	}
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->idle);
-	free(p);
+	for (size_t i = 0; i < q->n; i++)
+		record_free(&q->jobs[i].r);
+	pool_free(&q->workers);
+	free(q);
 	v->sigs = NULL;
 }
 
@@ -627,13 +573,13 @@ static int verify_records(verify_state *v, ht_err *err)
 	int64_t prev_n = 0;
 	uint8_t arrival[32] = {0};
 	int step = SQLITE_DONE;
-	v->sigs = rc == 0 ? sig_pool_new() : NULL;
+	v->sigs = rc == 0 ? sig_queue_new() : NULL;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 		verify_row(v, st, &prev_n, arrival);
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = ledger_db_err(v->l, step, "read records", err);
 	sig_flush(v);
-	sig_pool_free(v);
+	sig_queue_free(v);
 	sqlite3_finalize(st);
 	return rc;
 }
