@@ -11,6 +11,7 @@ packages=(
 	clang               # libFuzzer targets (tests/fuzz)
 	libclang-rt-14-dev  # clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
+	mandoc              # mandoc -T lint over man/ (tests/e2e/test_docs.sh)
 )
 
 missing=()
