@@ -39,7 +39,8 @@ CA="$E2E_TMP/ca"
 PB="$E2E_TMP/pb"
 
 # Override the scenario list from the environment (by hand:
-# HOSTILE_PY_SCENARIOS="body-strip" HOSTILE_PY_FIXED="..." ctest -R hostile_py).
+# HOSTILE_PY_SCENARIOS="body-strip" HOSTILE_PY_FIXED="..." ctest -R hostile_py;
+# HOSTILE_PY_KEEP=DIR keeps each scenario's node directories and logs there).
 ENABLED=${HOSTILE_PY_SCENARIOS:-$ENABLED}
 FIXED=${HOSTILE_PY_FIXED:-$FIXED}
 
@@ -92,6 +93,7 @@ scenario() {
 			stop_daemon "$d/$n" || not_ok "$name: $n stops cleanly"
 		fi
 	done
+	[ -n "${HOSTILE_PY_KEEP:-}" ] && mkdir -p "$HOSTILE_PY_KEEP" && cp -r "$d" "$HOSTILE_PY_KEEP/"
 	if grep -El 'runtime error|AddressSanitizer|LeakSanitizer' "$d"/*/hutongd.log >/dev/null; then
 		not_ok "$name: sanitizer reports in the logs"
 	fi
