@@ -544,6 +544,11 @@ class Harness:
         except ValueError:
             return None
 
+    def list_ids(self, node, *filters):
+        """Ids of `hutong list FILTERS --json` (one JSON object a line)."""
+        out = self.cli(node, "list", *filters, "--json").stdout
+        return [json.loads(line)["id"] for line in out.splitlines() if line.strip()]
+
     def hup(self, node):
         os.kill(node.pid(), 1)
 
@@ -616,16 +621,21 @@ def until(secs, fn, step=0.2):
 def sc_body_strip(h):
     """1. Body stripping. The honest origin (not linked to anyone yet)
     writes an alert, a key rotation, a revocation and a receipt, then a lead
-    signed with its new key. We relay its whole chain to the target with
-    every body but the genesis's removed, then link the origin to the
-    honest peer so the full copy reaches the target through it.
+    signed with its new key. We relay its chain to the target one record at
+    a time, every body but the genesis's removed (a stripped record the
+    target refuses is sent again whole), then link the origin to the honest
+    peer, so the full copy reaches the target through it.
     Today: the stripped rotation is stored, its key never installed, and
-    the lead after it is refused forever ("signature: does not verify with
-    origin 420100's key"), so the target never converges: base checks
-    fail. After the fix (EXPECT body-strip.*): the rotation, revocation and
-    receipt are refused without their body (log line per record, counter
-    refusals.bodiless), the stripped alert is filled in when the full copy
-    arrives (`show ID --json` has its body), and the target converges."""
+    every later record of the origin is refused ("signature: does not
+    verify with origin 420100's key"), at the target and, after it relayed
+    the stripped rotation, at the honest peer too, even from the origin
+    directly; verify says OK. The scenario's own checks fail (the honest
+    peer and the target never hold the whole chain).
+    After the fix (EXPECT body-strip.*): the rotation, revocation and
+    receipt are refused without their body (a log line each, counter
+    refusals.bodiless +3), the stripped alert is taken and filled in when
+    the full copy arrives (`show ID --json` has its body), every node holds
+    the whole chain."""
     o, hut = h.origin, h.cli
     ca = h.a.ca
     org = hut(o, "submit", "org", "--author", "o1", "--org-id", "ORG-STRIP", "--name",
@@ -653,16 +663,14 @@ def sc_body_strip(h):
     rev = hut(o, "submit", "revocation", os.path.join(ca, "crl.pem"), check=True).stdout.strip()
     # a receipt (the origin's receipt_interval is 1s in this test)
     def receipt_id():
-        r = hut(o, "list", "--kind", "receipt", "--json")
-        m = re.findall(r'"id": "([0-9a-f]{64})"', r.stdout)
+        m = h.list_ids(o, "--kind", "receipt")
         return m[-1] if m else ""
     until(10, lambda: receipt_id() != "")
     rcp = receipt_id()
     after = hut(o, "submit", "intel", "--author", "o1", "--summary",
                 "signed with the rotated key", check=True).stdout.strip()
     # the origin stops writing receipts for the rest (its chain is fixed)
-    ids = re.findall(r'"id": "([0-9a-f]{64})"',
-                     hut(o, "list", "--origin", o.region, "--json").stdout)
+    ids = h.list_ids(o, "--origin", o.region)
     envs = {}
     for rid in ids:
         raw = hut(o, "show", rid, "--raw", binary=True).stdout
@@ -677,34 +685,45 @@ def sc_body_strip(h):
         return
     before = h.counter(h.target, EXPECT["body-strip.counter"])
     s = h.sender()
-    stripped = [raw if header_of(raw).seq == 1 else strip_body(raw) for _, raw in chain]
-    h.check("the target acks the stripped chain", s.records(stripped))
+    # One record at a time, genesis whole, the others stripped; when the
+    # target refuses a stripped one we send it whole (as the honest copy
+    # would come), so that each kind meets the target's check on its own.
+    taken = {}
+    for rid, raw in chain:
+        sq = header_of(raw).seq
+        s.records([raw if sq == 1 else strip_body(raw)])
+        taken[rid] = s.await_seq(o.region, sq, 1)
+        if not taken[rid]:
+            s.records([raw])
+            s.await_seq(o.region, sq, 2)
     s.close()
     for kind, rid in (("rotation", rot), ("revocation", rev), ("receipt", rcp)):
+        h.check(f"stripped {kind} not taken", not taken[rid], fixed=True)
         h.check(f"stripped {kind} refused without its body, logged",
                 h.logged(h.target, "body-strip.log", origin=o.region, seq=seq_of[rid]),
                 fixed=True)
     h.check(f"stripped records counted ({EXPECT['body-strip.counter']} +3)",
             h.counter(h.target, EXPECT["body-strip.counter"]) >= before + 3, fixed=True)
+    h.check("the stripped alert is taken (its body may come later)", taken[org])
     # now the honest copy: link the origin to the honest peer
     for a, b in ((o, h.honest), (h.honest, o)):
         hut(a, "peer", "add", "--dir", a.dir, "--cert", os.path.join(b.dir, "node.crt"),
             "--endpoint", b.listen, check=True)
         h.hup(a)
     top = max(seq_of.values())
-    h.check("the honest peer takes the origin's full chain",
-            until(WAIT, lambda: h.origin_seq(h.honest, o.region) >= top))
-    h.check("the target ends up with the whole chain, over the honest peer",
-            until(WAIT, lambda: h.origin_seq(h.target, o.region) >= top))
+    h.check("the honest peer takes the origin's whole chain",
+            until(10, lambda: h.origin_seq(h.honest, o.region) >= top))
+    h.check("the target holds the whole chain",
+            until(10, lambda: h.origin_seq(h.target, o.region) >= top))
 
     def has_body(rid):
         j = h.show_json(h.target, rid)
         return bool(j and j.get("body"))
     for kind, rid in (("alert", org), ("rotation", rot), ("revocation", rev), ("receipt", rcp)):
         h.check(f"the target holds the {kind} with its body",
-                until(5, lambda rid=rid: has_body(rid)), fixed=(kind == "alert"))
+                until(3, lambda rid=rid: has_body(rid)), fixed=(kind == "alert"))
     h.check("the lead signed with the rotated key is stored at the target",
-            until(5, lambda: h.holds(h.target, after)))
+            until(3, lambda: h.holds(h.target, after)))
 
 
 def sc_amplification(h):
@@ -802,9 +821,10 @@ def sc_connections(h):
         time.sleep(3)  # the handshakes
         t0 = time.monotonic()
         st = h.status(h.target)
-        note(f"{len(socks)} connections open; status answered: {st is not None} "
+        answered = bool(st and st.get("running"))  # not the CLI's offline view
+        note(f"{len(socks)} connections open; the daemon answered status: {answered} "
              f"({time.monotonic() - t0:.1f} s)")
-        h.check(f"status answers with {N} connections open", st is not None)
+        h.check(f"the daemon answers status with {N} connections open", answered)
     finally:
         for x in socks:
             x.close()
