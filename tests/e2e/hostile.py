@@ -779,7 +779,7 @@ def sc_amplification(h):
         note(f"B: one want, no acks: we sent {b_out} bytes, the target sent {b_in} "
              f"({b_in / max(b_out, 1):.0f}x)")
         # (C) Ping flood on the sender link
-        in0, out0, w0 = s.bytes_in, s.bytes_out, s.welcomes
+        in0, out0 = s.bytes_in, s.bytes_out
         s.welcomes = 0
         for _ in range(200):
             s.send(sync_msg(ping=sync_pb2.Ping()))

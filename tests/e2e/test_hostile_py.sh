@@ -79,7 +79,7 @@ scenario() {
 		peer_add "$d/nanjing" "$d/hostile" || { not_ok "$name: set-up"; return; }
 	start_daemon "$d/nanjing" && start_daemon "$d/nanchang" && start_daemon "$d/wuhan" ||
 		{ not_ok "$name: start"; return; }
-	out=$("$PY" "$HUTONG_SOURCE/tests/e2e/hostile.py" --build "$HUTONG_BUILD" --pb "$PB" \
+	out=$(timeout 300 "$PY" "$HUTONG_SOURCE/tests/e2e/hostile.py" --build "$HUTONG_BUILD" --pb "$PB" \
 		--ca "$CA" --target "$d/nanjing" --honest "$d/nanchang" --hostile "$d/hostile" \
 		--origin "$d/wuhan" --work "$d" --scenario "$name" --expect-fixed "$FIXED" 2>&1)
 	rc=$?
