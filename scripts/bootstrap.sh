@@ -8,6 +8,7 @@ packages=(
 	libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 	libsodium-dev libssl-dev openssl libsqlite3-dev sqlite3 libjansson-dev
 	protobuf-compiler   # Google's protoc: checks that proto/ compiles there too
+	python3-zmq python3-protobuf python3-cryptography # tests/e2e/hostile.py: the Python hostile peer
 	clang               # libFuzzer targets (tests/fuzz)
 	libclang-rt-14-dev  # clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
