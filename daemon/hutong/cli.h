@@ -1,7 +1,8 @@
 /*
- * cli: what the hutong command groups share: the invocation context (node
- * directory, its config, output mode), error printing, opening the ledger
- * read-only, and the JSON form of a stored record.
+ * cli: what the hutong commands share (cli.c): the invocation context (node
+ * directory, its config), error and usage messages, the flags of the read
+ * commands, opening the ledger read-only, and the JSON form of a stored
+ * record. Then the entry point of every command, one cmd_<command>.c each.
  */
 #ifndef HT_CLI_H
 #define HT_CLI_H
@@ -19,9 +20,9 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 typedef struct cli {
-	const char *dir;  /* -d NODEDIR (NULL if not given) */
-	const char *cmd;  /* "submit", "list", ... for messages */
-	conf *cf;         /* loaded by cli_conf */
+	const char *dir; /* -d NODEDIR (NULL if not given) */
+	const char *cmd; /* "submit", "list", ... for messages */
+	conf *cf;        /* loaded by cli_conf */
 } cli;
 
 typedef struct cli_cmd {
@@ -31,6 +32,8 @@ typedef struct cli_cmd {
 	const char *help;  /* one line */
 } cli_cmd;
 
+/* ---- messages ---- */
+
 /* Print "hutong CMD: msg" to stderr; returns CLI_FAIL. */
 int cli_fail(cli *c, const char *fmt, ...) HT_PRINTF(2, 3);
 /* Print "hutong CMD: msg" and "try 'hutong CMD --help'"; returns CLI_USAGE. */
@@ -38,24 +41,64 @@ int cli_usage(cli *c, const char *fmt, ...) HT_PRINTF(2, 3);
 /* Print an ht_err as "hutong CMD: field: msg"; returns CLI_FAIL. */
 int cli_fail_err(cli *c, const ht_err *e);
 
+/* ---- the node ---- */
+
 /* Load NODEDIR/hutongd.conf (requires -d). 0 or CLI_* code (printed). */
 int cli_conf(cli *c);
 
 /* Open the node's ledger read-only; NULL after printing the reason. */
 ledger *cli_ledger(cli *c);
 
+/* ---- arguments ---- */
+
+/* Parse a 64-hex record id argument; prints the error. */
+int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES]);
+
+/* The flags of list, status, verify and export: the record filters, --json,
+ * --format (export) and --help. */
+typedef struct cli_query {
+	ledger_filter f;
+	bool json;
+	const char *format; /* export: jsonl or csv */
+} cli_query;
+
+/* Parse argv into *q (no positional arguments allowed). 0, -1 after
+ * printing help, or a CLI_* code (printed). */
+int cli_parse_query(cli *c, int argc, char **argv, cli_query *q,
+		    const char *help);
+
+/* The output modes of audit and fork. */
+typedef enum { CLI_OUT_TEXT, CLI_OUT_JSON, CLI_OUT_CSV } cli_out;
+
+/* The flags of audit and fork: --json, --format text|json|csv, --since,
+ * --until, --origin, --keep, --help, then the positional arguments. */
+typedef struct cli_opts {
+	cli_out out;
+	int64_t since, until; /* INT64_MIN / INT64_MAX when not given */
+	const char *origin;   /* --origin (author) */
+	const char *keep;     /* --keep (fork resolve) */
+	char **args;          /* positional arguments */
+	int n_args;
+} cli_opts;
+
+/* Parse the flags of a subcommand (argv[0] is its name) into *o; allowed
+ * says which of s u o k it takes. 0, -1 after printing help, or a CLI_*
+ * code (printed). */
+int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
+		   const char *help, cli_opts *o);
+
+/* ---- output ---- */
+
 /* The JSON object for a stored record: id, origin, node, seq, prev,
  * created, author, kind, scope, body_hash, stored, source, body (the
  * proto3 JSON mapping of Body, or null when withheld). meta may be NULL. */
 json_t *cli_record_json(const record *r, const ledger_meta *meta);
 
-/* Parse a 64-hex record id argument; prints the error. */
-int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES]);
-
 /* Print a JSON value to stdout (indented when pretty) with a newline. */
 void cli_print_json(const json_t *j, bool pretty);
 
-/* The command groups. */
+/* ---- the commands: hutong COMMAND ARGS (argv[0] is COMMAND) ---- */
+
 int cmd_init(cli *c, int argc, char **argv);
 int cmd_submit(cli *c, int argc, char **argv);
 int cmd_list(cli *c, int argc, char **argv);
@@ -71,7 +114,7 @@ int cmd_rotate(cli *c, int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_fork(cli *c, int argc, char **argv);
-/* cmd_view.c: the reconciled views. */
+/* The reconciled views (helpers in cli_view.c). */
 int cmd_case(cli *c, int argc, char **argv);
 int cmd_org(cli *c, int argc, char **argv);
 int cmd_alerts(cli *c, int argc, char **argv);

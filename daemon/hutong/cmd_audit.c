@@ -1,7 +1,8 @@
 /*
  * cmd_audit: `hutong audit record|origin|author|peers|forks`, the auditor's
- * questions (core/audit.h answers them), and `hutong fork resolve`, the
- * operator's decision after a fork. Audit commands open the ledger
+ * questions (core/audit.h answers them): who originated a record and who
+ * holds it, what a bureau shared, what an officer wrote, what each link
+ * carried and refused, and the forks. The commands open the ledger
  * read-only, so they work whether or not hutongd runs; every one prints a
  * table (or text), --json, and where the answer is a table --format csv
  * (RFC 4180, header row, CRLF).
@@ -9,35 +10,20 @@
  * Exit codes: 0 answered, 1 refused or failed (reason on stderr), 2 usage.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "audit.h"
 #include "cli.h"
-#include "ctl.h"
 #include "util.h"
-
-typedef enum { OUT_TEXT, OUT_JSON, OUT_CSV } out_mode;
-
-typedef struct audit_opts {
-	out_mode out;
-	int64_t since, until; /* INT64_MIN / INT64_MAX when not given */
-	const char *origin;   /* --origin (author) */
-	const char *keep;     /* --keep (fork resolve) */
-	char **args;          /* positional arguments */
-	int n_args;
-} audit_opts;
 
 typedef struct audit_sub {
 	const char *name;
-	int (*fn)(cli *c, const audit_opts *o);
+	int (*fn)(cli *c, const cli_opts *o);
 	int n_args;          /* positional arguments required */
 	const char *flags;   /* which of s u o k are allowed */
 	bool csv;            /* --format csv supported */
@@ -154,7 +140,7 @@ static void record_audit_text(const audit_record_info *a)
 	}
 }
 
-static int sub_record(cli *c, const audit_opts *o)
+static int sub_record(cli *c, const cli_opts *o)
 {
 	uint8_t id[RECORD_ID_BYTES];
 	if (cli_parse_id(c, o->args[0], id) != 0)
@@ -168,11 +154,11 @@ static int sub_record(cli *c, const audit_opts *o)
 	ledger_close(&l);
 	if (rc != 0)
 		return cli_fail_err(c, &err);
-	if (o->out == OUT_JSON) {
+	if (o->out == CLI_OUT_JSON) {
 		json_t *j = record_audit_json(&a);
 		cli_print_json(j, true);
 		json_decref(j);
-	} else if (o->out == OUT_CSV) {
+	} else if (o->out == CLI_OUT_CSV) {
 		char t[40];
 		CSV("node", "name", "held", "receipt");
 		for (size_t i = 0; i < a.n_cover; i++)
@@ -190,7 +176,7 @@ static int sub_record(cli *c, const audit_opts *o)
 /* ---- audit origin CODE ---- */
 
 typedef struct origin_out {
-	const audit_opts *o;
+	const cli_opts *o;
 	json_t *rows, *kinds;
 	uint64_t total;
 } origin_out;
@@ -202,7 +188,7 @@ static int origin_row(void *ctx, int kind, const char *author,
 	const char *k = record_kind_name(kind);
 	char t1[40], t2[40], n[24];
 	oo->total += count;
-	if (oo->o->out == OUT_JSON) {
+	if (oo->o->out == CLI_OUT_JSON) {
 		json_t *kc = json_object_get(oo->kinds, k);
 		json_object_set_new(oo->kinds, k, json_integer(
 			(json_int_t)count + (kc ? json_integer_value(kc) : 0)));
@@ -210,7 +196,7 @@ static int origin_row(void *ctx, int kind, const char *author,
 			"{s:s, s:s, s:I, s:o, s:o}", "kind", k, "author", author,
 			"count", (json_int_t)count, "first", time_json(first_ms),
 			"last", time_json(last_ms)));
-	} else if (oo->o->out == OUT_CSV) {
+	} else if (oo->o->out == CLI_OUT_CSV) {
 		CSV(k, author, u64s(count, n), fmt_time(first_ms, t1),
 		    fmt_time(last_ms, t2));
 	} else {
@@ -226,23 +212,23 @@ static json_t *bound_json(int64_t ms, int64_t open)
 	return ms == open ? json_null() : time_json(ms);
 }
 
-static int sub_origin(cli *c, const audit_opts *o)
+static int sub_origin(cli *c, const cli_opts *o)
 {
 	ledger *l = cli_ledger(c);
 	if (l == NULL)
 		return CLI_FAIL;
 	origin_out oo = {.o = o, .rows = json_array(), .kinds = json_object()};
 	ht_err err = {0};
-	if (o->out == OUT_CSV)
+	if (o->out == CLI_OUT_CSV)
 		CSV("kind", "author", "count", "first", "last");
-	else if (o->out == OUT_TEXT)
+	else if (o->out == CLI_OUT_TEXT)
 		printf("%-12s %-24s %8s  %-24s  %s\n", "kind", "author",
 		       "records", "first created", "last created");
 	int rc = audit_origin(l, o->args[0], o->since, o->until, origin_row,
 			      &oo, &err);
 	const ledger_origin *og = rc == 0 ? ledger_origin_find(l, o->args[0])
 					  : NULL;
-	if (rc == 0 && o->out == OUT_JSON) {
+	if (rc == 0 && o->out == CLI_OUT_JSON) {
 		json_t *j = json_pack(
 			"{s:s, s:s, s:o, s:o, s:I, s:O, s:O}", "origin",
 			o->args[0], "node", og ? og->node : "", "since",
@@ -251,7 +237,7 @@ static int sub_origin(cli *c, const audit_opts *o)
 			(json_int_t)oo.total, "kinds", oo.kinds, "rows", oo.rows);
 		cli_print_json(j, true);
 		json_decref(j);
-	} else if (rc == 0 && o->out == OUT_TEXT) {
+	} else if (rc == 0 && o->out == CLI_OUT_TEXT) {
 		printf("origin %s (node %s): %llu records\n", o->args[0],
 		       og ? og->node : "?", (unsigned long long)oo.total);
 	}
@@ -264,7 +250,7 @@ static int sub_origin(cli *c, const audit_opts *o)
 /* ---- audit author ID ---- */
 
 typedef struct author_out {
-	const audit_opts *o;
+	const cli_opts *o;
 	json_t *rows;
 	size_t count;
 } author_out;
@@ -276,7 +262,7 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 	char hex[2 * RECORD_ID_BYTES + 1], t1[40], t2[40], seq[24];
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
 	ao->count++;
-	if (ao->o->out == OUT_JSON)
+	if (ao->o->out == CLI_OUT_JSON)
 		json_array_append_new(ao->rows, json_pack(
 			"{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s}", "id", hex,
 			"origin", h->origin_region, "node", h->origin_node,
@@ -284,7 +270,7 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 			record_kind_name(h->kind), "created",
 			time_json(h->created_ms), "stored",
 			time_json(m->stored_ms), "source", m->source));
-	else if (ao->o->out == OUT_CSV)
+	else if (ao->o->out == CLI_OUT_CSV)
 		CSV(hex, h->origin_region, h->origin_node, u64s(h->seq, seq),
 		    record_kind_name(h->kind), fmt_time(h->created_ms, t1),
 		    fmt_time(m->stored_ms, t2), m->source);
@@ -296,19 +282,19 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 	return 0;
 }
 
-static int sub_author(cli *c, const audit_opts *o)
+static int sub_author(cli *c, const cli_opts *o)
 {
 	ledger *l = cli_ledger(c);
 	if (l == NULL)
 		return CLI_FAIL;
 	author_out ao = {.o = o, .rows = json_array()};
 	ht_err err = {0};
-	if (o->out == OUT_CSV)
+	if (o->out == CLI_OUT_CSV)
 		CSV("id", "origin", "node", "seq", "kind", "created", "stored",
 		    "source");
 	int rc = audit_author(l, o->args[0], o->origin, author_row, &ao, &err);
 	ledger_close(&l);
-	if (rc == 0 && o->out == OUT_JSON) {
+	if (rc == 0 && o->out == CLI_OUT_JSON) {
 		json_t *j = json_pack("{s:s, s:o, s:I, s:O}", "author",
 				      o->args[0], "origin",
 				      o->origin ? json_string(o->origin)
@@ -317,7 +303,7 @@ static int sub_author(cli *c, const audit_opts *o)
 				      "records", ao.rows);
 		cli_print_json(j, true);
 		json_decref(j);
-	} else if (rc == 0 && o->out == OUT_TEXT) {
+	} else if (rc == 0 && o->out == CLI_OUT_TEXT) {
 		printf("%zu record%s by author '%s'\n", ao.count,
 		       ao.count == 1 ? "" : "s", o->args[0]);
 	}
@@ -395,7 +381,7 @@ static int event_csv(void *ctx, const ledger_event_group *g)
 	return 0;
 }
 
-static int sub_peers(cli *c, const audit_opts *o)
+static int sub_peers(cli *c, const cli_opts *o)
 {
 	ledger *l = cli_ledger(c);
 	if (l == NULL)
@@ -403,14 +389,14 @@ static int sub_peers(cli *c, const audit_opts *o)
 	ht_err err = {0};
 	json_t *peers = json_array();
 	int rc;
-	if (o->out == OUT_CSV) {
+	if (o->out == CLI_OUT_CSV) {
 		CSV("peer", "event", "origin", "reason", "records", "events",
 		    "first", "last");
 		rc = audit_check_range(o->since, INT64_MAX, &err);
 		if (rc == 0)
 			rc = ledger_event_groups(l, o->since, INT64_MAX,
 						 event_csv, NULL, &err);
-	} else if (o->out == OUT_JSON) {
+	} else if (o->out == CLI_OUT_JSON) {
 		rc = audit_peers(l, o->since, peer_json, peers, &err);
 		if (rc == 0) {
 			json_t *j = json_pack("{s:o, s:O}", "since",
@@ -469,7 +455,7 @@ static json_t *version_json(const record *r, const ledger_meta *m)
 }
 
 typedef struct forks_out {
-	out_mode out;
+	cli_out out;
 	json_t *list;
 	size_t n;
 } forks_out;
@@ -518,14 +504,14 @@ static int fork_row(void *ctx, const audit_fork *f)
 	const Hutong__Header *h = record_header(f->evidence);
 	char hex[2 * RECORD_ID_BYTES + 1];
 	fo->n++;
-	if (fo->out == OUT_JSON) {
+	if (fo->out == CLI_OUT_JSON) {
 		json_array_append_new(fo->list, json_pack(
 			"{s:s, s:s, s:I, s:b, s:o, s:o}", "origin",
 			h->origin_region, "node", h->origin_node, "seq",
 			(json_int_t)h->seq, "flagged", f->flagged, "chain",
 			version_json(f->chain, &f->chain_meta), "evidence",
 			version_json(f->evidence, &f->evidence_meta)));
-	} else if (fo->out == OUT_CSV) {
+	} else if (fo->out == CLI_OUT_CSV) {
 		fork_csv(f, "chain", f->chain, &f->chain_meta);
 		fork_csv(f, "evidence", f->evidence, &f->evidence_meta);
 	} else {
@@ -547,25 +533,25 @@ static int fork_row(void *ctx, const audit_fork *f)
 	return 0;
 }
 
-static int sub_forks(cli *c, const audit_opts *o)
+static int sub_forks(cli *c, const cli_opts *o)
 {
 	ledger *l = cli_ledger(c);
 	if (l == NULL)
 		return CLI_FAIL;
 	forks_out fo = {.out = o->out, .list = json_array()};
 	ht_err err = {0};
-	if (o->out == OUT_CSV)
+	if (o->out == CLI_OUT_CSV)
 		CSV("origin", "node", "seq", "flagged", "version", "id",
 		    "created", "author", "kind", "stored", "source", "signature",
 		    "header", "envelope");
 	int rc = audit_forks(l, fork_row, &fo, &err);
 	ledger_close(&l);
-	if (rc == 0 && o->out == OUT_JSON) {
+	if (rc == 0 && o->out == CLI_OUT_JSON) {
 		json_t *j = json_pack("{s:I, s:O}", "count", (json_int_t)fo.n,
 				      "forks", fo.list);
 		cli_print_json(j, true);
 		json_decref(j);
-	} else if (rc == 0 && o->out == OUT_TEXT && fo.n == 0) {
+	} else if (rc == 0 && o->out == CLI_OUT_TEXT && fo.n == 0) {
 		printf("no forks\n");
 	}
 	json_decref(fo.list);
@@ -612,82 +598,6 @@ static void audit_usage(FILE *f)
 		   "The ledger is opened read-only.\n");
 }
 
-static int parse_time(cli *c, const char *flag, const char *arg, int64_t *ms)
-{
-	if (strlen(arg) > 64 || util_parse_time(arg, ms) != 0)
-		return cli_usage(c, "--%s: not an RFC 3339 time: '%.40s'", flag,
-				 arg);
-	return 0;
-}
-
-static int parse_format(cli *c, const char *arg, audit_opts *o)
-{
-	if (strcmp(arg, "csv") == 0)
-		o->out = OUT_CSV;
-	else if (strcmp(arg, "json") == 0)
-		o->out = OUT_JSON;
-	else if (strcmp(arg, "text") == 0)
-		o->out = OUT_TEXT;
-	else
-		return cli_usage(c, "--format: must be text, json or csv, got "
-				 "'%.40s'", arg);
-	return 0;
-}
-
-static const struct option audit_long[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"format", required_argument, NULL, 'F'},
-	{"since", required_argument, NULL, 's'},
-	{"until", required_argument, NULL, 'u'},
-	{"origin", required_argument, NULL, 'o'},
-	{"keep", required_argument, NULL, 'k'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0}};
-
-/* Flags and positional arguments of a subcommand (argv[0] is its name).
- * allowed: which of s u o k it takes. -1 after printing help. */
-static int parse_opts(cli *c, int argc, char **argv, const char *allowed,
-		      const char *help, audit_opts *o)
-{
-	const char *format = NULL;
-	bool json = false;
-	int opt;
-	*o = (audit_opts){.since = INT64_MIN, .until = INT64_MAX};
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", audit_long, NULL)) != -1) {
-		int rc = 0;
-		if (opt == 'h') {
-			printf("%s", help);
-			return -1;
-		}
-		if (opt == '?')
-			return cli_usage(c, "bad option");
-		if (strchr("suok", opt) && !strchr(allowed, opt))
-			return cli_usage(c, "--%s does not apply here",
-					 audit_long[strchr("jFsuokh", opt) -
-						    "jFsuokh"].name);
-		switch (opt) {
-		case 'j': json = true; break;
-		case 'F': format = optarg; break;
-		case 's': rc = parse_time(c, "since", optarg, &o->since); break;
-		case 'u': rc = parse_time(c, "until", optarg, &o->until); break;
-		case 'o': o->origin = optarg; break;
-		case 'k': o->keep = optarg; break;
-		}
-		if (rc != 0)
-			return rc;
-	}
-	if (json && format != NULL && strcmp(format, "json") != 0)
-		return cli_usage(c, "--json and --format %.20s exclude each other",
-				 format);
-	o->out = json ? OUT_JSON : OUT_TEXT;
-	if (format != NULL && parse_format(c, format, o) != 0)
-		return CLI_USAGE;
-	o->args = argv + optind;
-	o->n_args = argc - optind;
-	return 0;
-}
-
 int cmd_audit(cli *c, int argc, char **argv)
 {
 	char help[1024];
@@ -705,120 +615,17 @@ int cmd_audit(cli *c, int argc, char **argv)
 				 "author, peers, forks)", argv[1]);
 	snprintf(help, sizeof(help), "usage: hutong -d NODEDIR %s\n\n%s\n",
 		 s->usage, s->help);
-	audit_opts o;
-	int rc = parse_opts(c, argc - 1, argv + 1, s->flags, help, &o);
+	cli_opts o;
+	int rc = cli_parse_opts(c, argc - 1, argv + 1, s->flags, help, &o);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	if (o.n_args != s->n_args)
 		return cli_usage(c, "%s: expected %d argument%s, got %d "
 				 "(usage: hutong %s)", s->name, s->n_args,
 				 s->n_args == 1 ? "" : "s", o.n_args, s->usage);
-	if (o.out == OUT_CSV && !s->csv)
+	if (o.out == CLI_OUT_CSV && !s->csv)
 		return cli_usage(c, "--format csv does not apply to audit %s",
 				 s->name);
 	return s->fn(c, &o);
 }
 
-/* ---- fork resolve ---- */
-
-/* The daemon holds the ledger's frontier in memory: ask it. */
-static int resolve_via_daemon(cli *c, const char *origin,
-			      const uint8_t keep[RECORD_ID_BYTES], ht_err *err)
-{
-	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
-	Hutong__ForkResolveRequest fr = HUTONG__FORK_RESOLVE_REQUEST__INIT;
-	fr.origin = (char *)origin;
-	fr.keep = (ProtobufCBinaryData){RECORD_ID_BYTES, (uint8_t *)keep};
-	req.op_case = HUTONG__CONTROL_REQUEST__OP_FORK_RESOLVE;
-	req.fork_resolve = &fr;
-	Hutong__ControlReply *rep = NULL;
-	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, err);
-	if (rc == 0 && rep->code != 0)
-		rc = ht_err_set(err, rep->code, "", "%s", rep->error);
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
-	return rc;
-}
-
-/* No daemon: take its lock so none starts meanwhile, and write the
- * ledger directly. */
-static int resolve_offline(cli *c, const char *origin,
-			   const uint8_t keep[RECORD_ID_BYTES], ht_err *err)
-{
-	char path[PATH_MAX];
-	if (util_path_join(c->cf->dir, "hutongd.pid", path, sizeof(path)) != 0)
-		return ht_err_set(err, HT_ELIMIT, "", "path too long");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ht_err_set(err, HT_EIO, "", "%s: %s", path,
-				  strerror(errno));
-	int rc = 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		rc = ht_err_set(err, HT_EUNAVAIL, "", "hutongd holds %s but does"
-				" not answer on %s; try again", c->cf->dir,
-				c->cf->control);
-	} else {
-		ledger *l = ledger_open(c->cf->ledger, LEDGER_RDWR, NULL, err);
-		rc = l ? ledger_fork_resolve(l, origin, keep, err) : HT_EIO;
-		ledger_close(&l);
-	}
-	close(fd);
-	return rc;
-}
-
-int cmd_fork(cli *c, int argc, char **argv)
-{
-	static const char help[] =
-		"usage: hutong -d NODEDIR fork resolve CODE --keep ID [--json]\n"
-		"\nAfter a fork of origin CODE (two records it signed with one "
-		"seq; see\n'hutong audit forks') this node refuses CODE's later "
-		"records. An operator\nwho has settled which branch is genuine "
-		"resolves it: ID must be this\nnode's chain record at the forked "
-		"seq (the chain is never rewritten; a\nnode that holds the other "
-		"branch cannot keep this one). The evidence\nstays, the decision "
-		"is logged (audit peers), and CODE's later records are\ntaken "
-		"again. Goes through hutongd when it runs.\n";
-	if (argc < 2 || strcmp(argv[1], "resolve") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-				  strcmp(argv[1], "-h") == 0)) {
-			printf("%s", help);
-			return CLI_OK;
-		}
-		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
-	}
-	audit_opts o;
-	uint8_t keep[RECORD_ID_BYTES];
-	int rc = parse_opts(c, argc - 1, argv + 1, "k", help, &o);
-	if (rc != 0)
-		return rc < 0 ? CLI_OK : rc;
-	if (o.n_args != 1 || o.keep == NULL)
-		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
-	if (!util_is_region_code(o.args[0]))
-		return cli_usage(c, "CODE: must be six digits, got '%.20s'",
-				 o.args[0]);
-	if (cli_parse_id(c, o.keep, keep) != 0)
-		return CLI_USAGE;
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
-	ht_err err = {0};
-	const char *via = "hutongd";
-	rc = resolve_via_daemon(c, o.args[0], keep, &err);
-	if (rc == HT_EUNAVAIL) {
-		via = "ledger";
-		rc = resolve_offline(c, o.args[0], keep, &err);
-	}
-	if (rc != 0)
-		return cli_fail_err(c, &err);
-	if (o.out == OUT_JSON) {
-		json_t *j = json_pack("{s:s, s:s, s:b, s:s}", "origin",
-				      o.args[0], "kept", o.keep, "resolved", 1,
-				      "via", via);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else {
-		printf("origin %s: fork resolved, keeping %s; its later records "
-		       "are taken again\n(the evidence stays: hutong audit "
-		       "forks)\n", o.args[0], o.keep);
-	}
-	return CLI_OK;
-}

@@ -3,17 +3,14 @@
  * A table of command groups (wg style); each group parses its own flags.
  * Commands that change the ledger go through hutongd's control socket;
  * commands that read open the ledger read-only, so they work whether or not
- * the daemon runs.
+ * the daemon runs. The helpers they share are in cli.c.
  */
 #include <getopt.h>
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "util.h"
 
 static int run_ca(cli *c, int argc, char **argv)
 {
@@ -80,83 +77,6 @@ static void usage(FILE *f)
 		   "TIME arguments are RFC 3339 (2026-11-29T08:00:00+08:00 or "
 		   "2026-11-29).\nExit status: 0 ok, 1 refused or failed, 2 usage"
 		   " error.\n");
-}
-
-int cli_fail(cli *c, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return CLI_FAIL;
-}
-
-int cli_usage(cli *c, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\ntry 'hutong %s --help'\n", c->cmd ? c->cmd : "");
-	return CLI_USAGE;
-}
-
-int cli_fail_err(cli *c, const ht_err *e)
-{
-	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
-	return cli_fail(c, "%s", ht_err_str(e, msg, sizeof(msg)));
-}
-
-static void report_conf(void *ctx, const char *line)
-{
-	fprintf(stderr, "%s\n", line);
-	(void)ctx;
-}
-
-int cli_conf(cli *c)
-{
-	if (c->cf != NULL)
-		return 0;
-	if (c->dir == NULL)
-		return cli_usage(c, "-d NODEDIR is required (or set HUTONG_DIR)");
-	char path[PATH_MAX];
-	if (util_path_join(c->dir, "hutongd.conf", path, sizeof(path)) != 0)
-		return cli_fail(c, "%s: path too long", c->dir);
-	c->cf = conf_load(path, report_conf, NULL);
-	if (c->cf == NULL)
-		return cli_fail(c, "cannot use %s (is %s a node directory made by"
-				" 'hutong init'?)", path, c->dir);
-	return 0;
-}
-
-ledger *cli_ledger(cli *c)
-{
-	if (cli_conf(c) != 0)
-		return NULL;
-	ht_err err = {0};
-	ledger *l = ledger_open(c->cf->ledger, LEDGER_RDONLY, NULL, &err);
-	if (l == NULL)
-		cli_fail_err(c, &err);
-	return l;
-}
-
-int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
-{
-	if (util_unhex(arg, id, RECORD_ID_BYTES) != 0)
-		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'", arg);
-	return 0;
-}
-
-void cli_print_json(const json_t *j, bool pretty)
-{
-	char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
-				       : JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s != NULL)
-		printf("%s\n", s);
-	free(s);
 }
 
 static const cli_cmd *find_command(const char *name)

@@ -1,0 +1,296 @@
+/*
+ * cli: the helpers every hutong command uses, so that each rule is written
+ * once: the "hutong CMD: reason" messages and exit codes, loading the
+ * node's config, opening its ledger read-only, the flags the read commands
+ * share (record filters for list/status/verify/export; output mode and time
+ * range for audit and fork), and the JSON form of a stored record. Nothing
+ * here exits or keeps state beyond the cli context.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+#include "util.h"
+
+/* ---- messages ---- */
+
+int cli_fail(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_FAIL;
+}
+
+int cli_usage(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\ntry 'hutong %s --help'\n", c->cmd ? c->cmd : "");
+	return CLI_USAGE;
+}
+
+int cli_fail_err(cli *c, const ht_err *e)
+{
+	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	return cli_fail(c, "%s", ht_err_str(e, msg, sizeof(msg)));
+}
+
+/* ---- the node ---- */
+
+static void report_conf(void *ctx, const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+	(void)ctx;
+}
+
+int cli_conf(cli *c)
+{
+	if (c->cf != NULL)
+		return 0;
+	if (c->dir == NULL)
+		return cli_usage(c, "-d NODEDIR is required (or set HUTONG_DIR)");
+	char path[PATH_MAX];
+	if (util_path_join(c->dir, "hutongd.conf", path, sizeof(path)) != 0)
+		return cli_fail(c, "%s: path too long", c->dir);
+	c->cf = conf_load(path, report_conf, NULL);
+	if (c->cf == NULL)
+		return cli_fail(c,
+				"cannot use %s (is %s a node directory made by"
+				" 'hutong init'?)",
+				path, c->dir);
+	return 0;
+}
+
+ledger *cli_ledger(cli *c)
+{
+	if (cli_conf(c) != 0)
+		return NULL;
+	ht_err err = {0};
+	ledger *l = ledger_open(c->cf->ledger, LEDGER_RDONLY, NULL, &err);
+	if (l == NULL)
+		cli_fail_err(c, &err);
+	return l;
+}
+
+/* ---- arguments ---- */
+
+int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
+{
+	if (util_unhex(arg, id, RECORD_ID_BYTES) != 0)
+		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'", arg);
+	return 0;
+}
+
+static int parse_time(cli *c, const char *flag, const char *arg, int64_t *ms)
+{
+	if (strlen(arg) > 64 || util_parse_time(arg, ms) != 0)
+		return cli_usage(c, "--%s: not an RFC 3339 time: '%.40s'", flag,
+				 arg);
+	return 0;
+}
+
+static int parse_filter(cli *c, int opt, const char *arg, cli_query *q)
+{
+	uint64_t v;
+	switch (opt) {
+	case 'k':
+		if ((q->f.kind = record_kind_parse(arg)) < 0)
+			return cli_usage(c,
+					 "--kind: unknown kind '%s' (intel, "
+					 "repatriation, org, correction, genesis)",
+					 arg);
+		return 0;
+	case 'o':
+		if (!util_is_region_code(arg))
+			return cli_usage(c,
+					 "--origin: must be six digits, got "
+					 "'%.20s'",
+					 arg);
+		q->f.origin = arg;
+		return 0;
+	case 'a': q->f.author = arg; return 0;
+	case 's':
+	case 'u': {
+		int64_t *dst = opt == 's' ? &q->f.since_ms : &q->f.until_ms;
+		if (util_parse_time(arg, dst) != 0)
+			return cli_usage(c, "--%s: not an RFC 3339 time: '%.40s'",
+					 opt == 's' ? "since" : "until", arg);
+		return 0;
+	}
+	case 'n':
+		if (util_parse_u64(arg, 1, INT64_MAX, &v) != 0)
+			return cli_usage(c, "--limit: not a positive number: '%s'",
+					 arg);
+		q->f.limit = (int64_t)v;
+		return 0;
+	}
+	return CLI_USAGE;
+}
+
+static const struct option filter_opts[] = {
+	{"kind", required_argument, NULL, 'k'},
+	{"origin", required_argument, NULL, 'o'},
+	{"author", required_argument, NULL, 'a'},
+	{"since", required_argument, NULL, 's'},
+	{"until", required_argument, NULL, 'u'},
+	{"limit", required_argument, NULL, 'n'},
+	{"json", no_argument, NULL, 'j'},
+	{"format", required_argument, NULL, 'F'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}};
+
+int cli_parse_query(cli *c, int argc, char **argv, cli_query *q,
+		    const char *help)
+{
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", filter_opts, NULL)) != -1) {
+		int rc = 0;
+		if (opt == 'h') {
+			printf("%s", help);
+			return -1;
+		} else if (opt == 'j') {
+			q->json = true;
+		} else if (opt == 'F') {
+			q->format = optarg;
+		} else if (opt == '?') {
+			return cli_usage(c, "bad option");
+		} else {
+			rc = parse_filter(c, opt, optarg, q);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (optind != argc)
+		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int parse_format(cli *c, const char *arg, cli_opts *o)
+{
+	if (strcmp(arg, "csv") == 0)
+		o->out = CLI_OUT_CSV;
+	else if (strcmp(arg, "json") == 0)
+		o->out = CLI_OUT_JSON;
+	else if (strcmp(arg, "text") == 0)
+		o->out = CLI_OUT_TEXT;
+	else
+		return cli_usage(c,
+				 "--format: must be text, json or csv, got "
+				 "'%.40s'",
+				 arg);
+	return 0;
+}
+
+static const struct option opts_long[] = {
+	{"json", no_argument, NULL, 'j'},
+	{"format", required_argument, NULL, 'F'},
+	{"since", required_argument, NULL, 's'},
+	{"until", required_argument, NULL, 'u'},
+	{"origin", required_argument, NULL, 'o'},
+	{"keep", required_argument, NULL, 'k'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}};
+
+int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
+		   const char *help, cli_opts *o)
+{
+	const char *format = NULL;
+	bool json = false;
+	int opt;
+	*o = (cli_opts){.since = INT64_MIN, .until = INT64_MAX};
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", opts_long, NULL)) != -1) {
+		int rc = 0;
+		if (opt == 'h') {
+			printf("%s", help);
+			return -1;
+		}
+		if (opt == '?')
+			return cli_usage(c, "bad option");
+		if (strchr("suok", opt) && !strchr(allowed, opt))
+			return cli_usage(
+				c, "--%s does not apply here",
+				opts_long[strchr("jFsuokh", opt) - "jFsuokh"].name);
+		switch (opt) {
+		case 'j': json = true; break;
+		case 'F': format = optarg; break;
+		case 's': rc = parse_time(c, "since", optarg, &o->since); break;
+		case 'u': rc = parse_time(c, "until", optarg, &o->until); break;
+		case 'o': o->origin = optarg; break;
+		case 'k': o->keep = optarg; break;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (json && format != NULL && strcmp(format, "json") != 0)
+		return cli_usage(c, "--json and --format %.20s exclude each other",
+				 format);
+	o->out = json ? CLI_OUT_JSON : CLI_OUT_TEXT;
+	if (format != NULL && parse_format(c, format, o) != 0)
+		return CLI_USAGE;
+	o->args = argv + optind;
+	o->n_args = argc - optind;
+	return 0;
+}
+
+/* ---- output ---- */
+
+static const char *scope_name(int scope)
+{
+	static const char *names[] = {"national", "national", "province",
+				      "neighbours", "local"};
+	return scope >= 0 && scope <= 4 ? names[scope] : "unknown";
+}
+
+json_t *cli_record_json(const record *r, const ledger_meta *meta)
+{
+	const Hutong__Header *h = record_header(r);
+	char hex[2 * RECORD_ID_BYTES + 1], t[40];
+	json_t *j = json_object();
+	json_object_set_new(j, "id", json_string(util_hex(record_id(r),
+							  RECORD_ID_BYTES, hex)));
+	json_object_set_new(j, "origin", json_string(h->origin_region));
+	json_object_set_new(j, "node", json_string(h->origin_node));
+	json_object_set_new(j, "seq", json_integer((json_int_t)h->seq));
+	json_object_set_new(j, "prev", h->prev_id.len
+		? json_string(util_hex(h->prev_id.data, h->prev_id.len, hex))
+		: json_null());
+	json_object_set_new(j, "created", json_string(util_format_time(
+		h->created_ms, t, sizeof(t))));
+	json_object_set_new(j, "author", json_string(h->author));
+	json_object_set_new(j, "kind", json_string(record_kind_name(h->kind)));
+	json_object_set_new(j, "scope", json_string(scope_name(h->scope)));
+	json_object_set_new(j, "body_hash", json_string(util_hex(
+		h->body_hash.data, h->body_hash.len, hex)));
+	if (meta != NULL) {
+		json_object_set_new(j, "stored", json_string(util_format_time(
+			meta->stored_ms, t, sizeof(t))));
+		json_object_set_new(j, "source", json_string(meta->source));
+	}
+	const Hutong__Body *b = record_body(r);
+	json_object_set_new(j, "body", b ? json_from_message(&b->base,
+							     JSON_BYTES_HEX)
+					 : json_null());
+	return j;
+}
+
+void cli_print_json(const json_t *j, bool pretty)
+{
+	char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
+				       : JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s != NULL)
+		printf("%s\n", s);
+	free(s);
+}

@@ -1,0 +1,138 @@
+/*
+ * cmd_intel: `hutong intel list|show`, the leads (intelligence records)
+ * each as its current version with its corrections (core view_lead_*), and
+ * the search by organization, person, id number, phone or region. Reads the
+ * ledger read-only.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "cli_view.h"
+#include "util.h"
+
+static json_t *lead_json(const view_lead *ld)
+{
+	json_t *j = json_object();
+	cli_view_put_version(j, &ld->v);
+	json_object_set_new(j, "lead", cli_view_msg(&ld->body->base));
+	return j;
+}
+
+static int lead_row(void *ctx, const view_lead *ld)
+{
+	const cli_view_opts *o = ctx;
+	char t[40], hex[CLI_VIEW_HEX];
+	const Hutong__Header *h = record_header(ld->v.rec);
+	if (o->json) {
+		json_t *j = lead_json(ld);
+		cli_print_json(j, false);
+		json_decref(j);
+		return 0;
+	}
+	printf("%s  %s  %s  %-10s %-20s %.60s\n", cli_view_hex(ld->v.rec, hex),
+	       cli_view_time(h->created_ms, t, sizeof(t)), h->origin_region,
+	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
+								: "current",
+	       ld->body->organization, ld->body->summary);
+	return 0;
+}
+
+static int intel_list_cmd(cli *c, int argc, char **argv)
+{
+	cli_view_opts o = {0};
+	int rc = cli_view_parse(c, argc, argv, "gpifr", "usage: hutong -d NODEDIR "
+		"intel list [--org NAME] [--person NAME] [--idno N]\n"
+		"       [--phone P] [--region CODE] [--json]\n\nLeads, each as "
+		"its current version (corrections applied), in creation\norder; "
+		"retracted leads are listed and marked, never hidden. With "
+		"terms, the\nleads that name all of them in some version; names "
+		"match after\nnormalization (full-width forms, spaces, case, "
+		"legal-form suffixes).\n", &o);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	if (optind != argc)
+		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	if (o.region && !util_is_region_code(o.region))
+		return cli_usage(c, "--region: must be six digits, got '%.20s'",
+				 o.region);
+	view_query q = {o.org, o.person, o.idno, o.phone, o.region};
+	ledger *l = cli_ledger(c);
+	if (l == NULL)
+		return CLI_FAIL;
+	ht_err err = {0};
+	rc = view_lead_search(l, &q, lead_row, &o, &err);
+	ledger_close(&l);
+	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+}
+
+static void lead_text(const view_lead *ld)
+{
+	char t[40], hex[CLI_VIEW_HEX];
+	const Hutong__Header *h = record_header(ld->v.rec);
+	const Hutong__Intelligence *in = ld->body;
+	printf("lead      %s\nstatus    %s\norigin    %s %s\ncreated   %s\n"
+	       "author    %s\n", cli_view_hex(ld->v.rec, hex),
+	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
+								: "current",
+	       h->origin_region, h->origin_node,
+	       cli_view_time(h->created_ms, t, sizeof(t)), h->author);
+	if (ld->v.amended_by)
+		printf("version   %s\n", cli_view_hex(ld->v.amended_by, hex));
+	printf("org       %s\nsummary   %s\n", in->organization[0]
+	       ? in->organization : "-", in->summary);
+	cli_view_print_people("people", (const Hutong__Person *const *)in->people,
+		     in->n_people);
+	printf("places   ");
+	for (size_t i = 0; i < in->n_places; i++)
+		printf(" %s%s%s", in->places[i]->region,
+		       in->places[i]->address[0] ? ":" : "",
+		       in->places[i]->address);
+	printf("%s\ncorrections\n", in->n_places ? "" : " -");
+	cli_view_print_fixes(&ld->v, "  ");
+}
+
+static int intel_show_cmd(cli *c, int argc, char **argv)
+{
+	cli_view_opts o = {0};
+	uint8_t id[RECORD_ID_BYTES];
+	int rc = cli_view_parse(c, argc, argv, "", "usage: hutong -d NODEDIR intel "
+		"show ID [--json]\n\nOne lead (ID: the lead's record, or a "
+		"correction of it) as its current\nversion, with every "
+		"correction: applied or not, and why.\n", &o);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	if (optind + 1 != argc)
+		return cli_usage(c, "expected one record ID");
+	if (cli_parse_id(c, argv[optind], id) != 0)
+		return CLI_USAGE;
+	ledger *l = cli_ledger(c);
+	if (l == NULL)
+		return CLI_FAIL;
+	view_lead *ld = NULL;
+	ht_err err = {0};
+	rc = view_lead_load(l, id, &ld, &err);
+	if (rc == 0 && o.json) {
+		json_t *j = lead_json(ld);
+		cli_print_json(j, true);
+		json_decref(j);
+	} else if (rc == 0) {
+		lead_text(ld);
+	}
+	view_lead_free(&ld);
+	ledger_close(&l);
+	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+}
+
+static const cli_view_sub intel_cmds[] = {
+	{"list", intel_list_cmd, "intel list [--org NAME] [--person NAME] "
+	 "[--idno N] [--phone P] [--region CODE] [--json]"},
+	{"show", intel_show_cmd, "intel show ID [--json]"},
+};
+
+int cmd_intel(cli *c, int argc, char **argv)
+{
+	return cli_view_run(c, intel_cmds, sizeof(intel_cmds) / sizeof(intel_cmds[0]),
+		       "intel", argc, argv);
+}
+

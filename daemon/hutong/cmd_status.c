@@ -1,0 +1,98 @@
+/*
+ * cmd_status: `hutong status`, the node at a glance: name, region, whether
+ * hutongd runs, record count, ledger digest, origins and peers. It asks a
+ * running daemon (which adds link state); when none answers it builds the
+ * same document from the ledger, opened read-only.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ctl.h"
+
+static json_t *status_from_daemon(cli *c)
+{
+	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
+	Hutong__StatusRequest sr = HUTONG__STATUS_REQUEST__INIT;
+	req.op_case = HUTONG__CONTROL_REQUEST__OP_STATUS;
+	req.status = &sr;
+	Hutong__ControlReply *rep = NULL;
+	json_t *j = NULL;
+	if (ctl_call(c->cf->control, &req, 5000, &rep, NULL) == 0 &&
+	    rep->code == 0 && rep->json != NULL)
+		j = json_loads(rep->json, 0, NULL);
+	if (rep)
+		hutong__control_reply__free_unpacked(rep, NULL);
+	return j;
+}
+
+static void status_text(const json_t *j)
+{
+	printf("node      %s\nregion    %s\nrunning   %s\nrecords   %lld\n"
+	       "digest    %s\norigins\n",
+	       json_string_value(json_object_get(j, "node")),
+	       json_string_value(json_object_get(j, "region")),
+	       json_is_true(json_object_get(j, "running")) ? "yes" : "no",
+	       (long long)json_integer_value(json_object_get(j, "records")),
+	       json_string_value(json_object_get(j, "digest")));
+	const char *k;
+	json_t *o;
+	json_object_foreach(json_object_get(j, "origins"), k, o) {
+		printf("  %s  %-16s seq %-8lld head %.16s%s\n", k,
+		       json_string_value(json_object_get(o, "node")),
+		       (long long)json_integer_value(json_object_get(o, "seq")),
+		       json_string_value(json_object_get(o, "head")),
+		       json_is_true(json_object_get(o, "forked")) ? "  FORKED"
+								  : "");
+	}
+	size_t i;
+	json_t *p;
+	printf("peers\n");
+	json_array_foreach(json_object_get(j, "peers"), i, p) {
+		const char *seen = json_string_value(json_object_get(p, "last_seen"));
+		const char *cert = json_string_value(json_object_get(p, "certificate"));
+		printf("  %-14s %-6s %-12s last seen %-24s sent %-6lld received "
+		       "%-6lld behind %lld%s%s\n",
+		       json_string_value(json_object_get(p, "name")),
+		       json_string_value(json_object_get(p, "region")) ?: "",
+		       json_is_true(json_object_get(p, "connected"))
+			       ? "connected" : "disconnected",
+		       seen ? seen : "never",
+		       (long long)json_integer_value(json_object_get(p, "sent")),
+		       (long long)json_integer_value(json_object_get(p, "received")),
+		       (long long)json_integer_value(json_object_get(p, "behind")),
+		       cert && strcmp(cert, "ok") != 0 ? "  certificate: " : "",
+		       cert && strcmp(cert, "ok") != 0 ? cert : "");
+	}
+}
+
+int cmd_status(cli *c, int argc, char **argv)
+{
+	cli_query q = {0};
+	int rc = cli_parse_query(c, argc, argv, &q,
+		"usage: hutong -d NODEDIR status [--json]\n\nThe node's name, "
+		"region, whether hutongd runs, record count, ledger digest,\n"
+		"origins (per region code: seq and head id) and peers. JSON keys:"
+		" node, region,\nrunning, records, digest, origins, peers, and "
+		"from a running daemon links\nand refusals.\n");
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	if (cli_conf(c) != 0)
+		return CLI_FAIL;
+	json_t *j = status_from_daemon(c);
+	if (j == NULL) { /* daemon down: read the ledger */
+		ledger *l = cli_ledger(c);
+		if (l == NULL)
+			return CLI_FAIL;
+		j = ctl_status_json(c->cf->name, c->cf->region, l, false);
+		ledger_close(&l);
+	}
+	if (q.json)
+		cli_print_json(j, true);
+	else
+		status_text(j);
+	json_decref(j);
+	return CLI_OK;
+}
+
