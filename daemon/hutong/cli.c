@@ -93,9 +93,17 @@ int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
 	return 0;
 }
 
+int cli_parse_region(cli *c, const char *what, const char *arg)
+{
+	if (!util_is_region_code(arg))
+		return cli_usage(c, "%s: must be six digits, got '%.20s'", what,
+				 arg);
+	return 0;
+}
+
 static int parse_time(cli *c, const char *flag, const char *arg, int64_t *ms)
 {
-	if (strlen(arg) > 64 || util_parse_time(arg, ms) != 0)
+	if (util_parse_time(arg, ms) != 0)
 		return cli_usage(c, "--%s: not an RFC 3339 time: '%.40s'", flag,
 				 arg);
 	return 0;
@@ -113,22 +121,15 @@ static int parse_filter(cli *c, int opt, const char *arg, cli_query *q)
 					 arg);
 		return 0;
 	case 'o':
-		if (!util_is_region_code(arg))
-			return cli_usage(c,
-					 "--origin: must be six digits, got "
-					 "'%.20s'",
-					 arg);
+		if (cli_parse_region(c, "--origin", arg) != 0)
+			return CLI_USAGE;
 		q->f.origin = arg;
 		return 0;
 	case 'a': q->f.author = arg; return 0;
 	case 's':
-	case 'u': {
-		int64_t *dst = opt == 's' ? &q->f.since_ms : &q->f.until_ms;
-		if (util_parse_time(arg, dst) != 0)
-			return cli_usage(c, "--%s: not an RFC 3339 time: '%.40s'",
-					 opt == 's' ? "since" : "until", arg);
-		return 0;
-	}
+	case 'u':
+		return parse_time(c, opt == 's' ? "since" : "until", arg,
+				  opt == 's' ? &q->f.since_ms : &q->f.until_ms);
 	case 'n':
 		if (util_parse_u64(arg, 1, INT64_MAX, &v) != 0)
 			return cli_usage(c, "--limit: not a positive number: '%s'",
@@ -257,7 +258,7 @@ static const char *scope_name(int scope)
 json_t *cli_record_json(const record *r, const ledger_meta *meta)
 {
 	const Hutong__Header *h = record_header(r);
-	char hex[2 * RECORD_ID_BYTES + 1], t[40];
+	char hex[2 * RECORD_ID_BYTES + 1];
 	json_t *j = json_object();
 	json_object_set_new(j, "id", json_string(util_hex(record_id(r),
 							  RECORD_ID_BYTES, hex)));
@@ -267,16 +268,14 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta)
 	json_object_set_new(j, "prev", h->prev_id.len
 		? json_string(util_hex(h->prev_id.data, h->prev_id.len, hex))
 		: json_null());
-	json_object_set_new(j, "created", json_string(util_format_time(
-		h->created_ms, t, sizeof(t))));
+	json_object_set_new(j, "created", cli_time_json(h->created_ms));
 	json_object_set_new(j, "author", json_string(h->author));
 	json_object_set_new(j, "kind", json_string(record_kind_name(h->kind)));
 	json_object_set_new(j, "scope", json_string(scope_name(h->scope)));
 	json_object_set_new(j, "body_hash", json_string(util_hex(
 		h->body_hash.data, h->body_hash.len, hex)));
 	if (meta != NULL) {
-		json_object_set_new(j, "stored", json_string(util_format_time(
-			meta->stored_ms, t, sizeof(t))));
+		json_object_set_new(j, "stored", cli_time_json(meta->stored_ms));
 		json_object_set_new(j, "source", json_string(meta->source));
 	}
 	const Hutong__Body *b = record_body(r);
@@ -293,4 +292,36 @@ void cli_print_json(const json_t *j, bool pretty)
 	if (s != NULL)
 		printf("%s\n", s);
 	free(s);
+}
+
+const char *cli_time(int64_t ms, char buf[CLI_TIME_MAX])
+{
+	return util_format_time(ms, buf, CLI_TIME_MAX);
+}
+
+json_t *cli_time_json(int64_t ms)
+{
+	char t[CLI_TIME_MAX];
+	return json_string(cli_time(ms, t));
+}
+
+static void csv_field(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+void cli_csv_row(const char *const *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		csv_field(fields[i] ? fields[i] : "");
+	}
+	printf("\r\n");
 }

@@ -54,6 +54,10 @@ ledger *cli_ledger(cli *c);
 /* Parse a 64-hex record id argument; prints the error. */
 int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES]);
 
+/* Check a six-digit region code argument; what names it in the usage
+ * error ("--region: must be six digits, got '32'"). */
+int cli_parse_region(cli *c, const char *what, const char *arg);
+
 /* The flags of list, status, verify and export: the record filters, --json,
  * --format (export) and --help. */
 typedef struct cli_query {
@@ -96,6 +100,25 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta);
 
 /* Print a JSON value to stdout (indented when pretty) with a newline. */
 void cli_print_json(const json_t *j, bool pretty);
+
+/* Room for a time as cli_time writes it. */
+#define CLI_TIME_MAX 40
+
+/* ms since the epoch as RFC 3339 text in buf (util_format_time). */
+const char *cli_time(int64_t ms, char buf[CLI_TIME_MAX]);
+/* The same as a JSON string. */
+json_t *cli_time_json(int64_t ms);
+
+/* One CSV row of n fields to stdout, RFC 4180: every field quoted, quotes
+ * doubled, CRLF at the end; a NULL field is empty. */
+void cli_csv_row(const char *const *fields, size_t n);
+
+/* CLI_CSV("a", b, ...): one CSV row of the fields given. */
+#define CLI_CSV(...)                                                     \
+	do {                                                             \
+		const char *row_[] = {__VA_ARGS__};                      \
+		cli_csv_row(row_, sizeof(row_) / sizeof(row_[0]));       \
+	} while (0)
 
 /* ---- the commands: hutong COMMAND ARGS (argv[0] is COMMAND) ---- */
 

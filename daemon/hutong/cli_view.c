@@ -61,9 +61,9 @@ char *cli_view_hex(const record *r, char out[CLI_VIEW_HEX])
 	return util_hex(record_id(r), RECORD_ID_BYTES, out);
 }
 
-const char *cli_view_time(int64_t ms, char *buf, size_t len)
+const char *cli_view_time(int64_t ms, char buf[CLI_TIME_MAX])
 {
-	return ms ? util_format_time(ms, buf, len) : "-";
+	return ms ? cli_time(ms, buf) : "-";
 }
 
 /* "3d 4h", "2h 5m", "45s". */
@@ -94,8 +94,7 @@ int64_t cli_view_now(void)
 
 json_t *cli_view_jtime(int64_t ms)
 {
-	char t[40];
-	return ms ? json_string(util_format_time(ms, t, sizeof(t))) : json_null();
+	return ms ? cli_time_json(ms) : json_null();
 }
 
 json_t *cli_view_jid(const record *r)
@@ -170,13 +169,13 @@ void cli_view_print_people(const char *label, const Hutong__Person *const *p,
 
 void cli_view_print_fixes(const view_version *v, const char *indent)
 {
-	char hex[CLI_VIEW_HEX], t[40];
+	char hex[CLI_VIEW_HEX], t[CLI_TIME_MAX];
 	for (size_t i = 0; i < v->n_fixes; i++) {
 		const view_fix *f = &v->fixes[i];
 		printf("%s%s %.16s %s %s: %s%s%s\n", indent,
 		       f->retract ? "retraction" : "amendment",
 		       cli_view_hex(f->rec, hex),
-		       cli_view_time(record_header(f->rec)->created_ms, t, sizeof(t)),
+		       cli_view_time(record_header(f->rec)->created_ms, t),
 		       record_header(f->rec)->origin_region,
 		       record_body(f->rec)->correction->reason,
 		       f->applied ? "" : "  NOT APPLIED: ",

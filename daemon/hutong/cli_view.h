@@ -45,7 +45,7 @@ int cli_view_run(cli *c, const cli_view_sub *subs, size_t n, const char *group,
 /* The record's id in hex, in out. */
 char *cli_view_hex(const record *r, char out[CLI_VIEW_HEX]);
 /* ms as RFC 3339 in buf, or "-" when 0 (not known). */
-const char *cli_view_time(int64_t ms, char *buf, size_t len);
+const char *cli_view_time(int64_t ms, char buf[CLI_TIME_MAX]);
 /* A duration as "3d 4h", "2h 5m", "45s" in buf. */
 const char *cli_view_dur(int64_t ms, char *buf, size_t len);
 /* The system clock now, in ms. */

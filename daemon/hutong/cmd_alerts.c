@@ -13,7 +13,7 @@ static int alert_one(void *ctx, const view_alert *a)
 {
 	const cli_view_opts *o = ctx;
 	const Hutong__Header *h = record_header(a->v.rec);
-	char t[40], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	if (o->json) {
 		json_t *j = json_object();
 		json_object_set_new(j, "org", json_string(a->body->org_id));
@@ -30,7 +30,7 @@ static int alert_one(void *ctx, const view_alert *a)
 		return 0;
 	}
 	printf("%s  %-8s %-16s %-24s %-8s dest %s (%s)  from %s%s\n    %s\n",
-	       cli_view_time(h->created_ms, t, sizeof(t)),
+	       cli_view_time(h->created_ms, t),
 	       a->body->sighting ? "sighting" : "alert", a->body->org_id,
 	       a->body->name, cli_view_level(a->body->level), a->dest,
 	       view_relation_name(a->rel), h->origin_region,

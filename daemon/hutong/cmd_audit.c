@@ -33,45 +33,6 @@ typedef struct audit_sub {
 
 /* ---- output helpers ---- */
 
-static char *fmt_time(int64_t ms, char buf[40])
-{
-	return util_format_time(ms, buf, 40);
-}
-
-static json_t *time_json(int64_t ms)
-{
-	char t[40];
-	return json_string(fmt_time(ms, t));
-}
-
-static void csv_field(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"')
-			putchar('"');
-		putchar(*s);
-	}
-	putchar('"');
-}
-
-/* One CSV row of n fields. */
-static void csv_row(const char *const *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			putchar(',');
-		csv_field(f[i] ? f[i] : "");
-	}
-	printf("\r\n");
-}
-
-#define CSV(...)                                                         \
-	do {                                                             \
-		const char *row_[] = {__VA_ARGS__};                      \
-		csv_row(row_, sizeof(row_) / sizeof(row_[0]));           \
-	} while (0)
-
 static const char *u64s(uint64_t v, char buf[24])
 {
 	snprintf(buf, 24, "%llu", (unsigned long long)v);
@@ -99,7 +60,7 @@ static json_t *record_audit_json(const audit_record_info *a)
 		json_array_append_new(cover, json_pack(
 			"{s:s, s:s, s:b, s:o}", "node", v->region, "name",
 			v->name, "held", v->covered, "receipt",
-			v->covered ? time_json(v->receipt_ms) : json_null()));
+			v->covered ? cli_time_json(v->receipt_ms) : json_null()));
 	}
 	return json_pack(
 		"{s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:b, s:b,"
@@ -107,10 +68,10 @@ static json_t *record_audit_json(const audit_record_info *a)
 		"id", util_hex(record_id(a->r), RECORD_ID_BYTES, hex), "origin",
 		h->origin_region, "node", h->origin_node, "seq",
 		(json_int_t)h->seq, "author", h->author, "kind",
-		record_kind_name(h->kind), "created", time_json(h->created_ms),
+		record_kind_name(h->kind), "created", cli_time_json(h->created_ms),
 		"fork_evidence", a->fork_evidence, "origin_forked",
 		a->origin_forked, "arrival", "stored",
-		time_json(a->meta.stored_ms), "source", a->meta.source, "n",
+		cli_time_json(a->meta.stored_ms), "source", a->meta.source, "n",
 		(json_int_t)a->meta.n, "nodes", (json_int_t)a->n_cover,
 		"held_by", (json_int_t)a->n_covered, "receipts", cover);
 }
@@ -118,7 +79,7 @@ static json_t *record_audit_json(const audit_record_info *a)
 static void record_audit_text(const audit_record_info *a)
 {
 	const Hutong__Header *h = record_header(a->r);
-	char hex[2 * RECORD_ID_BYTES + 1], t[40];
+	char hex[2 * RECORD_ID_BYTES + 1], t[CLI_TIME_MAX];
 	printf("id        %s%s\n", util_hex(record_id(a->r), RECORD_ID_BYTES,
 					     hex),
 	       a->fork_evidence ? "  (fork evidence)" : "");
@@ -126,16 +87,16 @@ static void record_audit_text(const audit_record_info *a)
 	       h->origin_node, (unsigned long long)h->seq,
 	       a->origin_forked ? "  FORKED" : "");
 	printf("author    %s\nkind      %s\ncreated   %s\n", h->author,
-	       record_kind_name(h->kind), fmt_time(h->created_ms, t));
+	       record_kind_name(h->kind), cli_time(h->created_ms, t));
 	printf("arrival   %s from %s (local order %lld)\n",
-	       fmt_time(a->meta.stored_ms, t), a->meta.source,
+	       cli_time(a->meta.stored_ms, t), a->meta.source,
 	       (long long)a->meta.n);
 	printf("held by   %zu of %zu nodes (earliest signed receipt of each)\n",
 	       a->n_covered, a->n_cover);
 	for (size_t i = 0; i < a->n_cover; i++) {
 		const audit_cover *v = &a->cover[i];
 		printf("  %s  %-20s %s\n", v->region, v->name,
-		       v->covered ? fmt_time(v->receipt_ms, t)
+		       v->covered ? cli_time(v->receipt_ms, t)
 				  : "- (no receipt covers it yet)");
 	}
 }
@@ -159,12 +120,12 @@ static int sub_record(cli *c, const cli_opts *o)
 		cli_print_json(j, true);
 		json_decref(j);
 	} else if (o->out == CLI_OUT_CSV) {
-		char t[40];
-		CSV("node", "name", "held", "receipt");
+		char t[CLI_TIME_MAX];
+		CLI_CSV("node", "name", "held", "receipt");
 		for (size_t i = 0; i < a.n_cover; i++)
-			CSV(a.cover[i].region, a.cover[i].name,
+			CLI_CSV(a.cover[i].region, a.cover[i].name,
 			    a.cover[i].covered ? "yes" : "no",
-			    a.cover[i].covered ? fmt_time(a.cover[i].receipt_ms, t)
+			    a.cover[i].covered ? cli_time(a.cover[i].receipt_ms, t)
 					       : "");
 	} else {
 		record_audit_text(&a);
@@ -186,7 +147,7 @@ static int origin_row(void *ctx, int kind, const char *author,
 {
 	origin_out *oo = ctx;
 	const char *k = record_kind_name(kind);
-	char t1[40], t2[40], n[24];
+	char t1[CLI_TIME_MAX], t2[CLI_TIME_MAX], n[24];
 	oo->total += count;
 	if (oo->o->out == CLI_OUT_JSON) {
 		json_t *kc = json_object_get(oo->kinds, k);
@@ -194,22 +155,22 @@ static int origin_row(void *ctx, int kind, const char *author,
 			(json_int_t)count + (kc ? json_integer_value(kc) : 0)));
 		json_array_append_new(oo->rows, json_pack(
 			"{s:s, s:s, s:I, s:o, s:o}", "kind", k, "author", author,
-			"count", (json_int_t)count, "first", time_json(first_ms),
-			"last", time_json(last_ms)));
+			"count", (json_int_t)count, "first", cli_time_json(first_ms),
+			"last", cli_time_json(last_ms)));
 	} else if (oo->o->out == CLI_OUT_CSV) {
-		CSV(k, author, u64s(count, n), fmt_time(first_ms, t1),
-		    fmt_time(last_ms, t2));
+		CLI_CSV(k, author, u64s(count, n), cli_time(first_ms, t1),
+		    cli_time(last_ms, t2));
 	} else {
 		printf("%-12s %-24s %8llu  %s  %s\n", k, author,
-		       (unsigned long long)count, fmt_time(first_ms, t1),
-		       fmt_time(last_ms, t2));
+		       (unsigned long long)count, cli_time(first_ms, t1),
+		       cli_time(last_ms, t2));
 	}
 	return 0;
 }
 
 static json_t *bound_json(int64_t ms, int64_t open)
 {
-	return ms == open ? json_null() : time_json(ms);
+	return ms == open ? json_null() : cli_time_json(ms);
 }
 
 static int sub_origin(cli *c, const cli_opts *o)
@@ -220,7 +181,7 @@ static int sub_origin(cli *c, const cli_opts *o)
 	origin_out oo = {.o = o, .rows = json_array(), .kinds = json_object()};
 	ht_err err = {0};
 	if (o->out == CLI_OUT_CSV)
-		CSV("kind", "author", "count", "first", "last");
+		CLI_CSV("kind", "author", "count", "first", "last");
 	else if (o->out == CLI_OUT_TEXT)
 		printf("%-12s %-24s %8s  %-24s  %s\n", "kind", "author",
 		       "records", "first created", "last created");
@@ -259,7 +220,7 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 {
 	author_out *ao = ctx;
 	const Hutong__Header *h = record_header(r);
-	char hex[2 * RECORD_ID_BYTES + 1], t1[40], t2[40], seq[24];
+	char hex[2 * RECORD_ID_BYTES + 1], t1[CLI_TIME_MAX], t2[CLI_TIME_MAX], seq[24];
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
 	ao->count++;
 	if (ao->o->out == CLI_OUT_JSON)
@@ -268,17 +229,17 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 			"origin", h->origin_region, "node", h->origin_node,
 			"seq", (json_int_t)h->seq, "kind",
 			record_kind_name(h->kind), "created",
-			time_json(h->created_ms), "stored",
-			time_json(m->stored_ms), "source", m->source));
+			cli_time_json(h->created_ms), "stored",
+			cli_time_json(m->stored_ms), "source", m->source));
 	else if (ao->o->out == CLI_OUT_CSV)
-		CSV(hex, h->origin_region, h->origin_node, u64s(h->seq, seq),
-		    record_kind_name(h->kind), fmt_time(h->created_ms, t1),
-		    fmt_time(m->stored_ms, t2), m->source);
+		CLI_CSV(hex, h->origin_region, h->origin_node, u64s(h->seq, seq),
+		    record_kind_name(h->kind), cli_time(h->created_ms, t1),
+		    cli_time(m->stored_ms, t2), m->source);
 	else
 		printf("%s  %s  %s/%-6llu %-12s stored %s from %s\n", hex,
-		       fmt_time(h->created_ms, t1), h->origin_region,
+		       cli_time(h->created_ms, t1), h->origin_region,
 		       (unsigned long long)h->seq, record_kind_name(h->kind),
-		       fmt_time(m->stored_ms, t2), m->source);
+		       cli_time(m->stored_ms, t2), m->source);
 	return 0;
 }
 
@@ -290,7 +251,7 @@ static int sub_author(cli *c, const cli_opts *o)
 	author_out ao = {.o = o, .rows = json_array()};
 	ht_err err = {0};
 	if (o->out == CLI_OUT_CSV)
-		CSV("id", "origin", "node", "seq", "kind", "created", "stored",
+		CLI_CSV("id", "origin", "node", "seq", "kind", "created", "stored",
 		    "source");
 	int rc = audit_author(l, o->args[0], o->origin, author_row, &ao, &err);
 	ledger_close(&l);
@@ -319,7 +280,7 @@ static json_t *detail_json(const audit_detail *d)
 			 ledger_event_name(d->kind), "origin", d->origin,
 			 "reason", d->reason, "records", (json_int_t)d->records,
 			 "events", (json_int_t)d->events, "first",
-			 time_json(d->first_ms), "last", time_json(d->last_ms));
+			 cli_time_json(d->first_ms), "last", cli_time_json(d->last_ms));
 }
 
 static int peer_json(void *ctx, const audit_peer *p)
@@ -340,14 +301,14 @@ static int peer_json(void *ctx, const audit_peer *p)
 		(json_int_t)p->events[LEDGER_EV_CONNECT], "disconnects",
 		(json_int_t)p->events[LEDGER_EV_DISCONNECT], "resolved",
 		(json_int_t)p->events[LEDGER_EV_RESOLVE], "first",
-		time_json(p->first_ms), "last", time_json(p->last_ms),
+		cli_time_json(p->first_ms), "last", cli_time_json(p->last_ms),
 		"details", details));
 	return 0;
 }
 
 static int peer_text(void *ctx, const audit_peer *p)
 {
-	char t[40];
+	char t[CLI_TIME_MAX];
 	printf("%-20s %9llu %9llu %9llu %8llu %6llu %6llu %5llu/%-5llu %s\n",
 	       p->peer, (unsigned long long)p->records[LEDGER_EV_RECEIVED],
 	       (unsigned long long)p->records[LEDGER_EV_STORED],
@@ -357,14 +318,14 @@ static int peer_text(void *ctx, const audit_peer *p)
 	       (unsigned long long)p->records[LEDGER_EV_FORK],
 	       (unsigned long long)p->events[LEDGER_EV_CONNECT],
 	       (unsigned long long)p->events[LEDGER_EV_DISCONNECT],
-	       fmt_time(p->last_ms, t));
+	       cli_time(p->last_ms, t));
 	for (size_t i = 0; i < p->n_details; i++) {
 		const audit_detail *d = &p->details[i];
 		printf("    %-8s %6llu record%s%s%s, last %s%s%s\n",
 		       ledger_event_name(d->kind),
 		       (unsigned long long)d->records,
 		       d->records == 1 ? "" : "s", d->origin[0] ? " of " : "",
-		       d->origin, fmt_time(d->last_ms, t),
+		       d->origin, cli_time(d->last_ms, t),
 		       d->reason[0] ? ": " : "", d->reason);
 	}
 	(void)ctx;
@@ -373,10 +334,10 @@ static int peer_text(void *ctx, const audit_peer *p)
 
 static int event_csv(void *ctx, const ledger_event_group *g)
 {
-	char a[24], b[24], t1[40], t2[40];
-	CSV(g->peer, ledger_event_name(g->kind), g->origin, g->reason,
-	    u64s(g->records, a), u64s(g->events, b), fmt_time(g->first_ms, t1),
-	    fmt_time(g->last_ms, t2));
+	char a[24], b[24], t1[CLI_TIME_MAX], t2[CLI_TIME_MAX];
+	CLI_CSV(g->peer, ledger_event_name(g->kind), g->origin, g->reason,
+	    u64s(g->records, a), u64s(g->events, b), cli_time(g->first_ms, t1),
+	    cli_time(g->last_ms, t2));
 	(void)ctx;
 	return 0;
 }
@@ -390,7 +351,7 @@ static int sub_peers(cli *c, const cli_opts *o)
 	json_t *peers = json_array();
 	int rc;
 	if (o->out == CLI_OUT_CSV) {
-		CSV("peer", "event", "origin", "reason", "records", "events",
+		CLI_CSV("peer", "event", "origin", "reason", "records", "events",
 		    "first", "last");
 		rc = audit_check_range(o->since, INT64_MAX, &err);
 		if (rc == 0)
@@ -439,11 +400,11 @@ static json_t *version_json(const record *r, const ledger_meta *m)
 			      " s:s}",
 			      "id", util_hex(record_id(r), RECORD_ID_BYTES, id),
 			      "kind", record_kind_name(h->kind), "created",
-			      time_json(h->created_ms), "author", h->author,
+			      cli_time_json(h->created_ms), "author", h->author,
 			      "prev", h->prev_id.len == RECORD_ID_BYTES
 				? util_hex(h->prev_id.data, RECORD_ID_BYTES, prev)
 				: "",
-			      "stored", time_json(m->stored_ms), "source",
+			      "stored", cli_time_json(m->stored_ms), "source",
 			      m->source, "header", hhex, "signature",
 			      util_hex(record_signature(r), RECORD_SIG_BYTES,
 				       sig),
@@ -490,7 +451,7 @@ static void fork_csv(const audit_fork *f, const char *label,
 	if (j == NULL)
 		return;
 #define S(k) json_string_value(json_object_get(j, k))
-	CSV(h->origin_region, h->origin_node, u64s(h->seq, seq),
+	CLI_CSV(h->origin_region, h->origin_node, u64s(h->seq, seq),
 	    f->flagged ? "yes" : "no", label, S("id"), S("created"),
 	    S("author"), S("kind"), S("stored"), S("source"), S("signature"),
 	    S("header"), S("envelope"));
@@ -541,7 +502,7 @@ static int sub_forks(cli *c, const cli_opts *o)
 	forks_out fo = {.out = o->out, .list = json_array()};
 	ht_err err = {0};
 	if (o->out == CLI_OUT_CSV)
-		CSV("origin", "node", "seq", "flagged", "version", "id",
+		CLI_CSV("origin", "node", "seq", "flagged", "version", "id",
 		    "created", "author", "kind", "stored", "source", "signature",
 		    "header", "envelope");
 	int rc = audit_forks(l, fork_row, &fo, &err);

@@ -71,10 +71,10 @@ static json_t *case_json(const view_case *k, bool full, int64_t now)
 
 static void case_row(const view_case *k, int64_t now)
 {
-	char t[40], d[32];
+	char t[CLI_TIME_MAX], d[32];
 	printf("%-20s %-12s %s -> %s  since %s (%s)  steps %zu  people %zu\n",
 	       k->id, view_state_name(k->state), k->from[0] ? k->from : "-",
-	       k->to[0] ? k->to : "-", cli_view_time(k->since_ms, t, sizeof(t)),
+	       k->to[0] ? k->to : "-", cli_view_time(k->since_ms, t),
 	       k->since_ms ? cli_view_dur(now - k->since_ms, d, sizeof(d)) : "-",
 	       k->n_steps, k->n_people);
 }
@@ -135,9 +135,8 @@ static int case_list_cmd(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
 	if (cl.o.state && (cl.state = view_state_parse(cl.o.state)) < 0)
 		return cli_usage(c, "--state: unknown state '%s'", cl.o.state);
-	if (cl.o.region && !util_is_region_code(cl.o.region))
-		return cli_usage(c, "--region: must be six digits, got '%.20s'",
-				 cl.o.region);
+	if (cl.o.region && cli_parse_region(c, "--region", cl.o.region) != 0)
+		return CLI_USAGE;
 	if (cl.o.overdue && util_parse_duration(cl.o.overdue, &cl.overdue_ms))
 		return cli_usage(c, "--overdue: not a duration (90s, 15m, 36h, "
 				 "7d): '%.20s'", cl.o.overdue);
@@ -152,10 +151,10 @@ static int case_list_cmd(cli *c, int argc, char **argv)
 
 static void case_text(const view_case *k, int64_t now)
 {
-	char t[40], d[32], allowed[VIEW_REASON_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], d[32], allowed[VIEW_REASON_MAX], hex[CLI_VIEW_HEX];
 	printf("case      %s\nstate     %s", k->id, view_state_name(k->state));
 	if (k->since_ms)
-		printf(" since %s (%s)", cli_view_time(k->since_ms, t, sizeof(t)),
+		printf(" since %s (%s)", cli_view_time(k->since_ms, t),
 		       cli_view_dur(now - k->since_ms, d, sizeof(d)));
 	printf("\nfrom      %s (where the people were found)\nto        %s "
 	       "(home region)\n", k->from[0] ? k->from : "-",
@@ -167,7 +166,7 @@ static void case_text(const view_case *k, int64_t now)
 		const view_step *s = &k->steps[i];
 		const Hutong__Header *h = record_header(s->v.rec);
 		printf("  %s  %-9s by %s %-12s %-12s %s %.16s\n",
-		       cli_view_time(h->created_ms, t, sizeof(t)),
+		       cli_view_time(h->created_ms, t),
 		       view_step_name(s->body->step), h->origin_region,
 		       h->origin_node, h->author,
 		       s->applied ? "applied ->" : "NOT APPLIED",
@@ -175,7 +174,7 @@ static void case_text(const view_case *k, int64_t now)
 		if (!s->applied)
 			printf("      reason: %s\n", s->reason);
 		if (s->body->time_ms)
-			printf("      at %s", cli_view_time(s->body->time_ms, t, sizeof(t)));
+			printf("      at %s", cli_view_time(s->body->time_ms, t));
 		if (s->body->escort[0])
 			printf("      escort %s", s->body->escort);
 		if (s->body->time_ms || s->body->escort[0])

@@ -11,17 +11,6 @@
 
 #include "cli.h"
 
-static void csv_field(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"')
-			putchar('"');
-		putchar(*s);
-	}
-	putchar('"');
-}
-
 static int export_row(void *ctx, const record *r, const ledger_meta *m)
 {
 	cli_query *q = ctx;
@@ -34,18 +23,18 @@ static int export_row(void *ctx, const record *r, const ledger_meta *m)
 	static const char *cols[] = {"id", "origin", "node", "seq", "prev",
 				     "created", "author", "kind", "scope",
 				     "body_hash", "stored", "source", "body"};
-	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+	enum { N_COLS = sizeof(cols) / sizeof(cols[0]) };
+	char *row[N_COLS];
+	for (size_t i = 0; i < N_COLS; i++) {
 		json_t *v = json_object_get(j, cols[i]);
-		char *s = json_is_string(v) ? strdup(json_string_value(v))
-			  : json_is_null(v) ? strdup("")
-			  : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-						  JSON_PRESERVE_ORDER);
-		if (i > 0)
-			putchar(',');
-		csv_field(s ? s : "");
-		free(s);
+		row[i] = json_is_string(v) ? strdup(json_string_value(v))
+			 : json_is_null(v) ? strdup("")
+			 : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+						 JSON_PRESERVE_ORDER);
 	}
-	printf("\r\n");
+	cli_csv_row((const char *const *)row, N_COLS);
+	for (size_t i = 0; i < N_COLS; i++)
+		free(row[i]);
 	json_decref(j);
 	return 0;
 }

@@ -91,9 +91,8 @@ int cmd_fork(cli *c, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	if (o.n_args != 1 || o.keep == NULL)
 		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
-	if (!util_is_region_code(o.args[0]))
-		return cli_usage(c, "CODE: must be six digits, got '%.20s'",
-				 o.args[0]);
+	if (cli_parse_region(c, "CODE", o.args[0]) != 0)
+		return CLI_USAGE;
 	if (cli_parse_id(c, o.keep, keep) != 0)
 		return CLI_USAGE;
 	if (cli_conf(c) != 0)

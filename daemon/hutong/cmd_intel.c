@@ -22,7 +22,7 @@ static json_t *lead_json(const view_lead *ld)
 static int lead_row(void *ctx, const view_lead *ld)
 {
 	const cli_view_opts *o = ctx;
-	char t[40], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	const Hutong__Header *h = record_header(ld->v.rec);
 	if (o->json) {
 		json_t *j = lead_json(ld);
@@ -31,7 +31,7 @@ static int lead_row(void *ctx, const view_lead *ld)
 		return 0;
 	}
 	printf("%s  %s  %s  %-10s %-20s %.60s\n", cli_view_hex(ld->v.rec, hex),
-	       cli_view_time(h->created_ms, t, sizeof(t)), h->origin_region,
+	       cli_view_time(h->created_ms, t), h->origin_region,
 	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
 								: "current",
 	       ld->body->organization, ld->body->summary);
@@ -53,9 +53,8 @@ static int intel_list_cmd(cli *c, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	if (optind != argc)
 		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	if (o.region && !util_is_region_code(o.region))
-		return cli_usage(c, "--region: must be six digits, got '%.20s'",
-				 o.region);
+	if (o.region && cli_parse_region(c, "--region", o.region) != 0)
+		return CLI_USAGE;
 	view_query q = {o.org, o.person, o.idno, o.phone, o.region};
 	ledger *l = cli_ledger(c);
 	if (l == NULL)
@@ -68,7 +67,7 @@ static int intel_list_cmd(cli *c, int argc, char **argv)
 
 static void lead_text(const view_lead *ld)
 {
-	char t[40], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	const Hutong__Header *h = record_header(ld->v.rec);
 	const Hutong__Intelligence *in = ld->body;
 	printf("lead      %s\nstatus    %s\norigin    %s %s\ncreated   %s\n"
@@ -76,7 +75,7 @@ static void lead_text(const view_lead *ld)
 	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
 								: "current",
 	       h->origin_region, h->origin_node,
-	       cli_view_time(h->created_ms, t, sizeof(t)), h->author);
+	       cli_view_time(h->created_ms, t), h->author);
 	if (ld->v.amended_by)
 		printf("version   %s\n", cli_view_hex(ld->v.amended_by, hex));
 	printf("org       %s\nsummary   %s\n", in->organization[0]

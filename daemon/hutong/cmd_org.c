@@ -78,7 +78,7 @@ static json_t *org_json(const view_org *o, bool full)
 static int org_list_one(void *ctx, const view_org *o)
 {
 	const cli_view_opts *vo = ctx;
-	char t[40];
+	char t[CLI_TIME_MAX];
 	if (vo->json) {
 		json_t *j = org_json(o, false);
 		cli_print_json(j, false);
@@ -87,7 +87,7 @@ static int org_list_one(void *ctx, const view_org *o)
 	}
 	printf("%-16s %-24s %-8s last %s %s  trail %zu  dest", o->id, o->name,
 	       cli_view_level(o->level), o->last_region,
-	       cli_view_time(o->last_seen_ms, t, sizeof(t)), o->n_trail);
+	       cli_view_time(o->last_seen_ms, t), o->n_trail);
 	for (size_t i = 0; i < o->n_dests; i++)
 		printf(" %s", o->dests[i]);
 	printf("%s\n", o->n_dests ? "" : " -");
@@ -116,11 +116,11 @@ static int org_list_cmd(cli *c, int argc, char **argv)
 
 static void org_text(const view_org *o)
 {
-	char t[40], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	printf("org       %s\nname      %s\nlevel     %s\nmembers   %u\n"
 	       "last seen %s %s\naliases  ", o->id, o->name,
 	       cli_view_level(o->level), o->members, o->last_region,
-	       cli_view_time(o->last_seen_ms, t, sizeof(t)));
+	       cli_view_time(o->last_seen_ms, t));
 	for (size_t i = 0; i < o->n_aliases; i++)
 		printf(" %s", o->aliases[i]);
 	printf("%s\ndest     ", o->n_aliases ? "" : " -");
@@ -133,7 +133,7 @@ static void org_text(const view_org *o)
 		const view_trail *r = &o->trail[i];
 		const Hutong__Header *h = record_header(r->v.rec);
 		printf("  %s  %-8s in %s  reported by %s %-12s %s%s\n",
-		       cli_view_time(r->seen_ms, t, sizeof(t)),
+		       cli_view_time(r->seen_ms, t),
 		       r->body->sighting ? "sighting" : "alert", r->region,
 		       h->origin_region, h->origin_node, cli_view_hex(r->v.rec, hex),
 		       r->v.retracted ? "  RETRACTED" : "");
@@ -142,7 +142,7 @@ static void org_text(const view_org *o)
 	printf("received by (the alerts, from receipts)\n");
 	for (size_t i = 0; i < o->n_received; i++)
 		printf("  %s  since %s\n", o->received[i].node,
-		       cli_view_time(o->received[i].ms, t, sizeof(t)));
+		       cli_view_time(o->received[i].ms, t));
 	printf("linked\n");
 	for (size_t i = 0; i < o->n_links; i++)
 		printf("  %s  by %s\n", o->links[i].org, cli_view_hex(o->links[i].by, hex));
