@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "json.h"
 #include "util.h"
 
@@ -244,6 +245,43 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
 	o->args = argv + optind;
 	o->n_args = argc - optind;
 	return 0;
+}
+
+/* ---- hutongd ---- */
+
+int cli_submit(cli *c, Hutong__Submission **items, size_t n,
+	       Hutong__ControlReply **reply)
+{
+	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
+	Hutong__SubmitRequest sr = HUTONG__SUBMIT_REQUEST__INIT;
+	ht_err err = {0};
+	int rc = cli_conf(c);
+	if (rc != 0)
+		return rc;
+	sr.items = items;
+	sr.n_items = n;
+	req.op_case = HUTONG__CONTROL_REQUEST__OP_SUBMIT;
+	req.submit = &sr;
+	*reply = NULL;
+	if (ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, reply, &err) != 0)
+		return cli_fail_err(c, &err);
+	return 0;
+}
+
+bool cli_put_result(const Hutong__SubmitResult *r)
+{
+	char hex[2 * RECORD_ID_BYTES + 1];
+	if (r->id.len != RECORD_ID_BYTES)
+		return false;
+	printf("%s\n", util_hex(r->id.data, RECORD_ID_BYTES, hex));
+	return true;
+}
+
+void cli_reply_free(Hutong__ControlReply **reply)
+{
+	if (*reply != NULL)
+		hutong__control_reply__free_unpacked(*reply, NULL);
+	*reply = NULL;
 }
 
 /* ---- output ---- */

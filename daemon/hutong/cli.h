@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "control.pb-c.h"
 #include "err.h"
 #include "ledger.h"
 #include "record.h"
@@ -119,6 +120,23 @@ void cli_csv_row(const char *const *fields, size_t n);
 		const char *row_[] = {__VA_ARGS__};                      \
 		cli_csv_row(row_, sizeof(row_) / sizeof(row_[0]));       \
 	} while (0)
+
+/* ---- hutongd ---- */
+
+/* Send n checked submissions to hutongd (the node's control socket) to sign
+ * and store; the items stay the caller's. 0 with *reply (the caller frees it
+ * with cli_reply_free): reply->code, and reply->results[i] for items[i], say
+ * what was stored. Otherwise a CLI_* code after printing why no reply came
+ * (e.g. no daemon answers). */
+int cli_submit(cli *c, Hutong__Submission **items, size_t n,
+	       Hutong__ControlReply **reply);
+
+/* When r holds a stored record's id, print it in hex on stdout and return
+ * true; false (nothing printed) when the record was refused. */
+bool cli_put_result(const Hutong__SubmitResult *r);
+
+/* Free a reply from hutongd; accepts NULL and sets *reply to NULL. */
+void cli_reply_free(Hutong__ControlReply **reply);
 
 /* ---- the commands: hutong COMMAND ARGS (argv[0] is COMMAND) ---- */
 

@@ -33,8 +33,7 @@ static int resolve_via_daemon(cli *c, const char *origin,
 	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, err);
 	if (rc == 0 && rep->code != 0)
 		rc = ht_err_set(err, rep->code, "", "%s", rep->error);
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	cli_reply_free(&rep);
 	return rc;
 }
 

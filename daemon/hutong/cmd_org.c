@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "cli_view.h"
-#include "ctl.h"
 #include "util.h"
 
 static json_t *receipts_json(const view_receipt *r, size_t n)
@@ -198,27 +197,15 @@ static int org_anchor(cli *c, ledger *l, const char *id, uint8_t out[32])
 
 static int send_submission(cli *c, Hutong__Submission *sub)
 {
-	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
-	Hutong__SubmitRequest sr = HUTONG__SUBMIT_REQUEST__INIT;
 	Hutong__ControlReply *rep = NULL;
-	ht_err err = {0};
-	char hex[CLI_VIEW_HEX];
-	sr.items = &sub;
-	sr.n_items = 1;
-	req.op_case = HUTONG__CONTROL_REQUEST__OP_SUBMIT;
-	req.submit = &sr;
-	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, &err);
+	int rc = cli_submit(c, &sub, 1, &rep);
 	if (rc != 0)
-		rc = cli_fail_err(c, &err);
-	else if (rep->code != 0 || rep->n_results != 1)
+		return rc;
+	if (rep->code != 0 || rep->n_results != 1)
 		rc = cli_fail(c, "%s", rep->error ? rep->error : "refused");
-	else if (rep->results[0]->id.len != RECORD_ID_BYTES)
+	else if (!cli_put_result(rep->results[0]))
 		rc = cli_fail(c, "%s", rep->results[0]->error);
-	else
-		printf("%s\n", util_hex(rep->results[0]->id.data,
-					RECORD_ID_BYTES, hex));
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	cli_reply_free(&rep);
 	return rc;
 }
 

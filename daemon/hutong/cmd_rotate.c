@@ -9,7 +9,6 @@
 
 #include "cli.h"
 #include "ctl.h"
-#include "util.h"
 
 int cmd_rotate(cli *c, int argc, char **argv)
 {
@@ -56,16 +55,13 @@ int cmd_rotate(cli *c, int argc, char **argv)
 	req.rotate = &rr;
 	Hutong__ControlReply *rep = NULL;
 	ht_err err = {0};
-	char hex[2 * RECORD_ID_BYTES + 1];
 	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, &err);
 	if (rc != 0)
 		rc = cli_fail_err(c, &err);
 	else if (rep->code != 0)
 		rc = cli_fail(c, "%s", rep->error);
-	else if (rep->n_results == 1 && rep->results[0]->id.len == RECORD_ID_BYTES)
-		printf("%s\n", util_hex(rep->results[0]->id.data, RECORD_ID_BYTES,
-					hex));
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	else if (rep->n_results == 1)
+		cli_put_result(rep->results[0]);
+	cli_reply_free(&rep);
 	return rc;
 }

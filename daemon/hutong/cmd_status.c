@@ -22,8 +22,7 @@ static json_t *status_from_daemon(cli *c)
 	if (ctl_call(c->cf->control, &req, 5000, &rep, NULL) == 0 &&
 	    rep->code == 0 && rep->json != NULL)
 		j = json_loads(rep->json, 0, NULL);
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	cli_reply_free(&rep);
 	return j;
 }
 

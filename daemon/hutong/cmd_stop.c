@@ -26,7 +26,6 @@ int cmd_stop(cli *c, int argc, char **argv)
 	Hutong__ControlReply *rep = NULL;
 	ht_err err = {0};
 	int rc = ctl_call(c->cf->control, &req, 5000, &rep, &err);
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	cli_reply_free(&rep);
 	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
 }

@@ -19,7 +19,6 @@
 #include "cli.h"
 #include "json.h"
 #include "pki.h"
-#include "ctl.h"
 #include "util.h"
 
 #define SUBMIT_BATCH 500
@@ -306,9 +305,7 @@ static void batch_clear(batch *b)
 static void report_result(batch *b, size_t i, const Hutong__SubmitResult *r,
 			  bool bulk)
 {
-	char hex[2 * RECORD_ID_BYTES + 1];
-	if (r->id.len == RECORD_ID_BYTES) {
-		printf("%s\n", util_hex(r->id.data, RECORD_ID_BYTES, hex));
+	if (cli_put_result(r)) {
 		b->stored++;
 		return;
 	}
@@ -324,26 +321,16 @@ static int batch_send(cli *c, batch *b, bool bulk)
 {
 	if (b->n == 0)
 		return 0;
-	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
-	Hutong__SubmitRequest sr = HUTONG__SUBMIT_REQUEST__INIT;
-	sr.items = b->items;
-	sr.n_items = b->n;
-	req.op_case = HUTONG__CONTROL_REQUEST__OP_SUBMIT;
-	req.submit = &sr;
 	Hutong__ControlReply *rep = NULL;
-	ht_err err = {0};
-	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, &err);
+	int rc = cli_submit(c, b->items, b->n, &rep);
 	if (rc == 0 && rep->code != 0)
 		rc = cli_fail(c, "nothing of this batch was stored: %s",
 			      rep->error ? rep->error : "error");
-	else if (rc != 0)
-		cli_fail_err(c, &err);
 	for (size_t i = 0; rc == 0 && i < rep->n_results && i < b->n; i++)
 		report_result(b, i, rep->results[i], bulk);
 	if (rc != 0)
 		b->refused += (long)b->n;
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	cli_reply_free(&rep);
 	batch_clear(b);
 	fflush(stdout);
 	return rc == 0 ? 0 : CLI_FAIL;
