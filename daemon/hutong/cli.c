@@ -85,7 +85,29 @@ ledger *cli_ledger(cli *c)
 	return l;
 }
 
+int cli_read(cli *c, cli_read_fn fn, void *ctx)
+{
+	ht_err err = {0};
+	ledger *l = cli_ledger(c);
+	if (l == NULL)
+		return CLI_FAIL;
+	int rc = fn(c, l, ctx, &err);
+	ledger_close(&l);
+	if (rc < 0)
+		return cli_fail_err(c, &err);
+	return rc;
+}
+
 /* ---- arguments ---- */
+
+int cli_want_args(cli *c, int argc, char **argv, int n, const char *what)
+{
+	if (argc - optind == n)
+		return 0;
+	if (n == 0)
+		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	return cli_usage(c, "expected %s", what);
+}
 
 int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
 {
@@ -174,9 +196,7 @@ int cli_parse_query(cli *c, int argc, char **argv, cli_query *q,
 		if (rc != 0)
 			return rc;
 	}
-	if (optind != argc)
-		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return cli_want_args(c, argc, argv, 0, NULL);
 }
 
 static int parse_format(cli *c, const char *arg, cli_opts *o)
@@ -330,6 +350,13 @@ void cli_print_json(const json_t *j, bool pretty)
 	if (s != NULL)
 		printf("%s\n", s);
 	free(s);
+}
+
+void cli_put_json(json_t *j, bool pretty)
+{
+	if (j != NULL)
+		cli_print_json(j, pretty);
+	json_decref(j);
 }
 
 const char *cli_time(int64_t ms, char buf[CLI_TIME_MAX])

@@ -50,7 +50,22 @@ int cli_conf(cli *c);
 /* Open the node's ledger read-only; NULL after printing the reason. */
 ledger *cli_ledger(cli *c);
 
+/* The body of a read command: l is the node's ledger, open read-only for
+ * the call. Returns 0, a negative HT_E* code with err set (cli_read prints
+ * it), or a CLI_* code it has printed itself. */
+typedef int (*cli_read_fn)(cli *c, ledger *l, void *ctx, ht_err *err);
+
+/* Open the ledger read-only, run fn, close the ledger: the prologue and
+ * epilogue of every read command. CLI_OK, or a CLI_* code once the reason
+ * is printed. */
+int cli_read(cli *c, cli_read_fn fn, void *ctx);
+
 /* ---- arguments ---- */
+
+/* After getopt: 0 when exactly n positional arguments are left at
+ * argv[optind..argc), else a usage error (printed): "unexpected argument
+ * 'X'" when n is 0, otherwise "expected WHAT". */
+int cli_want_args(cli *c, int argc, char **argv, int n, const char *what);
 
 /* Parse a 64-hex record id argument; prints the error. */
 int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES]);
@@ -101,6 +116,8 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta);
 
 /* Print a JSON value to stdout (indented when pretty) with a newline. */
 void cli_print_json(const json_t *j, bool pretty);
+/* The same, then release j (which may be NULL: nothing is printed). */
+void cli_put_json(json_t *j, bool pretty);
 
 /* Room for a time as cli_time writes it. */
 #define CLI_TIME_MAX 40

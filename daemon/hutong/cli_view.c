@@ -26,8 +26,8 @@ static const struct option view_opts[] = {
 	{"reason", required_argument, NULL, 'R'},
 	{NULL, 0, NULL, 0}};
 
-int cli_view_parse(cli *c, int argc, char **argv, const char *allowed,
-		      const char *help, cli_view_opts *o)
+static int parse_flags(cli *c, int argc, char **argv, const char *allowed,
+		       const char *help, cli_view_opts *o)
 {
 	int opt;
 	const char **dst[128] = {0};
@@ -54,6 +54,25 @@ int cli_view_parse(cli *c, int argc, char **argv, const char *allowed,
 			*dst[opt] = optarg;
 	}
 	return 0;
+}
+
+int cli_view_parse(cli *c, int argc, char **argv, const cli_view_spec *s,
+		   cli_view_opts *o)
+{
+	int rc = parse_flags(c, argc, argv, s->flags, s->help, o);
+	if (rc == 0)
+		rc = cli_want_args(c, argc, argv, s->n_args, s->what);
+	o->args = argv + optind;
+	return rc;
+}
+
+int cli_view_main(cli *c, int argc, char **argv, const cli_view_spec *s)
+{
+	cli_view_opts o = {0};
+	int rc = cli_view_parse(c, argc, argv, s, &o);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	return cli_read(c, s->run, &o);
 }
 
 char *cli_view_hex(const record *r, char out[CLI_VIEW_HEX])

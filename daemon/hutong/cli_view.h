@@ -30,12 +30,26 @@ typedef struct cli_view_opts {
 	const char *state, *region, *overdue;    /* case list */
 	const char *org, *person, *idno, *phone; /* intel list */
 	const char *author, *reason;             /* org link */
+	char **args; /* the positional arguments, spec->n_args of them */
 } cli_view_opts;
 
-/* Parse flags; `allowed` lists the short codes this command takes. Returns
- * 0, -1 after printing help, or a CLI_* code. */
-int cli_view_parse(cli *c, int argc, char **argv, const char *allowed,
-		   const char *help, cli_view_opts *o);
+/* A view command: its flags, its arguments, its help and its body. */
+typedef struct cli_view_spec {
+	const char *flags; /* short codes of the flags it takes but --json */
+	int n_args;        /* positional arguments */
+	const char *what;  /* what they are ("one CASE id"), for the error */
+	const char *help;  /* printed by --help */
+	cli_read_fn run;   /* for cli_view_main; ctx: the cli_view_opts */
+} cli_view_spec;
+
+/* Parse flags and arguments as s says. Returns 0, -1 after printing help,
+ * or a CLI_* code (printed). */
+int cli_view_parse(cli *c, int argc, char **argv, const cli_view_spec *s,
+		   cli_view_opts *o);
+
+/* A whole view command: parse as s says, then s->run with the ledger open
+ * read-only (cli_read). */
+int cli_view_main(cli *c, int argc, char **argv, const cli_view_spec *s);
 
 /* Run the subcommand argv[1] of group from subs[n]; with no subcommand or
  * --help print their usage lines. */

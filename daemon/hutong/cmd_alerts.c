@@ -9,24 +9,31 @@
 
 #include "cli_view.h"
 
+static json_t *alert_json(const view_alert *a)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "org", json_string(a->body->org_id));
+	json_object_set_new(j, "name", json_string(a->body->name));
+	json_object_set_new(j, "kind", json_string(a->body->sighting
+							   ? "sighting"
+							   : "alert"));
+	json_object_set_new(j, "level",
+			    json_string(cli_view_level(a->body->level)));
+	json_object_set_new(j, "relation",
+			    json_string(view_relation_name(a->rel)));
+	json_object_set_new(j, "destination", json_string(a->dest));
+	cli_view_put_version(j, &a->v);
+	json_object_set_new(j, "body", cli_view_msg(&a->body->base));
+	return j;
+}
+
 static int alert_one(void *ctx, const view_alert *a)
 {
 	const cli_view_opts *o = ctx;
 	const Hutong__Header *h = record_header(a->v.rec);
 	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	if (o->json) {
-		json_t *j = json_object();
-		json_object_set_new(j, "org", json_string(a->body->org_id));
-		json_object_set_new(j, "name", json_string(a->body->name));
-		json_object_set_new(j, "kind", json_string(a->body->sighting
-							   ? "sighting" : "alert"));
-		json_object_set_new(j, "level", json_string(cli_view_level(a->body->level)));
-		json_object_set_new(j, "relation", json_string(view_relation_name(a->rel)));
-		json_object_set_new(j, "destination", json_string(a->dest));
-		cli_view_put_version(j, &a->v);
-		json_object_set_new(j, "body", cli_view_msg(&a->body->base));
-		cli_print_json(j, false);
-		json_decref(j);
+		cli_put_json(alert_json(a), false);
 		return 0;
 	}
 	printf("%s  %-8s %-16s %-24s %-8s dest %s (%s)  from %s%s\n    %s\n",
@@ -38,26 +45,23 @@ static int alert_one(void *ctx, const view_alert *a)
 	return 0;
 }
 
-int cmd_alerts(cli *c, int argc, char **argv)
+static int alerts_run(cli *c, ledger *l, void *ctx, ht_err *err)
 {
-	cli_view_opts o = {0};
-	int rc = cli_view_parse(c, argc, argv, "", "usage: hutong -d NODEDIR alerts "
-		"[--json]\n\nAlerts and sightings of fleeing organizations that "
-		"concern this node's\nregion, newest first: a suspected "
-		"destination names this region (or contains\nit), lies in the "
-		"same province, or in a province that borders it. Each is\n"
-		"shown as its current version (corrections applied; retracted "
-		"ones marked).\n", &o);
-	if (rc != 0)
-		return rc < 0 ? CLI_OK : rc;
-	if (optind != argc)
-		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	ht_err err = {0};
-	rc = view_alerts(l, c->cf->region, alert_one, &o, &err);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return view_alerts(l, c->cf->region, alert_one, ctx, err);
 }
 
+static const cli_view_spec alerts_spec = {
+	"", 0, NULL,
+	"usage: hutong -d NODEDIR alerts "
+	"[--json]\n\nAlerts and sightings of fleeing organizations that "
+	"concern this node's\nregion, newest first: a suspected "
+	"destination names this region (or contains\nit), lies in the "
+	"same province, or in a province that borders it. Each is\n"
+	"shown as its current version (corrections applied; retracted "
+	"ones marked).\n",
+	alerts_run};
+
+int cmd_alerts(cli *c, int argc, char **argv)
+{
+	return cli_view_main(c, argc, argv, &alerts_spec);
+}

@@ -21,12 +21,20 @@
 #include "cli.h"
 #include "util.h"
 
+/* What a question is asked with: the parsed flags and, for record, the
+ * id. */
+typedef struct audit_ask {
+	const cli_opts *o;
+	uint8_t id[RECORD_ID_BYTES];
+} audit_ask;
+
 typedef struct audit_sub {
 	const char *name;
-	int (*fn)(cli *c, const cli_opts *o);
-	int n_args;          /* positional arguments required */
-	const char *flags;   /* which of s u o k are allowed */
-	bool csv;            /* --format csv supported */
+	cli_read_fn fn;    /* ctx: an audit_ask */
+	int n_args;        /* positional arguments required */
+	bool id_arg;       /* args[0] is a record id, checked before opening */
+	const char *flags; /* which of s u o k are allowed */
+	bool csv;          /* --format csv supported */
 	const char *usage;
 	const char *help;
 } audit_sub;
@@ -37,15 +45,6 @@ static const char *u64s(uint64_t v, char buf[24])
 {
 	snprintf(buf, 24, "%llu", (unsigned long long)v);
 	return buf;
-}
-
-static int finish(cli *c, int rc, const ht_err *err)
-{
-	if (rc != 0)
-		return cli_fail_err(c, err);
-	if (fflush(stdout) != 0)
-		return cli_fail(c, "write failed: %s", strerror(errno));
-	return CLI_OK;
 }
 
 /* ---- audit record ID ---- */
@@ -101,37 +100,33 @@ static void record_audit_text(const audit_record_info *a)
 	}
 }
 
-static int sub_record(cli *c, const cli_opts *o)
+static void record_audit_csv(const audit_record_info *a)
 {
-	uint8_t id[RECORD_ID_BYTES];
-	if (cli_parse_id(c, o->args[0], id) != 0)
-		return CLI_USAGE;
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	audit_record_info a;
-	ht_err err = {0};
-	int rc = audit_record(l, id, &a, &err);
-	ledger_close(&l);
-	if (rc != 0)
-		return cli_fail_err(c, &err);
-	if (o->out == CLI_OUT_JSON) {
-		json_t *j = record_audit_json(&a);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (o->out == CLI_OUT_CSV) {
-		char t[CLI_TIME_MAX];
-		CLI_CSV("node", "name", "held", "receipt");
-		for (size_t i = 0; i < a.n_cover; i++)
-			CLI_CSV(a.cover[i].region, a.cover[i].name,
-			    a.cover[i].covered ? "yes" : "no",
-			    a.cover[i].covered ? cli_time(a.cover[i].receipt_ms, t)
-					       : "");
-	} else {
-		record_audit_text(&a);
+	char t[CLI_TIME_MAX];
+	CLI_CSV("node", "name", "held", "receipt");
+	for (size_t i = 0; i < a->n_cover; i++) {
+		const audit_cover *v = &a->cover[i];
+		CLI_CSV(v->region, v->name, v->covered ? "yes" : "no",
+			v->covered ? cli_time(v->receipt_ms, t) : "");
 	}
+}
+
+static int ask_record(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const audit_ask *q = ctx;
+	audit_record_info a;
+	int rc = audit_record(l, q->id, &a, err);
+	(void)c;
+	if (rc != 0)
+		return rc;
+	if (q->o->out == CLI_OUT_JSON)
+		cli_put_json(record_audit_json(&a), true);
+	else if (q->o->out == CLI_OUT_CSV)
+		record_audit_csv(&a);
+	else
+		record_audit_text(&a);
 	audit_record_clear(&a);
-	return finish(c, 0, &err);
+	return 0;
 }
 
 /* ---- audit origin CODE ---- */
@@ -173,39 +168,45 @@ static json_t *bound_json(int64_t ms, int64_t open)
 	return ms == open ? json_null() : cli_time_json(ms);
 }
 
-static int sub_origin(cli *c, const cli_opts *o)
+static void origin_head(cli_out out)
 {
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	origin_out oo = {.o = o, .rows = json_array(), .kinds = json_object()};
-	ht_err err = {0};
-	if (o->out == CLI_OUT_CSV)
+	if (out == CLI_OUT_CSV)
 		CLI_CSV("kind", "author", "count", "first", "last");
-	else if (o->out == CLI_OUT_TEXT)
+	else if (out == CLI_OUT_TEXT)
 		printf("%-12s %-24s %8s  %-24s  %s\n", "kind", "author",
 		       "records", "first created", "last created");
-	int rc = audit_origin(l, o->args[0], o->since, o->until, origin_row,
-			      &oo, &err);
-	const ledger_origin *og = rc == 0 ? ledger_origin_find(l, o->args[0])
-					  : NULL;
-	if (rc == 0 && o->out == CLI_OUT_JSON) {
-		json_t *j = json_pack(
-			"{s:s, s:s, s:o, s:o, s:I, s:O, s:O}", "origin",
-			o->args[0], "node", og ? og->node : "", "since",
-			bound_json(o->since, INT64_MIN), "until",
-			bound_json(o->until, INT64_MAX), "records",
-			(json_int_t)oo.total, "kinds", oo.kinds, "rows", oo.rows);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (rc == 0 && o->out == CLI_OUT_TEXT) {
+}
+
+static void origin_tail(const cli_opts *o, const ledger_origin *og,
+			const origin_out *oo)
+{
+	if (o->out == CLI_OUT_JSON)
+		cli_put_json(json_pack("{s:s, s:s, s:o, s:o, s:I, s:O, s:O}",
+				       "origin", o->args[0], "node",
+				       og ? og->node : "", "since",
+				       bound_json(o->since, INT64_MIN), "until",
+				       bound_json(o->until, INT64_MAX),
+				       "records", (json_int_t)oo->total,
+				       "kinds", oo->kinds, "rows", oo->rows),
+			     true);
+	else if (o->out == CLI_OUT_TEXT)
 		printf("origin %s (node %s): %llu records\n", o->args[0],
-		       og ? og->node : "?", (unsigned long long)oo.total);
-	}
+		       og ? og->node : "?", (unsigned long long)oo->total);
+}
+
+static int ask_origin(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_opts *o = ((const audit_ask *)ctx)->o;
+	origin_out oo = {.o = o, .rows = json_array(), .kinds = json_object()};
+	(void)c;
+	origin_head(o->out);
+	int rc = audit_origin(l, o->args[0], o->since, o->until, origin_row,
+			      &oo, err);
+	if (rc == 0)
+		origin_tail(o, ledger_origin_find(l, o->args[0]), &oo);
 	json_decref(oo.rows);
 	json_decref(oo.kinds);
-	ledger_close(&l);
-	return finish(c, rc, &err);
+	return rc;
 }
 
 /* ---- audit author ID ---- */
@@ -243,33 +244,35 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 	return 0;
 }
 
-static int sub_author(cli *c, const cli_opts *o)
+static void author_tail(const cli_opts *o, const author_out *ao)
 {
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
+	if (o->out == CLI_OUT_JSON)
+		cli_put_json(json_pack("{s:s, s:o, s:I, s:O}", "author",
+				       o->args[0], "origin",
+				       o->origin ? json_string(o->origin)
+						 : json_null(),
+				       "count",
+				       (json_int_t)json_array_size(ao->rows),
+				       "records", ao->rows),
+			     true);
+	else if (o->out == CLI_OUT_TEXT)
+		printf("%zu record%s by author '%s'\n", ao->count,
+		       ao->count == 1 ? "" : "s", o->args[0]);
+}
+
+static int ask_author(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_opts *o = ((const audit_ask *)ctx)->o;
 	author_out ao = {.o = o, .rows = json_array()};
-	ht_err err = {0};
+	(void)c;
 	if (o->out == CLI_OUT_CSV)
-		CLI_CSV("id", "origin", "node", "seq", "kind", "created", "stored",
-		    "source");
-	int rc = audit_author(l, o->args[0], o->origin, author_row, &ao, &err);
-	ledger_close(&l);
-	if (rc == 0 && o->out == CLI_OUT_JSON) {
-		json_t *j = json_pack("{s:s, s:o, s:I, s:O}", "author",
-				      o->args[0], "origin",
-				      o->origin ? json_string(o->origin)
-						: json_null(),
-				      "count", (json_int_t)json_array_size(ao.rows),
-				      "records", ao.rows);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (rc == 0 && o->out == CLI_OUT_TEXT) {
-		printf("%zu record%s by author '%s'\n", ao.count,
-		       ao.count == 1 ? "" : "s", o->args[0]);
-	}
+		CLI_CSV("id", "origin", "node", "seq", "kind", "created",
+			"stored", "source");
+	int rc = audit_author(l, o->args[0], o->origin, author_row, &ao, err);
+	if (rc == 0)
+		author_tail(o, &ao);
 	json_decref(ao.rows);
-	return finish(c, rc, &err);
+	return rc;
 }
 
 /* ---- audit peers ---- */
@@ -342,39 +345,41 @@ static int event_csv(void *ctx, const ledger_event_group *g)
 	return 0;
 }
 
-static int sub_peers(cli *c, const cli_opts *o)
+static int peers_csv(ledger *l, int64_t since, ht_err *err)
 {
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	ht_err err = {0};
+	CLI_CSV("peer", "event", "origin", "reason", "records", "events",
+		"first", "last");
+	int rc = audit_check_range(since, INT64_MAX, err);
+	if (rc != 0)
+		return rc;
+	return ledger_event_groups(l, since, INT64_MAX, event_csv, NULL, err);
+}
+
+static int peers_doc(ledger *l, int64_t since, ht_err *err)
+{
 	json_t *peers = json_array();
-	int rc;
-	if (o->out == CLI_OUT_CSV) {
-		CLI_CSV("peer", "event", "origin", "reason", "records", "events",
-		    "first", "last");
-		rc = audit_check_range(o->since, INT64_MAX, &err);
-		if (rc == 0)
-			rc = ledger_event_groups(l, o->since, INT64_MAX,
-						 event_csv, NULL, &err);
-	} else if (o->out == CLI_OUT_JSON) {
-		rc = audit_peers(l, o->since, peer_json, peers, &err);
-		if (rc == 0) {
-			json_t *j = json_pack("{s:o, s:O}", "since",
-					      bound_json(o->since, INT64_MIN),
-					      "peers", peers);
-			cli_print_json(j, true);
-			json_decref(j);
-		}
-	} else {
-		printf("%-20s %9s %9s %9s %8s %6s %6s %11s %s\n", "peer",
-		       "received", "stored", "sent", "refused", "gaps", "forks",
-		       "conn/disc", "last event");
-		rc = audit_peers(l, o->since, peer_text, NULL, &err);
-	}
+	int rc = audit_peers(l, since, peer_json, peers, err);
+	if (rc == 0)
+		cli_put_json(json_pack("{s:o, s:O}", "since",
+				       bound_json(since, INT64_MIN), "peers",
+				       peers),
+			     true);
 	json_decref(peers);
-	ledger_close(&l);
-	return finish(c, rc, &err);
+	return rc;
+}
+
+static int ask_peers(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_opts *o = ((const audit_ask *)ctx)->o;
+	(void)c;
+	if (o->out == CLI_OUT_CSV)
+		return peers_csv(l, o->since, err);
+	if (o->out == CLI_OUT_JSON)
+		return peers_doc(l, o->since, err);
+	printf("%-20s %9s %9s %9s %8s %6s %6s %11s %s\n", "peer", "received",
+	       "stored", "sent", "refused", "gaps", "forks", "conn/disc",
+	       "last event");
+	return audit_peers(l, o->since, peer_text, NULL, err);
 }
 
 /* ---- audit forks ---- */
@@ -494,54 +499,49 @@ static int fork_row(void *ctx, const audit_fork *f)
 	return 0;
 }
 
-static int sub_forks(cli *c, const cli_opts *o)
+static int ask_forks(cli *c, ledger *l, void *ctx, ht_err *err)
 {
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
+	const cli_opts *o = ((const audit_ask *)ctx)->o;
 	forks_out fo = {.out = o->out, .list = json_array()};
-	ht_err err = {0};
+	(void)c;
 	if (o->out == CLI_OUT_CSV)
 		CLI_CSV("origin", "node", "seq", "flagged", "version", "id",
-		    "created", "author", "kind", "stored", "source", "signature",
-		    "header", "envelope");
-	int rc = audit_forks(l, fork_row, &fo, &err);
-	ledger_close(&l);
-	if (rc == 0 && o->out == CLI_OUT_JSON) {
-		json_t *j = json_pack("{s:I, s:O}", "count", (json_int_t)fo.n,
-				      "forks", fo.list);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (rc == 0 && o->out == CLI_OUT_TEXT && fo.n == 0) {
+			"created", "author", "kind", "stored", "source",
+			"signature", "header", "envelope");
+	int rc = audit_forks(l, fork_row, &fo, err);
+	if (rc == 0 && o->out == CLI_OUT_JSON)
+		cli_put_json(json_pack("{s:I, s:O}", "count", (json_int_t)fo.n,
+				       "forks", fo.list),
+			     true);
+	else if (rc == 0 && o->out == CLI_OUT_TEXT && fo.n == 0)
 		printf("no forks\n");
-	}
 	json_decref(fo.list);
-	return finish(c, rc, &err);
+	return rc;
 }
 
 /* ---- the table and the flags ---- */
 
 static const audit_sub subs[] = {
-	{"record", sub_record, 1, "", true, "audit record ID [--json | --format csv]",
+	{"record", ask_record, 1, true, "", true, "audit record ID [--json | --format csv]",
 	 "Who originated record ID (origin, node, author, created), when and\n"
 	 "from which peer this node stored it, and for every node of the\n"
 	 "federation the earliest of its signed receipts that covers the record\n"
 	 "(or that none does yet). csv: one row per node."},
-	{"origin", sub_origin, 1, "su", true,
+	{"origin", ask_origin, 1, false, "su", true,
 	 "audit origin CODE [--since T] [--until T] [--json | --format csv]",
 	 "What bureau CODE shared (records it originated, created in the range):\n"
 	 "per kind and author, the count and the first and last creation time."},
-	{"author", sub_author, 1, "o", true,
+	{"author", ask_author, 1, false, "o", true,
 	 "audit author ID [--origin CODE] [--json | --format csv]",
 	 "Every record officer ID originated, in arrival order (author ids are\n"
 	 "a bureau's own: --origin narrows to one bureau)."},
-	{"peers", sub_peers, 0, "s", true,
+	{"peers", ask_peers, 0, false, "s", true,
 	 "audit peers [--since T] [--json | --format csv]",
 	 "Per link, from this node's event log: records received, stored and\n"
 	 "sent, connects and disconnects, and the refusals with their reasons\n"
 	 "(also gaps, forks and operator decisions). csv: one row per peer,\n"
 	 "event, origin and reason."},
-	{"forks", sub_forks, 0, "", true, "audit forks [--json | --format csv]",
+	{"forks", ask_forks, 0, false, "", true, "audit forks [--json | --format csv]",
 	 "Each fork: the chain record and the conflicting record at the same\n"
 	 "origin and seq, both signed by the origin (ids, headers and\n"
 	 "signatures in hex; --json and csv add each raw envelope in base64)."},
@@ -559,6 +559,41 @@ static void audit_usage(FILE *f)
 		   "The ledger is opened read-only.\n");
 }
 
+static const audit_sub *find_sub(const char *name)
+{
+	for (size_t i = 0; i < N_SUBS; i++)
+		if (strcmp(subs[i].name, name) == 0)
+			return &subs[i];
+	return NULL;
+}
+
+/* The arguments fit the subcommand: 0 or a usage error (printed). */
+static int check_args(cli *c, const audit_sub *s, const cli_opts *o)
+{
+	if (o->n_args != s->n_args)
+		return cli_usage(c,
+				 "%s: expected %d argument%s, got %d "
+				 "(usage: hutong %s)",
+				 s->name, s->n_args, s->n_args == 1 ? "" : "s",
+				 o->n_args, s->usage);
+	if (o->out == CLI_OUT_CSV && !s->csv)
+		return cli_usage(c, "--format csv does not apply to audit %s",
+				 s->name);
+	return 0;
+}
+
+/* Ask s's question with the ledger open; the answer must reach stdout. */
+static int ask(cli *c, const audit_sub *s, const cli_opts *o)
+{
+	audit_ask q = {.o = o};
+	if (s->id_arg && cli_parse_id(c, o->args[0], q.id) != 0)
+		return CLI_USAGE;
+	int rc = cli_read(c, s->fn, &q);
+	if (rc == CLI_OK && fflush(stdout) != 0)
+		return cli_fail(c, "write failed: %s", strerror(errno));
+	return rc;
+}
+
 int cmd_audit(cli *c, int argc, char **argv)
 {
 	char help[1024];
@@ -567,26 +602,18 @@ int cmd_audit(cli *c, int argc, char **argv)
 		audit_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
-	const audit_sub *s = NULL;
-	for (size_t i = 0; i < N_SUBS; i++)
-		if (strcmp(subs[i].name, argv[1]) == 0)
-			s = &subs[i];
+	const audit_sub *s = find_sub(argv[1]);
 	if (s == NULL)
-		return cli_usage(c, "unknown subcommand '%.40s' (record, origin, "
-				 "author, peers, forks)", argv[1]);
+		return cli_usage(c,
+				 "unknown subcommand '%.40s' (record, origin, "
+				 "author, peers, forks)",
+				 argv[1]);
 	snprintf(help, sizeof(help), "usage: hutong -d NODEDIR %s\n\n%s\n",
 		 s->usage, s->help);
 	cli_opts o;
 	int rc = cli_parse_opts(c, argc - 1, argv + 1, s->flags, help, &o);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	if (o.n_args != s->n_args)
-		return cli_usage(c, "%s: expected %d argument%s, got %d "
-				 "(usage: hutong %s)", s->name, s->n_args,
-				 s->n_args == 1 ? "" : "s", o.n_args, s->usage);
-	if (o.out == CLI_OUT_CSV && !s->csv)
-		return cli_usage(c, "--format csv does not apply to audit %s",
-				 s->name);
-	return s->fn(c, &o);
+	rc = check_args(c, s, &o);
+	return rc != 0 ? rc : ask(c, s, &o);
 }
-

@@ -106,47 +106,58 @@ static int case_list_one(void *ctx, const view_case *k)
 		return 0;
 	cl->shown++;
 	if (cl->o.json) {
-		json_t *j = case_json(k, false, cl->now);
-		cli_print_json(j, false);
-		json_decref(j);
+		cli_put_json(case_json(k, false, cl->now), false);
 	} else {
 		case_row(k, cl->now);
 	}
 	return 0;
 }
 
+static int case_list_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	(void)c;
+	return view_case_each(l, case_list_one, ctx, err);
+}
+
+static const cli_view_spec case_list_spec = {
+	"sro", 0, NULL,
+	"usage: hutong -d NODEDIR "
+	"case list [--state S] [--region CODE] [--overdue DURATION] "
+	"[--json]\n\nRepatriation cases, by case id: state, from -> to, "
+	"since when and how long in\nthe state, steps and people.\n"
+	"  --state S       none, requested, accepted, rejected, departed,\n"
+	"                  handed-over, received or cancelled\n"
+	"  --region CODE   cases from or to CODE (a province or city code "
+	"covers\n                  its cities and districts)\n"
+	"  --overdue D     cases in a non-final state for longer than D "
+	"(90m, 36h, 7d)\n  --json          one JSON object per line\n",
+	case_list_run};
+
+/* The filters' values: 0 or a usage error (printed). */
+static int case_list_check(cli *c, case_list *cl)
+{
+	const cli_view_opts *o = &cl->o;
+	if (o->state && (cl->state = view_state_parse(o->state)) < 0)
+		return cli_usage(c, "--state: unknown state '%s'", o->state);
+	if (o->region && cli_parse_region(c, "--region", o->region) != 0)
+		return CLI_USAGE;
+	if (o->overdue && util_parse_duration(o->overdue, &cl->overdue_ms))
+		return cli_usage(c,
+				 "--overdue: not a duration (90s, 15m, 36h, "
+				 "7d): '%.20s'",
+				 o->overdue);
+	return 0;
+}
+
 static int case_list_cmd(cli *c, int argc, char **argv)
 {
 	case_list cl = {.state = -1, .now = cli_view_now()};
-	int rc = cli_view_parse(c, argc, argv, "sro", "usage: hutong -d NODEDIR "
-		"case list [--state S] [--region CODE] [--overdue DURATION] "
-		"[--json]\n\nRepatriation cases, by case id: state, from -> to, "
-		"since when and how long in\nthe state, steps and people.\n"
-		"  --state S       none, requested, accepted, rejected, departed,\n"
-		"                  handed-over, received or cancelled\n"
-		"  --region CODE   cases from or to CODE (a province or city code "
-		"covers\n                  its cities and districts)\n"
-		"  --overdue D     cases in a non-final state for longer than D "
-		"(90m, 36h, 7d)\n  --json          one JSON object per line\n",
-		&cl.o);
+	int rc = cli_view_parse(c, argc, argv, &case_list_spec, &cl.o);
+	if (rc == 0)
+		rc = case_list_check(c, &cl);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	if (optind != argc)
-		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	if (cl.o.state && (cl.state = view_state_parse(cl.o.state)) < 0)
-		return cli_usage(c, "--state: unknown state '%s'", cl.o.state);
-	if (cl.o.region && cli_parse_region(c, "--region", cl.o.region) != 0)
-		return CLI_USAGE;
-	if (cl.o.overdue && util_parse_duration(cl.o.overdue, &cl.overdue_ms))
-		return cli_usage(c, "--overdue: not a duration (90s, 15m, 36h, "
-				 "7d): '%.20s'", cl.o.overdue);
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	ht_err err = {0};
-	rc = view_case_each(l, case_list_one, &cl, &err);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return cli_read(c, case_list_run, &cl);
 }
 
 static void case_text(const view_case *k, int64_t now)
@@ -192,34 +203,32 @@ static void case_text(const view_case *k, int64_t now)
 	}
 }
 
+static int case_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_view_opts *o = ctx;
+	view_case *k = NULL;
+	int rc = view_case_load(l, o->args[0], &k, err);
+	(void)c;
+	if (rc == 0 && o->json)
+		cli_put_json(case_json(k, true, cli_view_now()), true);
+	else if (rc == 0)
+		case_text(k, cli_view_now());
+	view_case_free(&k);
+	return rc;
+}
+
+static const cli_view_spec case_show_spec = {
+	"", 1, "one CASE id",
+	"usage: hutong -d NODEDIR case "
+	"show CASE [--json]\n\nOne repatriation case: current state "
+	"and the steps allowed next, the people,\nthe timeline of steps "
+	"(who, when, applied or not and why), corrections,\nand the "
+	"time spent in each state.\n",
+	case_show_run};
+
 static int case_show_cmd(cli *c, int argc, char **argv)
 {
-	cli_view_opts o = {0};
-	int rc = cli_view_parse(c, argc, argv, "", "usage: hutong -d NODEDIR case "
-		"show CASE [--json]\n\nOne repatriation case: current state "
-		"and the steps allowed next, the people,\nthe timeline of steps "
-		"(who, when, applied or not and why), corrections,\nand the "
-		"time spent in each state.\n", &o);
-	if (rc != 0)
-		return rc < 0 ? CLI_OK : rc;
-	if (optind + 1 != argc)
-		return cli_usage(c, "expected one CASE id");
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	view_case *k = NULL;
-	ht_err err = {0};
-	rc = view_case_load(l, argv[optind], &k, &err);
-	if (rc == 0 && o.json) {
-		json_t *j = case_json(k, true, cli_view_now());
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (rc == 0) {
-		case_text(k, cli_view_now());
-	}
-	view_case_free(&k);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return cli_view_main(c, argc, argv, &case_show_spec);
 }
 
 static const cli_view_sub case_cmds[] = {

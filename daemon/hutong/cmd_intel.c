@@ -25,9 +25,7 @@ static int lead_row(void *ctx, const view_lead *ld)
 	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	const Hutong__Header *h = record_header(ld->v.rec);
 	if (o->json) {
-		json_t *j = lead_json(ld);
-		cli_print_json(j, false);
-		json_decref(j);
+		cli_put_json(lead_json(ld), false);
 		return 0;
 	}
 	printf("%s  %s  %s  %-10s %-20s %.60s\n", cli_view_hex(ld->v.rec, hex),
@@ -38,31 +36,35 @@ static int lead_row(void *ctx, const view_lead *ld)
 	return 0;
 }
 
+static int intel_list_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_view_opts *o = ctx;
+	view_query q = {o->org, o->person, o->idno, o->phone, o->region};
+	(void)c;
+	return view_lead_search(l, &q, lead_row, ctx, err);
+}
+
+static const cli_view_spec intel_list_spec = {
+	"gpifr", 0, NULL,
+	"usage: hutong -d NODEDIR "
+	"intel list [--org NAME] [--person NAME] [--idno N]\n"
+	"       [--phone P] [--region CODE] [--json]\n\nLeads, each as "
+	"its current version (corrections applied), in creation\norder; "
+	"retracted leads are listed and marked, never hidden. With "
+	"terms, the\nleads that name all of them in some version; names "
+	"match after\nnormalization (full-width forms, spaces, case, "
+	"legal-form suffixes).\n",
+	intel_list_run};
+
 static int intel_list_cmd(cli *c, int argc, char **argv)
 {
 	cli_view_opts o = {0};
-	int rc = cli_view_parse(c, argc, argv, "gpifr", "usage: hutong -d NODEDIR "
-		"intel list [--org NAME] [--person NAME] [--idno N]\n"
-		"       [--phone P] [--region CODE] [--json]\n\nLeads, each as "
-		"its current version (corrections applied), in creation\norder; "
-		"retracted leads are listed and marked, never hidden. With "
-		"terms, the\nleads that name all of them in some version; names "
-		"match after\nnormalization (full-width forms, spaces, case, "
-		"legal-form suffixes).\n", &o);
+	int rc = cli_view_parse(c, argc, argv, &intel_list_spec, &o);
+	if (rc == 0 && o.region)
+		rc = cli_parse_region(c, "--region", o.region);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	if (optind != argc)
-		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	if (o.region && cli_parse_region(c, "--region", o.region) != 0)
-		return CLI_USAGE;
-	view_query q = {o.org, o.person, o.idno, o.phone, o.region};
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	ht_err err = {0};
-	rc = view_lead_search(l, &q, lead_row, &o, &err);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return cli_read(c, intel_list_run, &o);
 }
 
 static void lead_text(const view_lead *ld)
@@ -91,36 +93,42 @@ static void lead_text(const view_lead *ld)
 	cli_view_print_fixes(&ld->v, "  ");
 }
 
+typedef struct intel_show {
+	cli_view_opts o;
+	uint8_t id[RECORD_ID_BYTES];
+} intel_show;
+
+static int intel_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const intel_show *a = ctx;
+	view_lead *ld = NULL;
+	int rc = view_lead_load(l, a->id, &ld, err);
+	(void)c;
+	if (rc == 0 && a->o.json)
+		cli_put_json(lead_json(ld), true);
+	else if (rc == 0)
+		lead_text(ld);
+	view_lead_free(&ld);
+	return rc;
+}
+
+static const cli_view_spec intel_show_spec = {
+	"", 1, "one record ID",
+	"usage: hutong -d NODEDIR intel "
+	"show ID [--json]\n\nOne lead (ID: the lead's record, or a "
+	"correction of it) as its current\nversion, with every "
+	"correction: applied or not, and why.\n",
+	intel_show_run};
+
 static int intel_show_cmd(cli *c, int argc, char **argv)
 {
-	cli_view_opts o = {0};
-	uint8_t id[RECORD_ID_BYTES];
-	int rc = cli_view_parse(c, argc, argv, "", "usage: hutong -d NODEDIR intel "
-		"show ID [--json]\n\nOne lead (ID: the lead's record, or a "
-		"correction of it) as its current\nversion, with every "
-		"correction: applied or not, and why.\n", &o);
+	intel_show a = {0};
+	int rc = cli_view_parse(c, argc, argv, &intel_show_spec, &a.o);
+	if (rc == 0 && cli_parse_id(c, a.o.args[0], a.id) != 0)
+		rc = CLI_USAGE;
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	if (optind + 1 != argc)
-		return cli_usage(c, "expected one record ID");
-	if (cli_parse_id(c, argv[optind], id) != 0)
-		return CLI_USAGE;
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	view_lead *ld = NULL;
-	ht_err err = {0};
-	rc = view_lead_load(l, id, &ld, &err);
-	if (rc == 0 && o.json) {
-		json_t *j = lead_json(ld);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (rc == 0) {
-		lead_text(ld);
-	}
-	view_lead_free(&ld);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return cli_read(c, intel_show_run, &a);
 }
 
 static const cli_view_sub intel_cmds[] = {

@@ -32,11 +32,9 @@ static const char *body_summary(const record *r)
 
 static int list_row(void *ctx, const record *r, const ledger_meta *m)
 {
-	cli_query *q = ctx;
+	const cli_query *q = ctx;
 	if (q->json) {
-		json_t *j = cli_record_json(r, m);
-		cli_print_json(j, false);
-		json_decref(j);
+		cli_put_json(cli_record_json(r, m), false);
 		return 0;
 	}
 	const Hutong__Header *h = record_header(r);
@@ -49,24 +47,26 @@ static int list_row(void *ctx, const record *r, const ledger_meta *m)
 	return 0;
 }
 
+static int list_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	cli_query *q = ctx;
+	(void)c;
+	return ledger_each(l, &q->f, list_row, q, err);
+}
+
+static const char list_help[] =
+	"usage: hutong -d NODEDIR list [--kind K] [--origin CODE] "
+	"[--author ID]\n       [--since TIME] [--until TIME] [--limit N]"
+	" [--json]\n\nLists records in arrival order: id, created, "
+	"origin/seq, kind, author, summary.\nWith --json, one JSON object"
+	" per line (the keys of 'show --json').\nKinds: intel, "
+	"repatriation, org, correction, genesis.\n";
+
 int cmd_list(cli *c, int argc, char **argv)
 {
 	cli_query q = {0};
-	int rc = cli_parse_query(c, argc, argv, &q,
-		"usage: hutong -d NODEDIR list [--kind K] [--origin CODE] "
-		"[--author ID]\n       [--since TIME] [--until TIME] [--limit N]"
-		" [--json]\n\nLists records in arrival order: id, created, "
-		"origin/seq, kind, author, summary.\nWith --json, one JSON object"
-		" per line (the keys of 'show --json').\nKinds: intel, "
-		"repatriation, org, correction, genesis.\n");
+	int rc = cli_parse_query(c, argc, argv, &q, list_help);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	ht_err err = {0};
-	rc = ledger_each(l, &q.f, list_row, &q, &err);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return cli_read(c, list_run, &q);
 }
-

@@ -79,9 +79,7 @@ static int org_list_one(void *ctx, const view_org *o)
 	const cli_view_opts *vo = ctx;
 	char t[CLI_TIME_MAX];
 	if (vo->json) {
-		json_t *j = org_json(o, false);
-		cli_print_json(j, false);
-		json_decref(j);
+		cli_put_json(org_json(o, false), false);
 		return 0;
 	}
 	printf("%-16s %-24s %-8s last %s %s  trail %zu  dest", o->id, o->name,
@@ -93,24 +91,23 @@ static int org_list_one(void *ctx, const view_org *o)
 	return 0;
 }
 
+static int org_list_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	(void)c;
+	return view_org_each(l, VIEW_ORG_BRIEF, org_list_one, ctx, err);
+}
+
+static const cli_view_spec org_list_spec = {
+	"", 0, NULL,
+	"usage: hutong -d NODEDIR org "
+	"list [--json]\n\nFleeing organizations, by org id: name, alert "
+	"level, where and when last\nseen, length of the trail, "
+	"suspected destinations.\n",
+	org_list_run};
+
 static int org_list_cmd(cli *c, int argc, char **argv)
 {
-	cli_view_opts o = {0};
-	int rc = cli_view_parse(c, argc, argv, "", "usage: hutong -d NODEDIR org "
-		"list [--json]\n\nFleeing organizations, by org id: name, alert "
-		"level, where and when last\nseen, length of the trail, "
-		"suspected destinations.\n", &o);
-	if (rc != 0)
-		return rc < 0 ? CLI_OK : rc;
-	if (optind != argc)
-		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	ht_err err = {0};
-	rc = view_org_each(l, VIEW_ORG_BRIEF, org_list_one, &o, &err);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return cli_view_main(c, argc, argv, &org_list_spec);
 }
 
 static void org_text(const view_org *o)
@@ -151,48 +148,62 @@ static void org_text(const view_org *o)
 		       o->dups[i].name, o->dups[i].key);
 }
 
-static int org_show_cmd(cli *c, int argc, char **argv)
+static int org_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 {
-	cli_view_opts o = {0};
-	int rc = cli_view_parse(c, argc, argv, "", "usage: hutong -d NODEDIR org "
-		"show ORG [--json]\n\nOne fleeing organization: its trail of "
-		"alerts and sightings (region, time,\nreporting bureau), "
-		"leaders, suspected destinations, which bureaus have\nreceived "
-		"its alerts (from receipts), organizations linked to it, and "
-		"likely\nduplicates (same normalized name or alias under "
-		"another org id).\n", &o);
-	if (rc != 0)
-		return rc < 0 ? CLI_OK : rc;
-	if (optind + 1 != argc)
-		return cli_usage(c, "expected one ORG id");
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
+	const cli_view_opts *o = ctx;
 	view_org *v = NULL;
-	ht_err err = {0};
-	rc = view_org_load(l, argv[optind], VIEW_ORG_FULL, &v, &err);
-	if (rc == 0 && o.json) {
-		json_t *j = org_json(v, true);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else if (rc == 0) {
+	int rc = view_org_load(l, o->args[0], VIEW_ORG_FULL, &v, err);
+	(void)c;
+	if (rc == 0 && o->json)
+		cli_put_json(org_json(v, true), true);
+	else if (rc == 0)
 		org_text(v);
-	}
 	view_org_free(&v);
-	ledger_close(&l);
-	return rc == 0 ? CLI_OK : cli_fail_err(c, &err);
+	return rc;
 }
 
+static const cli_view_spec org_show_spec = {
+	"", 1, "one ORG id",
+	"usage: hutong -d NODEDIR org "
+	"show ORG [--json]\n\nOne fleeing organization: its trail of "
+	"alerts and sightings (region, time,\nreporting bureau), "
+	"leaders, suspected destinations, which bureaus have\nreceived "
+	"its alerts (from receipts), organizations linked to it, and "
+	"likely\nduplicates (same normalized name or alias under "
+	"another org id).\n",
+	org_show_run};
+
+static int org_show_cmd(cli *c, int argc, char **argv)
+{
+	return cli_view_main(c, argc, argv, &org_show_spec);
+}
+
+/* ---- org link ---- */
+
+typedef struct org_link {
+	const cli_view_opts *o;
+	uint8_t ids[2][RECORD_ID_BYTES]; /* what the link names */
+} org_link;
+
 /* The latest record of org id: what a link names. */
-static int org_anchor(cli *c, ledger *l, const char *id, uint8_t out[32])
+static int org_anchor(ledger *l, const char *id, uint8_t out[RECORD_ID_BYTES],
+		      ht_err *err)
 {
 	view_org *v = NULL;
-	ht_err err = {0};
-	if (view_org_load(l, id, VIEW_ORG_BRIEF, &v, &err) != 0)
-		return cli_fail_err(c, &err);
+	int rc = view_org_load(l, id, VIEW_ORG_BRIEF, &v, err);
+	if (rc != 0)
+		return rc;
 	memcpy(out, record_id(v->trail[v->n_trail - 1].v.rec), RECORD_ID_BYTES);
 	view_org_free(&v);
 	return 0;
+}
+
+static int link_anchors(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	org_link *k = ctx;
+	int rc = org_anchor(l, k->o->args[0], k->ids[0], err);
+	(void)c;
+	return rc != 0 ? rc : org_anchor(l, k->o->args[1], k->ids[1], err);
 }
 
 static int send_submission(cli *c, Hutong__Submission *sub)
@@ -209,40 +220,17 @@ static int send_submission(cli *c, Hutong__Submission *sub)
 	return rc;
 }
 
-static int org_link_cmd(cli *c, int argc, char **argv)
+/* The intelligence record whose `related` names both anchors. */
+static int link_submit(cli *c, org_link *k)
 {
-	cli_view_opts o = {0};
-	int rc = cli_view_parse(c, argc, argv, "aR", "usage: hutong -d NODEDIR org "
-		"link ORG OTHER --author ID [--reason TEXT]\n\nRecords that ORG "
-		"and OTHER are the same organization: an intelligence\nrecord "
-		"(through hutongd) whose `related` names the latest record of "
-		"each.\n'org show' then lists each as linked to the other "
-		"(and no longer as a\nlikely duplicate). Prints the new "
-		"record's id.\n", &o);
-	if (rc != 0)
-		return rc < 0 ? CLI_OK : rc;
-	if (optind + 2 != argc)
-		return cli_usage(c, "expected two ORG ids");
-	if (o.author == NULL)
-		return cli_usage(c, "--author is required");
-	if (strcmp(argv[optind], argv[optind + 1]) == 0)
-		return cli_usage(c, "an organization is already itself");
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	uint8_t ids[2][RECORD_ID_BYTES];
-	rc = org_anchor(c, l, argv[optind], ids[0]);
-	if (rc == 0)
-		rc = org_anchor(c, l, argv[optind + 1], ids[1]);
-	ledger_close(&l);
-	if (rc != 0)
-		return rc;
+	const cli_view_opts *o = k->o;
 	char summary[2 * RECORD_MAX_NAME + 64 + RECORD_MAX_TEXT];
-	snprintf(summary, sizeof(summary), "org link: %s and %s are the same "
-		 "organization%s%s", argv[optind], argv[optind + 1],
-		 o.reason ? ": " : "", o.reason ? o.reason : "");
-	ProtobufCBinaryData rel[2] = {{RECORD_ID_BYTES, ids[0]},
-				      {RECORD_ID_BYTES, ids[1]}};
+	snprintf(summary, sizeof(summary),
+		 "org link: %s and %s are the same organization%s%s",
+		 o->args[0], o->args[1], o->reason ? ": " : "",
+		 o->reason ? o->reason : "");
+	ProtobufCBinaryData rel[2] = {{RECORD_ID_BYTES, k->ids[0]},
+				      {RECORD_ID_BYTES, k->ids[1]}};
 	Hutong__Intelligence in = HUTONG__INTELLIGENCE__INIT;
 	Hutong__Body body = HUTONG__BODY__INIT;
 	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
@@ -251,13 +239,39 @@ static int org_link_cmd(cli *c, int argc, char **argv)
 	in.n_related = 2;
 	body.content_case = HUTONG__BODY__CONTENT_INTELLIGENCE;
 	body.intelligence = &in;
-	sub.author = (char *)o.author;
+	sub.author = (char *)o->author;
 	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
 	sub.body = &body;
 	ht_err err = {0};
 	if (record_check_submission(&sub, &err) != 0)
 		return cli_fail_err(c, &err);
 	return send_submission(c, &sub);
+}
+
+static const cli_view_spec org_link_spec = {
+	"aR", 2, "two ORG ids",
+	"usage: hutong -d NODEDIR org "
+	"link ORG OTHER --author ID [--reason TEXT]\n\nRecords that ORG "
+	"and OTHER are the same organization: an intelligence\nrecord "
+	"(through hutongd) whose `related` names the latest record of "
+	"each.\n'org show' then lists each as linked to the other "
+	"(and no longer as a\nlikely duplicate). Prints the new "
+	"record's id.\n",
+	NULL};
+
+static int org_link_cmd(cli *c, int argc, char **argv)
+{
+	cli_view_opts o = {0};
+	org_link k = {.o = &o};
+	int rc = cli_view_parse(c, argc, argv, &org_link_spec, &o);
+	if (rc == 0 && o.author == NULL)
+		rc = cli_usage(c, "--author is required");
+	else if (rc == 0 && strcmp(o.args[0], o.args[1]) == 0)
+		rc = cli_usage(c, "an organization is already itself");
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	rc = cli_read(c, link_anchors, &k);
+	return rc != 0 ? rc : link_submit(c, &k);
 }
 
 static const cli_view_sub org_cmds[] = {

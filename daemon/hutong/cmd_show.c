@@ -43,51 +43,67 @@ static void show_text(const record *r, const ledger_meta *m)
 	json_decref(j);
 }
 
-int cmd_show(cli *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"raw", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	bool json = false, raw = false;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (opt == 'j') json = true;
-		else if (opt == 'r') raw = true;
-		else if (opt == 'h') {
-			printf("usage: hutong -d NODEDIR show ID [--json | --raw]\n\n"
-			       "Shows one record (chain or fork evidence) by its "
-			       "id (64 hex digits).\n--raw writes the exact "
-			       "envelope bytes to stdout.\n");
-			return CLI_OK;
-		} else return cli_usage(c, "bad option");
-	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "expected one record ID");
-	if (json && raw)
-		return cli_usage(c, "--json and --raw exclude each other");
+typedef struct show_args {
+	bool json, raw;
 	uint8_t id[RECORD_ID_BYTES];
-	if (cli_parse_id(c, argv[optind], id) != 0)
-		return CLI_USAGE;
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
+} show_args;
+
+static int show_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const show_args *a = ctx;
 	record *r = NULL;
 	ledger_meta m;
-	ht_err err = {0};
-	int rc = ledger_get(l, id, &r, &m, &err);
-	ledger_close(&l);
+	int rc = ledger_get(l, a->id, &r, &m, err);
 	if (rc != 0)
-		return cli_fail_err(c, &err);
-	if (raw) {
+		return rc;
+	if (a->raw)
 		rc = write_raw(c, r);
-	} else if (json) {
-		json_t *j = cli_record_json(r, &m);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else {
+	else if (a->json)
+		cli_put_json(cli_record_json(r, &m), true);
+	else
 		show_text(r, &m);
-	}
 	record_free(&r);
 	return rc;
 }
 
+static const char show_help[] =
+	"usage: hutong -d NODEDIR show ID [--json | --raw]\n\n"
+	"Shows one record (chain or fork evidence) by its "
+	"id (64 hex digits).\n--raw writes the exact "
+	"envelope bytes to stdout.\n";
+
+/* 0, -1 after printing help, or a CLI_* code. */
+static int parse_show(cli *c, int argc, char **argv, show_args *a)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"raw", no_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			printf("%s", show_help);
+			return -1;
+		}
+		if (opt != 'j' && opt != 'r')
+			return cli_usage(c, "bad option");
+		*(opt == 'j' ? &a->json : &a->raw) = true;
+	}
+	if (cli_want_args(c, argc, argv, 1, "one record ID") != 0)
+		return CLI_USAGE;
+	if (a->json && a->raw)
+		return cli_usage(c, "--json and --raw exclude each other");
+	if (cli_parse_id(c, argv[optind], a->id) != 0)
+		return CLI_USAGE;
+	return 0;
+}
+
+int cmd_show(cli *c, int argc, char **argv)
+{
+	show_args a = {0};
+	int rc = parse_show(c, argc, argv, &a);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	return cli_read(c, show_run, &a);
+}

@@ -26,18 +26,11 @@ static json_t *status_from_daemon(cli *c)
 	return j;
 }
 
-static void status_text(const json_t *j)
+static void origins_text(const json_t *origins)
 {
-	printf("node      %s\nregion    %s\nrunning   %s\nrecords   %lld\n"
-	       "digest    %s\norigins\n",
-	       json_string_value(json_object_get(j, "node")),
-	       json_string_value(json_object_get(j, "region")),
-	       json_is_true(json_object_get(j, "running")) ? "yes" : "no",
-	       (long long)json_integer_value(json_object_get(j, "records")),
-	       json_string_value(json_object_get(j, "digest")));
 	const char *k;
 	json_t *o;
-	json_object_foreach(json_object_get(j, "origins"), k, o) {
+	json_object_foreach((json_t *)origins, k, o) {
 		printf("  %s  %-16s seq %-8lld head %.16s%s\n", k,
 		       json_string_value(json_object_get(o, "node")),
 		       (long long)json_integer_value(json_object_get(o, "seq")),
@@ -45,53 +38,83 @@ static void status_text(const json_t *j)
 		       json_is_true(json_object_get(o, "forked")) ? "  FORKED"
 								  : "");
 	}
+}
+
+static long long int_of(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static void peer_text(const json_t *p)
+{
+	const char *seen = json_string_value(json_object_get(p, "last_seen"));
+	const char *cert = json_string_value(json_object_get(p, "certificate"));
+	bool bad = cert && strcmp(cert, "ok") != 0;
+	printf("  %-14s %-6s %-12s last seen %-24s sent %-6lld received "
+	       "%-6lld behind %lld%s%s\n",
+	       json_string_value(json_object_get(p, "name")),
+	       json_string_value(json_object_get(p, "region")) ?: "",
+	       json_is_true(json_object_get(p, "connected")) ? "connected"
+							     : "disconnected",
+	       seen ? seen : "never", int_of(p, "sent"), int_of(p, "received"),
+	       int_of(p, "behind"), bad ? "  certificate: " : "",
+	       bad ? cert : "");
+}
+
+static void status_text(const json_t *j)
+{
+	printf("node      %s\nregion    %s\nrunning   %s\nrecords   %lld\n"
+	       "digest    %s\norigins\n",
+	       json_string_value(json_object_get(j, "node")),
+	       json_string_value(json_object_get(j, "region")),
+	       json_is_true(json_object_get(j, "running")) ? "yes" : "no",
+	       int_of(j, "records"),
+	       json_string_value(json_object_get(j, "digest")));
+	origins_text(json_object_get(j, "origins"));
 	size_t i;
 	json_t *p;
 	printf("peers\n");
-	json_array_foreach(json_object_get(j, "peers"), i, p) {
-		const char *seen = json_string_value(json_object_get(p, "last_seen"));
-		const char *cert = json_string_value(json_object_get(p, "certificate"));
-		printf("  %-14s %-6s %-12s last seen %-24s sent %-6lld received "
-		       "%-6lld behind %lld%s%s\n",
-		       json_string_value(json_object_get(p, "name")),
-		       json_string_value(json_object_get(p, "region")) ?: "",
-		       json_is_true(json_object_get(p, "connected"))
-			       ? "connected" : "disconnected",
-		       seen ? seen : "never",
-		       (long long)json_integer_value(json_object_get(p, "sent")),
-		       (long long)json_integer_value(json_object_get(p, "received")),
-		       (long long)json_integer_value(json_object_get(p, "behind")),
-		       cert && strcmp(cert, "ok") != 0 ? "  certificate: " : "",
-		       cert && strcmp(cert, "ok") != 0 ? cert : "");
-	}
+	json_array_foreach(json_object_get(j, "peers"), i, p)
+		peer_text(p);
 }
+
+static void status_put(json_t *j, bool json)
+{
+	if (json)
+		cli_print_json(j, true);
+	else
+		status_text(j);
+	json_decref(j);
+}
+
+/* The daemon is down: the same document from the ledger. */
+static int status_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_query *q = ctx;
+	(void)err;
+	status_put(ctl_status_json(c->cf->name, c->cf->region, l, false),
+		   q->json);
+	return 0;
+}
+
+static const char status_help[] =
+	"usage: hutong -d NODEDIR status [--json]\n\nThe node's name, "
+	"region, whether hutongd runs, record count, ledger digest,\n"
+	"origins (per region code: seq and head id) and peers. JSON keys:"
+	" node, region,\nrunning, records, digest, origins, peers, and "
+	"from a running daemon links\nand refusals.\n";
 
 int cmd_status(cli *c, int argc, char **argv)
 {
 	cli_query q = {0};
-	int rc = cli_parse_query(c, argc, argv, &q,
-		"usage: hutong -d NODEDIR status [--json]\n\nThe node's name, "
-		"region, whether hutongd runs, record count, ledger digest,\n"
-		"origins (per region code: seq and head id) and peers. JSON keys:"
-		" node, region,\nrunning, records, digest, origins, peers, and "
-		"from a running daemon links\nand refusals.\n");
+	int rc = cli_parse_query(c, argc, argv, &q, status_help);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	if (cli_conf(c) != 0)
 		return CLI_FAIL;
 	json_t *j = status_from_daemon(c);
-	if (j == NULL) { /* daemon down: read the ledger */
-		ledger *l = cli_ledger(c);
-		if (l == NULL)
-			return CLI_FAIL;
-		j = ctl_status_json(c->cf->name, c->cf->region, l, false);
-		ledger_close(&l);
-	}
-	if (q.json)
-		cli_print_json(j, true);
-	else
-		status_text(j);
-	json_decref(j);
+	if (j == NULL)
+		return cli_read(c, status_run, &q);
+	status_put(j, q.json);
 	return CLI_OK;
 }
-

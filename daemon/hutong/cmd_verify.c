@@ -22,41 +22,48 @@ static void verify_problem(void *ctx, const uint8_t *id, const char *region,
 		(unsigned long long)seq, reason);
 }
 
+static void verify_put(int n, uint64_t count, json_t *problems, bool json)
+{
+	if (json) {
+		cli_put_json(json_pack("{s:b, s:I, s:o}", "ok", n == 0, "records",
+				       (json_int_t)count, "problems", problems),
+			     true);
+		return;
+	}
+	json_decref(problems);
+	printf("%s: %llu records, %d problem%s\n", n ? "FAILED" : "OK",
+	       (unsigned long long)count, n, n == 1 ? "" : "s");
+}
+
+/* 0 when clean, CLI_FAIL when problems were found (each printed). */
+static int verify_run(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_query *q = ctx;
+	json_t *problems = json_array();
+	int n = ledger_verify(l, verify_problem, problems, err);
+	(void)c;
+	if (n < 0) {
+		json_decref(problems);
+		return n;
+	}
+	verify_put(n, ledger_record_count(l), problems, q->json);
+	return n == 0 ? 0 : CLI_FAIL;
+}
+
+static const char verify_help[] =
+	"usage: hutong -d NODEDIR verify [--json]\n\nRe-checks every "
+	"stored record offline: envelope encoding, id, signature with\n"
+	"its origin's genesis key, chain links and sequence, the arrival"
+	" log, the\nfrontier, and receipts (each entry against the chain "
+	"it names, each node's\nreceipts never going back, the receipt "
+	"index against the receipt records).\nExit 0 when clean; otherwise"
+	" names each problem and exits 1.\n";
+
 int cmd_verify(cli *c, int argc, char **argv)
 {
 	cli_query q = {0};
-	int rc = cli_parse_query(c, argc, argv, &q,
-		"usage: hutong -d NODEDIR verify [--json]\n\nRe-checks every "
-		"stored record offline: envelope encoding, id, signature with\n"
-		"its origin's genesis key, chain links and sequence, the arrival"
-		" log, the\nfrontier, and receipts (each entry against the chain "
-		"it names, each node's\nreceipts never going back, the receipt "
-		"index against the receipt records).\nExit 0 when clean; otherwise"
-		" names each problem and exits 1.\n");
+	int rc = cli_parse_query(c, argc, argv, &q, verify_help);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	ledger *l = cli_ledger(c);
-	if (l == NULL)
-		return CLI_FAIL;
-	json_t *problems = json_array();
-	ht_err err = {0};
-	int n = ledger_verify(l, verify_problem, problems, &err);
-	uint64_t count = ledger_record_count(l);
-	ledger_close(&l);
-	if (n < 0) {
-		json_decref(problems);
-		return cli_fail_err(c, &err);
-	}
-	if (q.json) {
-		json_t *j = json_pack("{s:b, s:I, s:o}", "ok", n == 0, "records",
-				      (json_int_t)count, "problems", problems);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else {
-		json_decref(problems);
-		printf("%s: %llu records, %d problem%s\n", n ? "FAILED" : "OK",
-		       (unsigned long long)count, n, n == 1 ? "" : "s");
-	}
-	return n == 0 ? CLI_OK : CLI_FAIL;
+	return cli_read(c, verify_run, &q);
 }
-
