@@ -225,42 +225,54 @@ static const struct option opts_long[] = {
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}};
 
+/* Flags seen so far that are settled only at the end. */
+typedef struct opts_seen {
+	bool json;
+	const char *format;
+} opts_seen;
+
+/* One flag of cli_parse_opts: 0 or a usage error (printed). */
+static int take_opt(cli *c, int opt, const char *allowed, cli_opts *o,
+		    opts_seen *seen)
+{
+	if (opt == '?')
+		return cli_usage(c, "bad option");
+	if (strchr("suok", opt) && !strchr(allowed, opt))
+		return cli_usage(
+			c, "--%s does not apply here",
+			opts_long[strchr("jFsuokh", opt) - "jFsuokh"].name);
+	switch (opt) {
+	case 'j': seen->json = true; break;
+	case 'F': seen->format = optarg; break;
+	case 's': return parse_time(c, "since", optarg, &o->since);
+	case 'u': return parse_time(c, "until", optarg, &o->until);
+	case 'o': o->origin = optarg; break;
+	case 'k': o->keep = optarg; break;
+	}
+	return 0;
+}
+
 int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
 		   const char *help, cli_opts *o)
 {
-	const char *format = NULL;
-	bool json = false;
+	opts_seen seen = {0};
 	int opt;
 	*o = (cli_opts){.since = INT64_MIN, .until = INT64_MAX};
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts_long, NULL)) != -1) {
-		int rc = 0;
 		if (opt == 'h') {
 			printf("%s", help);
 			return -1;
 		}
-		if (opt == '?')
-			return cli_usage(c, "bad option");
-		if (strchr("suok", opt) && !strchr(allowed, opt))
-			return cli_usage(
-				c, "--%s does not apply here",
-				opts_long[strchr("jFsuokh", opt) - "jFsuokh"].name);
-		switch (opt) {
-		case 'j': json = true; break;
-		case 'F': format = optarg; break;
-		case 's': rc = parse_time(c, "since", optarg, &o->since); break;
-		case 'u': rc = parse_time(c, "until", optarg, &o->until); break;
-		case 'o': o->origin = optarg; break;
-		case 'k': o->keep = optarg; break;
-		}
+		int rc = take_opt(c, opt, allowed, o, &seen);
 		if (rc != 0)
 			return rc;
 	}
-	if (json && format != NULL && strcmp(format, "json") != 0)
+	if (seen.json && seen.format != NULL && strcmp(seen.format, "json") != 0)
 		return cli_usage(c, "--json and --format %.20s exclude each other",
-				 format);
-	o->out = json ? CLI_OUT_JSON : CLI_OUT_TEXT;
-	if (format != NULL && parse_format(c, format, o) != 0)
+				 seen.format);
+	o->out = seen.json ? CLI_OUT_JSON : CLI_OUT_TEXT;
+	if (seen.format != NULL && parse_format(c, seen.format, o) != 0)
 		return CLI_USAGE;
 	o->args = argv + optind;
 	o->n_args = argc - optind;

@@ -384,37 +384,52 @@ static int ask_peers(cli *c, ledger *l, void *ctx, ht_err *err)
 
 /* ---- audit forks ---- */
 
+/* The raw envelope in base64 (malloc'd), or NULL. */
+static char *envelope_b64(const record *r)
+{
+	size_t elen;
+	const uint8_t *eb = record_bytes(r, &elen);
+	size_t len = sodium_base64_ENCODED_LEN(elen,
+					       sodium_base64_VARIANT_ORIGINAL);
+	char *b64 = malloc(len);
+	if (b64 != NULL)
+		sodium_bin2base64(b64, len, eb, elen,
+				  sodium_base64_VARIANT_ORIGINAL);
+	return b64;
+}
+
+/* The signed header bytes in hex (malloc'd), or NULL. */
+static char *header_hex(const record *r)
+{
+	size_t hlen;
+	const uint8_t *hb = record_header_bytes(r, &hlen);
+	char *hex = malloc(2 * hlen + 1);
+	if (hex != NULL)
+		util_hex(hb, hlen, hex);
+	return hex;
+}
+
 static json_t *version_json(const record *r, const ledger_meta *m)
 {
 	const Hutong__Header *h = record_header(r);
-	size_t hlen, elen;
-	const uint8_t *hb = record_header_bytes(r, &hlen);
-	const uint8_t *eb = record_bytes(r, &elen);
 	char id[2 * RECORD_ID_BYTES + 1], sig[2 * RECORD_SIG_BYTES + 1];
 	char prev[2 * RECORD_ID_BYTES + 1] = "";
-	char *hhex = malloc(2 * hlen + 1);
-	size_t b64len = sodium_base64_ENCODED_LEN(elen,
-						  sodium_base64_VARIANT_ORIGINAL);
-	char *b64 = malloc(b64len);
+	char *hhex = header_hex(r), *b64 = envelope_b64(r);
 	json_t *j = NULL;
-	if (hhex && b64) {
-		util_hex(hb, hlen, hhex);
-		sodium_bin2base64(b64, b64len, eb, elen,
-				  sodium_base64_VARIANT_ORIGINAL);
+	if (h->prev_id.len == RECORD_ID_BYTES)
+		util_hex(h->prev_id.data, RECORD_ID_BYTES, prev);
+	if (hhex && b64)
 		j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:s, s:s,"
 			      " s:s}",
 			      "id", util_hex(record_id(r), RECORD_ID_BYTES, id),
 			      "kind", record_kind_name(h->kind), "created",
 			      cli_time_json(h->created_ms), "author", h->author,
-			      "prev", h->prev_id.len == RECORD_ID_BYTES
-				? util_hex(h->prev_id.data, RECORD_ID_BYTES, prev)
-				: "",
-			      "stored", cli_time_json(m->stored_ms), "source",
-			      m->source, "header", hhex, "signature",
+			      "prev", prev, "stored",
+			      cli_time_json(m->stored_ms), "source", m->source,
+			      "header", hhex, "signature",
 			      util_hex(record_signature(r), RECORD_SIG_BYTES,
 				       sig),
 			      "envelope", b64);
-	}
 	free(hhex);
 	free(b64);
 	return j;
@@ -464,37 +479,46 @@ static void fork_csv(const audit_fork *f, const char *label,
 	json_decref(j);
 }
 
+static void fork_text(const audit_fork *f)
+{
+	const Hutong__Header *h = record_header(f->evidence);
+	char hex[2 * RECORD_ID_BYTES + 1];
+	printf("fork: origin %s (node %s) seq %llu: two records signed "
+	       "with the origin's key\n",
+	       h->origin_region, h->origin_node, (unsigned long long)h->seq);
+	fork_version_text("chain", f->chain, &f->chain_meta);
+	fork_version_text("evidence", f->evidence, &f->evidence_meta);
+	if (f->flagged)
+		printf("  FLAGGED: its later records are refused until "
+		       "an operator runs\n  hutong fork resolve %s "
+		       "--keep %s\n",
+		       h->origin_region,
+		       util_hex(record_id(f->chain), RECORD_ID_BYTES, hex));
+	else
+		printf("  resolved by an operator (see 'hutong audit "
+		       "peers')\n");
+}
+
 static int fork_row(void *ctx, const audit_fork *f)
 {
 	forks_out *fo = ctx;
 	const Hutong__Header *h = record_header(f->evidence);
-	char hex[2 * RECORD_ID_BYTES + 1];
 	fo->n++;
 	if (fo->out == CLI_OUT_JSON) {
-		json_array_append_new(fo->list, json_pack(
-			"{s:s, s:s, s:I, s:b, s:o, s:o}", "origin",
-			h->origin_region, "node", h->origin_node, "seq",
-			(json_int_t)h->seq, "flagged", f->flagged, "chain",
-			version_json(f->chain, &f->chain_meta), "evidence",
-			version_json(f->evidence, &f->evidence_meta)));
+		json_array_append_new(
+			fo->list,
+			json_pack("{s:s, s:s, s:I, s:b, s:o, s:o}", "origin",
+				  h->origin_region, "node", h->origin_node,
+				  "seq", (json_int_t)h->seq, "flagged",
+				  f->flagged, "chain",
+				  version_json(f->chain, &f->chain_meta),
+				  "evidence",
+				  version_json(f->evidence, &f->evidence_meta)));
 	} else if (fo->out == CLI_OUT_CSV) {
 		fork_csv(f, "chain", f->chain, &f->chain_meta);
 		fork_csv(f, "evidence", f->evidence, &f->evidence_meta);
 	} else {
-		printf("fork: origin %s (node %s) seq %llu: two records signed "
-		       "with the origin's key\n", h->origin_region,
-		       h->origin_node, (unsigned long long)h->seq);
-		fork_version_text("chain", f->chain, &f->chain_meta);
-		fork_version_text("evidence", f->evidence, &f->evidence_meta);
-		if (f->flagged)
-			printf("  FLAGGED: its later records are refused until "
-			       "an operator runs\n  hutong fork resolve %s "
-			       "--keep %s\n", h->origin_region,
-			       util_hex(record_id(f->chain), RECORD_ID_BYTES,
-					hex));
-		else
-			printf("  resolved by an operator (see 'hutong audit "
-			       "peers')\n");
+		fork_text(f);
 	}
 	return 0;
 }

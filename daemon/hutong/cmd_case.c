@@ -33,6 +33,35 @@ static json_t *step_json(const view_step *s)
 	return j;
 }
 
+static json_t *stays_json(const view_case *k, int64_t now)
+{
+	json_t *stays = json_array();
+	for (size_t i = 0; i < k->n_stays; i++) {
+		const view_stay *s = &k->stays[i];
+		int64_t until = s->until_ms ? s->until_ms : now;
+		json_array_append_new(
+			stays,
+			json_pack("{s:s,s:o,s:o,s:I,s:b}", "state",
+				  view_state_name(s->state), "since",
+				  cli_view_jtime(s->since_ms), "until",
+				  cli_view_jtime(s->until_ms), "ms",
+				  (json_int_t)(until - s->since_ms), "current",
+				  s->until_ms == 0));
+	}
+	return stays;
+}
+
+/* Add what `case show` adds to the list's keys (people become a list). */
+static void case_full(json_t *j, const view_case *k, int64_t now)
+{
+	json_object_set_new(j, "people", cli_view_people(k->people, k->n_people));
+	json_t *steps = json_array();
+	for (size_t i = 0; i < k->n_steps; i++)
+		json_array_append_new(steps, step_json(&k->steps[i]));
+	json_object_set_new(j, "steps", steps);
+	json_object_set_new(j, "states", stays_json(k, now));
+}
+
 static json_t *case_json(const view_case *k, bool full, int64_t now)
 {
 	char allowed[VIEW_REASON_MAX];
@@ -43,29 +72,16 @@ static json_t *case_json(const view_case *k, bool full, int64_t now)
 	json_object_set_new(j, "to", json_string(k->to));
 	json_object_set_new(j, "opened", cli_view_jtime(k->opened_ms));
 	json_object_set_new(j, "since", cli_view_jtime(k->since_ms));
-	json_object_set_new(j, "in_state_ms", k->since_ms
-		? json_integer(now - k->since_ms) : json_null());
-	json_object_set_new(j, "allowed", json_string(
-		view_case_allowed(k, allowed, sizeof(allowed))));
+	json_object_set_new(j, "in_state_ms",
+			    k->since_ms ? json_integer(now - k->since_ms)
+					: json_null());
+	json_object_set_new(j, "allowed",
+			    json_string(view_case_allowed(k, allowed,
+							  sizeof(allowed))));
 	json_object_set_new(j, "people", json_integer((json_int_t)k->n_people));
 	json_object_set_new(j, "steps", json_integer((json_int_t)k->n_steps));
-	if (!full)
-		return j;
-	json_object_set_new(j, "people", cli_view_people(k->people, k->n_people));
-	json_t *steps = json_array(), *stays = json_array();
-	for (size_t i = 0; i < k->n_steps; i++)
-		json_array_append_new(steps, step_json(&k->steps[i]));
-	for (size_t i = 0; i < k->n_stays; i++) {
-		const view_stay *s = &k->stays[i];
-		int64_t until = s->until_ms ? s->until_ms : now;
-		json_array_append_new(stays, json_pack("{s:s,s:o,s:o,s:I,s:b}",
-			"state", view_state_name(s->state), "since",
-			cli_view_jtime(s->since_ms), "until", cli_view_jtime(s->until_ms),
-			"ms", (json_int_t)(until - s->since_ms),
-			"current", s->until_ms == 0));
-	}
-	json_object_set_new(j, "steps", steps);
-	json_object_set_new(j, "states", stays);
+	if (full)
+		case_full(j, k, now);
 	return j;
 }
 
@@ -160,39 +176,30 @@ static int case_list_cmd(cli *c, int argc, char **argv)
 	return cli_read(c, case_list_run, &cl);
 }
 
-static void case_text(const view_case *k, int64_t now)
+static void step_text(const view_step *s)
 {
-	char t[CLI_TIME_MAX], d[32], allowed[VIEW_REASON_MAX], hex[CLI_VIEW_HEX];
-	printf("case      %s\nstate     %s", k->id, view_state_name(k->state));
-	if (k->since_ms)
-		printf(" since %s (%s)", cli_view_time(k->since_ms, t),
-		       cli_view_dur(now - k->since_ms, d, sizeof(d)));
-	printf("\nfrom      %s (where the people were found)\nto        %s "
-	       "(home region)\n", k->from[0] ? k->from : "-",
-	       k->to[0] ? k->to : "-");
-	cli_view_print_people("people", k->people, k->n_people);
-	printf("next      %s\nsteps\n", view_case_allowed(k, allowed,
-							sizeof(allowed)));
-	for (size_t i = 0; i < k->n_steps; i++) {
-		const view_step *s = &k->steps[i];
-		const Hutong__Header *h = record_header(s->v.rec);
-		printf("  %s  %-9s by %s %-12s %-12s %s %.16s\n",
-		       cli_view_time(h->created_ms, t),
-		       view_step_name(s->body->step), h->origin_region,
-		       h->origin_node, h->author,
-		       s->applied ? "applied ->" : "NOT APPLIED",
-		       s->applied ? view_state_name(s->state) : "");
-		if (!s->applied)
-			printf("      reason: %s\n", s->reason);
-		if (s->body->time_ms)
-			printf("      at %s", cli_view_time(s->body->time_ms, t));
-		if (s->body->escort[0])
-			printf("      escort %s", s->body->escort);
-		if (s->body->time_ms || s->body->escort[0])
-			printf("\n");
-		printf("      id %s\n", cli_view_hex(s->v.rec, hex));
-		cli_view_print_fixes(&s->v, "      ");
-	}
+	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	const Hutong__Header *h = record_header(s->v.rec);
+	printf("  %s  %-9s by %s %-12s %-12s %s %.16s\n",
+	       cli_view_time(h->created_ms, t), view_step_name(s->body->step),
+	       h->origin_region, h->origin_node, h->author,
+	       s->applied ? "applied ->" : "NOT APPLIED",
+	       s->applied ? view_state_name(s->state) : "");
+	if (!s->applied)
+		printf("      reason: %s\n", s->reason);
+	if (s->body->time_ms)
+		printf("      at %s", cli_view_time(s->body->time_ms, t));
+	if (s->body->escort[0])
+		printf("      escort %s", s->body->escort);
+	if (s->body->time_ms || s->body->escort[0])
+		printf("\n");
+	printf("      id %s\n", cli_view_hex(s->v.rec, hex));
+	cli_view_print_fixes(&s->v, "      ");
+}
+
+static void stays_text(const view_case *k, int64_t now)
+{
+	char d[32];
 	printf("time in states\n");
 	for (size_t i = 0; i < k->n_stays; i++) {
 		const view_stay *s = &k->stays[i];
@@ -201,6 +208,24 @@ static void case_text(const view_case *k, int64_t now)
 		       cli_view_dur(until - s->since_ms, d, sizeof(d)),
 		       s->until_ms ? "" : " (current)");
 	}
+}
+
+static void case_text(const view_case *k, int64_t now)
+{
+	char t[CLI_TIME_MAX], d[32], allowed[VIEW_REASON_MAX];
+	printf("case      %s\nstate     %s", k->id, view_state_name(k->state));
+	if (k->since_ms)
+		printf(" since %s (%s)", cli_view_time(k->since_ms, t),
+		       cli_view_dur(now - k->since_ms, d, sizeof(d)));
+	printf("\nfrom      %s (where the people were found)\nto        %s "
+	       "(home region)\n",
+	       k->from[0] ? k->from : "-", k->to[0] ? k->to : "-");
+	cli_view_print_people("people", k->people, k->n_people);
+	printf("next      %s\nsteps\n",
+	       view_case_allowed(k, allowed, sizeof(allowed)));
+	for (size_t i = 0; i < k->n_steps; i++)
+		step_text(&k->steps[i]);
+	stays_text(k, now);
 }
 
 static int case_show_run(cli *c, ledger *l, void *ctx, ht_err *err)

@@ -63,39 +63,63 @@ static int resolve_offline(cli *c, const char *origin,
 	return rc;
 }
 
+static const char fork_help[] =
+	"usage: hutong -d NODEDIR fork resolve CODE --keep ID [--json]\n"
+	"\nAfter a fork of origin CODE (two records it signed with one "
+	"seq; see\n'hutong audit forks') this node refuses CODE's later "
+	"records. An operator\nwho has settled which branch is genuine "
+	"resolves it: ID must be this\nnode's chain record at the forked "
+	"seq (the chain is never rewritten; a\nnode that holds the other "
+	"branch cannot keep this one). The evidence\nstays, the decision "
+	"is logged (audit peers), and CODE's later records are\ntaken "
+	"again. Goes through hutongd when it runs.\n";
+
+/* Flags and arguments of `fork resolve`: 0, -1 after help, or a CLI_*
+ * code (printed). */
+static int parse_resolve(cli *c, int argc, char **argv, cli_opts *o,
+			 uint8_t keep[RECORD_ID_BYTES])
+{
+	int rc = cli_parse_opts(c, argc - 1, argv + 1, "k", fork_help, o);
+	if (rc != 0)
+		return rc;
+	if (o->n_args != 1 || o->keep == NULL)
+		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
+	if (cli_parse_region(c, "CODE", o->args[0]) != 0)
+		return CLI_USAGE;
+	if (cli_parse_id(c, o->keep, keep) != 0)
+		return CLI_USAGE;
+	return cli_conf(c) != 0 ? CLI_FAIL : 0;
+}
+
+static void resolved(const cli_opts *o, const char *via)
+{
+	if (o->out == CLI_OUT_JSON)
+		cli_put_json(json_pack("{s:s, s:s, s:b, s:s}", "origin",
+				       o->args[0], "kept", o->keep, "resolved",
+				       1, "via", via),
+			     true);
+	else
+		printf("origin %s: fork resolved, keeping %s; its later records "
+		       "are taken again\n(the evidence stays: hutong audit "
+		       "forks)\n",
+		       o->args[0], o->keep);
+}
+
 int cmd_fork(cli *c, int argc, char **argv)
 {
-	static const char help[] =
-		"usage: hutong -d NODEDIR fork resolve CODE --keep ID [--json]\n"
-		"\nAfter a fork of origin CODE (two records it signed with one "
-		"seq; see\n'hutong audit forks') this node refuses CODE's later "
-		"records. An operator\nwho has settled which branch is genuine "
-		"resolves it: ID must be this\nnode's chain record at the forked "
-		"seq (the chain is never rewritten; a\nnode that holds the other "
-		"branch cannot keep this one). The evidence\nstays, the decision "
-		"is logged (audit peers), and CODE's later records are\ntaken "
-		"again. Goes through hutongd when it runs.\n";
 	if (argc < 2 || strcmp(argv[1], "resolve") != 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 				  strcmp(argv[1], "-h") == 0)) {
-			printf("%s", help);
+			printf("%s", fork_help);
 			return CLI_OK;
 		}
 		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
 	}
 	cli_opts o;
 	uint8_t keep[RECORD_ID_BYTES];
-	int rc = cli_parse_opts(c, argc - 1, argv + 1, "k", help, &o);
+	int rc = parse_resolve(c, argc, argv, &o, keep);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
-	if (o.n_args != 1 || o.keep == NULL)
-		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
-	if (cli_parse_region(c, "CODE", o.args[0]) != 0)
-		return CLI_USAGE;
-	if (cli_parse_id(c, o.keep, keep) != 0)
-		return CLI_USAGE;
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
 	ht_err err = {0};
 	const char *via = "hutongd";
 	rc = resolve_via_daemon(c, o.args[0], keep, &err);
@@ -105,16 +129,6 @@ int cmd_fork(cli *c, int argc, char **argv)
 	}
 	if (rc != 0)
 		return cli_fail_err(c, &err);
-	if (o.out == CLI_OUT_JSON) {
-		json_t *j = json_pack("{s:s, s:s, s:b, s:s}", "origin",
-				      o.args[0], "kept", o.keep, "resolved", 1,
-				      "via", via);
-		cli_print_json(j, true);
-		json_decref(j);
-	} else {
-		printf("origin %s: fork resolved, keeping %s; its later records "
-		       "are taken again\n(the evidence stays: hutong audit "
-		       "forks)\n", o.args[0], o.keep);
-	}
+	resolved(&o, via);
 	return CLI_OK;
 }

@@ -37,6 +37,30 @@ static json_t *trail_json(const view_trail *t)
 	return j;
 }
 
+/* Add what `org show` adds to the list's keys (trail becomes a list). */
+static void org_full(json_t *j, const view_org *o)
+{
+	json_t *t = json_array(), *k = json_array(), *u = json_array();
+	for (size_t i = 0; i < o->n_trail; i++)
+		json_array_append_new(t, trail_json(&o->trail[i]));
+	for (size_t i = 0; i < o->n_links; i++)
+		json_array_append_new(k, json_pack("{s:s,s:o}", "org",
+						   o->links[i].org, "by",
+						   cli_view_jid(o->links[i].by)));
+	for (size_t i = 0; i < o->n_dups; i++)
+		json_array_append_new(u, json_pack("{s:s,s:s,s:s}", "org",
+						   o->dups[i].org, "name",
+						   o->dups[i].name, "key",
+						   o->dups[i].key));
+	json_object_set_new(j, "trail", t);
+	json_object_set_new(j, "leaders",
+			    cli_view_people(o->leaders, o->n_leaders));
+	json_object_set_new(j, "received_by",
+			    receipts_json(o->received, o->n_received));
+	json_object_set_new(j, "linked", k);
+	json_object_set_new(j, "likely_duplicates", u);
+}
+
 static json_t *org_json(const view_org *o, bool full)
 {
 	json_t *j = json_object(), *a = json_array(), *d = json_array();
@@ -53,24 +77,8 @@ static json_t *org_json(const view_org *o, bool full)
 	json_object_set_new(j, "aliases", a);
 	json_object_set_new(j, "destinations", d);
 	json_object_set_new(j, "trail", json_integer((json_int_t)o->n_trail));
-	if (!full)
-		return j;
-	json_t *t = json_array(), *k = json_array(), *u = json_array();
-	for (size_t i = 0; i < o->n_trail; i++)
-		json_array_append_new(t, trail_json(&o->trail[i]));
-	for (size_t i = 0; i < o->n_links; i++)
-		json_array_append_new(k, json_pack("{s:s,s:o}", "org",
-			o->links[i].org, "by", cli_view_jid(o->links[i].by)));
-	for (size_t i = 0; i < o->n_dups; i++)
-		json_array_append_new(u, json_pack("{s:s,s:s,s:s}", "org",
-			o->dups[i].org, "name", o->dups[i].name, "key",
-			o->dups[i].key));
-	json_object_set_new(j, "trail", t);
-	json_object_set_new(j, "leaders", cli_view_people(o->leaders, o->n_leaders));
-	json_object_set_new(j, "received_by",
-			    receipts_json(o->received, o->n_received));
-	json_object_set_new(j, "linked", k);
-	json_object_set_new(j, "likely_duplicates", u);
+	if (full)
+		org_full(j, o);
 	return j;
 }
 
@@ -110,20 +118,9 @@ static int org_list_cmd(cli *c, int argc, char **argv)
 	return cli_view_main(c, argc, argv, &org_list_spec);
 }
 
-static void org_text(const view_org *o)
+static void trail_text(const view_org *o)
 {
 	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
-	printf("org       %s\nname      %s\nlevel     %s\nmembers   %u\n"
-	       "last seen %s %s\naliases  ", o->id, o->name,
-	       cli_view_level(o->level), o->members, o->last_region,
-	       cli_view_time(o->last_seen_ms, t));
-	for (size_t i = 0; i < o->n_aliases; i++)
-		printf(" %s", o->aliases[i]);
-	printf("%s\ndest     ", o->n_aliases ? "" : " -");
-	for (size_t i = 0; i < o->n_dests; i++)
-		printf(" %s", o->dests[i]);
-	printf("%s\n", o->n_dests ? "" : " -");
-	cli_view_print_people("leaders", o->leaders, o->n_leaders);
 	printf("trail\n");
 	for (size_t i = 0; i < o->n_trail; i++) {
 		const view_trail *r = &o->trail[i];
@@ -131,21 +128,47 @@ static void org_text(const view_org *o)
 		printf("  %s  %-8s in %s  reported by %s %-12s %s%s\n",
 		       cli_view_time(r->seen_ms, t),
 		       r->body->sighting ? "sighting" : "alert", r->region,
-		       h->origin_region, h->origin_node, cli_view_hex(r->v.rec, hex),
+		       h->origin_region, h->origin_node,
+		       cli_view_hex(r->v.rec, hex),
 		       r->v.retracted ? "  RETRACTED" : "");
 		cli_view_print_fixes(&r->v, "      ");
 	}
+}
+
+/* Who received its alerts, what is linked to it, what looks like it. */
+static void relations_text(const view_org *o)
+{
+	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
 	printf("received by (the alerts, from receipts)\n");
 	for (size_t i = 0; i < o->n_received; i++)
 		printf("  %s  since %s\n", o->received[i].node,
 		       cli_view_time(o->received[i].ms, t));
 	printf("linked\n");
 	for (size_t i = 0; i < o->n_links; i++)
-		printf("  %s  by %s\n", o->links[i].org, cli_view_hex(o->links[i].by, hex));
+		printf("  %s  by %s\n", o->links[i].org,
+		       cli_view_hex(o->links[i].by, hex));
 	printf("likely duplicates\n");
 	for (size_t i = 0; i < o->n_dups; i++)
 		printf("  %s  \"%s\" (name key %s)\n", o->dups[i].org,
 		       o->dups[i].name, o->dups[i].key);
+}
+
+static void org_text(const view_org *o)
+{
+	char t[CLI_TIME_MAX];
+	printf("org       %s\nname      %s\nlevel     %s\nmembers   %u\n"
+	       "last seen %s %s\naliases  ",
+	       o->id, o->name, cli_view_level(o->level), o->members,
+	       o->last_region, cli_view_time(o->last_seen_ms, t));
+	for (size_t i = 0; i < o->n_aliases; i++)
+		printf(" %s", o->aliases[i]);
+	printf("%s\ndest     ", o->n_aliases ? "" : " -");
+	for (size_t i = 0; i < o->n_dests; i++)
+		printf(" %s", o->dests[i]);
+	printf("%s\n", o->n_dests ? "" : " -");
+	cli_view_print_people("leaders", o->leaders, o->n_leaders);
+	trail_text(o);
+	relations_text(o);
 }
 
 static int org_show_run(cli *c, ledger *l, void *ctx, ht_err *err)

@@ -227,61 +227,83 @@ static int check_enum(cli *c, const flagdef *f, const char *name)
 	return 0;
 }
 
+static int put_enum(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	char name[128];
+	enum_name(f->prefix, arg, name, sizeof(name));
+	if (check_enum(c, f, name) != 0)
+		return CLI_USAGE;
+	json_object_set_new(dst, f->key, json_string(name));
+	return 0;
+}
+
+static int put_uint(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	uint64_t u;
+	if (util_parse_u64(arg, 0, UINT32_MAX, &u) != 0)
+		return cli_usage(c, "--%s: not a number: '%s'", f->flag, arg);
+	json_object_set_new(dst, f->key, json_integer((json_int_t)u));
+	return 0;
+}
+
+/* A time goes into the JSON as its ms count in a string (int64). */
+static int put_time(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	char text[32];
+	int64_t ms;
+	if (util_parse_time(arg, &ms) != 0)
+		return cli_usage(c, "--%s: not an RFC 3339 time: '%s'", f->flag,
+				 arg);
+	snprintf(text, sizeof(text), "%lld", (long long)ms);
+	json_object_set_new(dst, f->key, json_string(text));
+	return 0;
+}
+
+static int put_id(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	uint8_t id[RECORD_ID_BYTES];
+	if (util_unhex(arg, id, sizeof(id)) != 0)
+		return cli_usage(c,
+				 "--%s: must be a 64-hex-digit record "
+				 "id, got '%.80s'",
+				 f->flag, arg);
+	if (f->type == F_IDS)
+		push(dst, f->key, json_string(arg));
+	else
+		json_object_set_new(dst, f->key, json_string(arg));
+	return 0;
+}
+
+static int put_body(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	json_error_t je;
+	json_t *b = json_load_file(arg, JSON_REJECT_DUPLICATES, &je);
+	if (b == NULL)
+		return cli_fail(c, "--%s: %s: line %d: %s", f->flag, arg,
+				je.line, je.text);
+	json_object_set_new(dst, f->key, b);
+	return 0;
+}
+
 /* Put one flag's value into the submission JSON. */
 static int apply_flag(cli *c, const flagdef *f, const char *arg, json_t *top,
 		      json_t *content)
 {
 	json_t *dst = f->kind ? content : top;
-	char name[128];
-	uint64_t u;
-	int64_t ms;
 	if (arg != NULL && !util_is_text(arg, strlen(arg)))
 		return cli_usage(c, "--%s: not valid UTF-8 text", f->flag);
 	switch (f->type) {
 	case F_STR: json_object_set_new(dst, f->key, json_string(arg)); break;
 	case F_STRS: push(dst, f->key, json_string(arg)); break;
 	case F_BOOL: json_object_set_new(dst, f->key, json_true()); break;
-	case F_ENUM:
-		enum_name(f->prefix, arg, name, sizeof(name));
-		if (check_enum(c, f, name) != 0)
-			return CLI_USAGE;
-		json_object_set_new(dst, f->key, json_string(name));
-		break;
-	case F_UINT:
-		if (util_parse_u64(arg, 0, UINT32_MAX, &u) != 0)
-			return cli_usage(c, "--%s: not a number: '%s'", f->flag, arg);
-		json_object_set_new(dst, f->key, json_integer((json_int_t)u));
-		break;
-	case F_TIME:
-		if (util_parse_time(arg, &ms) != 0)
-			return cli_usage(c, "--%s: not an RFC 3339 time: '%s'",
-					 f->flag, arg);
-		snprintf(name, sizeof(name), "%lld", (long long)ms);
-		json_object_set_new(dst, f->key, json_string(name));
-		break;
+	case F_ENUM: return put_enum(c, f, arg, dst);
+	case F_UINT: return put_uint(c, f, arg, dst);
+	case F_TIME: return put_time(c, f, arg, dst);
 	case F_PEOPLE: push(dst, f->key, person_json(arg)); break;
 	case F_PLACES: push(dst, f->key, place_json(arg)); break;
 	case F_IDS:
-	case F_ID: {
-		uint8_t id[RECORD_ID_BYTES];
-		if (util_unhex(arg, id, sizeof(id)) != 0)
-			return cli_usage(c, "--%s: must be a 64-hex-digit record "
-					 "id, got '%.80s'", f->flag, arg);
-		if (f->type == F_IDS)
-			push(dst, f->key, json_string(arg));
-		else
-			json_object_set_new(dst, f->key, json_string(arg));
-		break;
-	}
-	case F_BODY: {
-		json_error_t je;
-		json_t *b = json_load_file(arg, JSON_REJECT_DUPLICATES, &je);
-		if (b == NULL)
-			return cli_fail(c, "--%s: %s: line %d: %s", f->flag, arg,
-					je.line, je.text);
-		json_object_set_new(dst, f->key, b);
-		break;
-	}
+	case F_ID: return put_id(c, f, arg, dst);
+	case F_BODY: return put_body(c, f, arg, dst);
 	}
 	return 0;
 }
@@ -363,44 +385,61 @@ static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk)
 
 /* ---- submit KIND --flags ---- */
 
-static int submit_flags(cli *c, const char *kind, int argc, char **argv)
+/* The getopt table of KIND's flags and --help: defs[i] is option
+ * 1000 + i. */
+static void kind_opts(const char *kind, struct option *opts,
+		      const flagdef **defs)
 {
-	struct option opts[N_FLAGS + 2];
-	const flagdef *defs[N_FLAGS];
 	size_t n = 0;
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		if (flags[i].kind && strcmp(flags[i].kind, kind) != 0)
 			continue;
 		defs[n] = &flags[i];
-		opts[n] = (struct option){flags[i].flag,
+		opts[n] = (struct option){
+			flags[i].flag,
 			flags[i].type == F_BOOL ? no_argument : required_argument,
 			NULL, 1000 + (int)n};
 		n++;
 	}
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){NULL, 0, NULL, 0};
-	json_t *top = json_object(), *content = json_object();
-	json_object_set_new(top, "body", json_pack("{s:o}", content_key(kind),
-						   content));
+}
+
+/* KIND's flags into the submission JSON (content is inside top). 0, -1
+ * after printing help, or a CLI_* code (printed). */
+static int parse_kind(cli *c, const char *kind, int argc, char **argv,
+		      json_t *top, json_t *content)
+{
+	struct option opts[N_FLAGS + 2];
+	const flagdef *defs[N_FLAGS];
 	int opt, rc = 0;
+	kind_opts(kind, opts, defs);
 	while (rc == 0 && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
 			submit_help();
-			json_decref(top);
-			return CLI_OK;
+			return -1;
 		}
 		rc = opt >= 1000 ? apply_flag(c, defs[opt - 1000], optarg, top,
 					      content)
 				 : cli_usage(c, "bad option for '%s'", kind);
 	}
-	if (rc == 0 && optind != argc)
-		rc = cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	return rc != 0 ? rc : cli_want_args(c, argc, argv, 0, NULL);
+}
+
+static int submit_flags(cli *c, const char *kind, int argc, char **argv)
+{
+	json_t *top = json_object(), *content = json_object();
+	json_object_set_new(top, "body", json_pack("{s:o}", content_key(kind),
+						   content));
+	int rc = parse_kind(c, kind, argc, argv, top, content);
 	batch b = {0};
 	if (rc == 0 && cli_conf(c) == 0 && add_json(c, &b, top, 0, false) == 0)
 		rc = batch_send(c, &b, false);
 	else if (rc == 0)
 		rc = CLI_FAIL;
 	json_decref(top);
+	if (rc < 0)
+		return CLI_OK;
 	return rc != 0 ? rc : b.refused ? CLI_FAIL : CLI_OK;
 }
 
@@ -439,6 +478,29 @@ static void progress(const batch *b, bool tty)
 		fprintf(stderr, "\rstored %ld, refused %ld", b->stored, b->refused);
 }
 
+/* One non-blank line of a bulk import: a bad one is reported and
+ * counted, a good one joins the batch. */
+static int submit_line(cli *c, batch *b, const char *line, size_t len,
+		       long no)
+{
+	json_error_t je;
+	json_t *o = len > SUBMIT_MAX_LINE
+			    ? NULL
+			    : json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	int rc = 0;
+	if (o == NULL || !json_is_object(o)) {
+		fprintf(stderr, "hutong submit: line %ld: %s\n", no,
+			len > SUBMIT_MAX_LINE ? "line too long"
+			: o		      ? "not a JSON object"
+					      : je.text);
+		b->refused++;
+	} else {
+		rc = add_json(c, b, o, no, true);
+	}
+	json_decref(o);
+	return rc;
+}
+
 /* One JSON object per line; blank lines skipped. */
 static int submit_lines(cli *c, char *text, bool tty)
 {
@@ -453,18 +515,7 @@ static int submit_lines(cli *c, char *text, bool tty)
 		no++;
 		if (strspn(line, " \t\r") >= len)
 			continue;
-		json_error_t je;
-		json_t *o = len > SUBMIT_MAX_LINE ? NULL
-			: json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-		if (o == NULL || !json_is_object(o)) {
-			fprintf(stderr, "hutong submit: line %ld: %s\n", no,
-				len > SUBMIT_MAX_LINE ? "line too long"
-				: o ? "not a JSON object" : je.text);
-			b.refused++;
-		} else {
-			rc = add_json(c, &b, o, no, true);
-		}
-		json_decref(o);
+		rc = submit_line(c, &b, line, len, no);
 		if (no % 1000 == 0)
 			progress(&b, tty);
 	}
@@ -514,32 +565,63 @@ static int submit_json(cli *c, const char *path)
 
 /* ---- submit revocation FILE ---- */
 
-static int submit_revocation(cli *c, int argc, char **argv)
+static const char revocation_help[] =
+	"usage: hutong -d NODEDIR submit revocation "
+	"[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
+	"or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
+	"revoke') through the ledger: every node that "
+	"stores it refuses records of\nthe revoked "
+	"certificates created at or after their "
+	"revocation dates.\nOnly a CRL signed by a CA of "
+	"the trust bundle is accepted.\n";
+
+/* 0 with argv[optind] the CRL file, -1 after printing help, or a CLI_*
+ * code (printed). */
+static int parse_revocation(cli *c, int argc, char **argv,
+			    const char **author)
 {
 	static const struct option opts[] = {
 		{"author", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *author = "ca";
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (opt == 'a') author = optarg;
-		else if (opt == 'h') {
-			printf("usage: hutong -d NODEDIR submit revocation "
-			       "[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
-			       "or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
-			       "revoke') through the ledger: every node that "
-			       "stores it refuses records of\nthe revoked "
-			       "certificates created at or after their "
-			       "revocation dates.\nOnly a CRL signed by a CA of "
-			       "the trust bundle is accepted.\n");
-			return CLI_OK;
-		} else return cli_usage(c, "bad option");
+		if (opt == 'h') {
+			printf("%s", revocation_help);
+			return -1;
+		}
+		if (opt != 'a')
+			return cli_usage(c, "bad option");
+		*author = optarg;
 	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "expected one CRL FILE");
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
+	if (cli_want_args(c, argc, argv, 1, "one CRL FILE") != 0)
+		return CLI_USAGE;
+	return cli_conf(c) != 0 ? CLI_FAIL : 0;
+}
+
+/* Send sub as a batch of one: a copy (packed and unpacked again) that the
+ * batch owns and frees. */
+static int send_copy(cli *c, const Hutong__Submission *sub)
+{
+	size_t len = hutong__submission__get_packed_size(sub);
+	uint8_t *buf = malloc(len);
+	batch b = {0};
+	if (buf != NULL) {
+		hutong__submission__pack(sub, buf);
+		b.items[0] = hutong__submission__unpack(NULL, len, buf);
+		b.n = b.items[0] ? 1 : 0;
+	}
+	free(buf);
+	int rc = b.n ? batch_send(c, &b, false) : cli_fail(c, "out of memory");
+	return rc == 0 && b.refused ? CLI_FAIL : rc;
+}
+
+static int submit_revocation(cli *c, int argc, char **argv)
+{
+	const char *author = "ca";
+	int rc = parse_revocation(c, argc, argv, &author);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
 	ht_err err = {0};
 	Hutong__Revocation rev = HUTONG__REVOCATION__INIT;
 	if (pki_crl_read_der(argv[optind], &rev.crl.data, &rev.crl.len, &err))
@@ -551,21 +633,8 @@ static int submit_revocation(cli *c, int argc, char **argv)
 	sub.author = (char *)author;
 	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
 	sub.body = &body;
-	int rc = record_check_submission(&sub, &err) ? cli_fail_err(c, &err) : 0;
-	if (rc == 0) {
-		size_t len = hutong__submission__get_packed_size(&sub);
-		uint8_t *buf = malloc(len);
-		batch b = {0};
-		if (buf != NULL) {
-			hutong__submission__pack(&sub, buf);
-			b.items[0] = hutong__submission__unpack(NULL, len, buf);
-			b.n = b.items[0] ? 1 : 0;
-		}
-		free(buf);
-		rc = b.n ? batch_send(c, &b, false) : cli_fail(c, "out of memory");
-		if (rc == 0 && b.refused)
-			rc = CLI_FAIL;
-	}
+	rc = record_check_submission(&sub, &err) ? cli_fail_err(c, &err)
+						 : send_copy(c, &sub);
 	free(rev.crl.data);
 	return rc;
 }

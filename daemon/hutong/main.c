@@ -87,19 +87,20 @@ static const cli_cmd *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* The options before COMMAND: -1 to go on with argv[optind], or the exit
+ * status. */
+static int global_opts(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	cli c = {.dir = getenv("HUTONG_DIR")};
 	int ch;
 	/* '+': stop at the command; its flags are its own. */
 	while ((ch = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': c.dir = optarg; break;
+		case 'd': c->dir = optarg; break;
 		case 'V': printf("hutong %s\n", HUTONG_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return CLI_USAGE;
@@ -109,6 +110,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = {.dir = getenv("HUTONG_DIR")};
+	int rc = global_opts(&c, argc, argv);
+	if (rc >= 0)
+		return rc;
 	const cli_cmd *cmd = find_command(argv[optind]);
 	if (cmd == NULL) {
 		fprintf(stderr, "hutong: unknown command '%s'\n", argv[optind]);
@@ -119,7 +129,7 @@ int main(int argc, char **argv)
 	int rest = argc - optind;
 	char **args = argv + optind;
 	optind = 0; /* reset getopt for the command */
-	int rc = cmd->fn(&c, rest, args);
+	rc = cmd->fn(&c, rest, args);
 	conf_free(&c.cf);
 	return rc;
 }
