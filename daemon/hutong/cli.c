@@ -330,8 +330,7 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta)
 	const Hutong__Header *h = record_header(r);
 	char hex[2 * RECORD_ID_BYTES + 1];
 	json_t *j = json_object();
-	json_object_set_new(j, "id", json_string(util_hex(record_id(r),
-							  RECORD_ID_BYTES, hex)));
+	json_object_set_new(j, "id", json_string(cli_hex_id(r, hex)));
 	json_object_set_new(j, "origin", json_string(h->origin_region));
 	json_object_set_new(j, "node", json_string(h->origin_node));
 	json_object_set_new(j, "seq", json_integer((json_int_t)h->seq));
@@ -353,6 +352,11 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta)
 							     JSON_BYTES_HEX)
 					 : json_null());
 	return j;
+}
+
+const char *cli_hex_id(const record *r, char buf[CLI_HEX_ID])
+{
+	return util_hex(record_id(r), RECORD_ID_BYTES, buf);
 }
 
 void cli_print_json(const json_t *j, bool pretty)

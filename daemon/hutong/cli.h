@@ -114,6 +114,12 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
  * proto3 JSON mapping of Body, or null when withheld). meta may be NULL. */
 json_t *cli_record_json(const record *r, const ledger_meta *meta);
 
+/* Room for a record id in hex. */
+#define CLI_HEX_ID (2 * RECORD_ID_BYTES + 1)
+
+/* The record's id in hex, in buf. */
+const char *cli_hex_id(const record *r, char buf[CLI_HEX_ID]);
+
 /* Print a JSON value to stdout (indented when pretty) with a newline. */
 void cli_print_json(const json_t *j, bool pretty);
 /* The same, then release j (which may be NULL: nothing is printed). */

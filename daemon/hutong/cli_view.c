@@ -75,11 +75,6 @@ int cli_view_main(cli *c, int argc, char **argv, const cli_view_spec *s)
 	return cli_read(c, s->run, &o);
 }
 
-char *cli_view_hex(const record *r, char out[CLI_VIEW_HEX])
-{
-	return util_hex(record_id(r), RECORD_ID_BYTES, out);
-}
-
 const char *cli_view_time(int64_t ms, char buf[CLI_TIME_MAX])
 {
 	return ms ? cli_time(ms, buf) : "-";
@@ -118,8 +113,8 @@ json_t *cli_view_jtime(int64_t ms)
 
 json_t *cli_view_jid(const record *r)
 {
-	char hex[CLI_VIEW_HEX];
-	return r ? json_string(cli_view_hex(r, hex)) : json_null();
+	char hex[CLI_HEX_ID];
+	return r ? json_string(cli_hex_id(r, hex)) : json_null();
 }
 
 /* Who signed a record, when: the keys every view object shares. */
@@ -188,12 +183,12 @@ void cli_view_print_people(const char *label, const Hutong__Person *const *p,
 
 void cli_view_print_fixes(const view_version *v, const char *indent)
 {
-	char hex[CLI_VIEW_HEX], t[CLI_TIME_MAX];
+	char hex[CLI_HEX_ID], t[CLI_TIME_MAX];
 	for (size_t i = 0; i < v->n_fixes; i++) {
 		const view_fix *f = &v->fixes[i];
 		printf("%s%s %.16s %s %s: %s%s%s\n", indent,
 		       f->retract ? "retraction" : "amendment",
-		       cli_view_hex(f->rec, hex),
+		       cli_hex_id(f->rec, hex),
 		       cli_view_time(record_header(f->rec)->created_ms, t),
 		       record_header(f->rec)->origin_region,
 		       record_body(f->rec)->correction->reason,

@@ -14,8 +14,6 @@
 #include "cli.h"
 #include "view.h"
 
-#define CLI_VIEW_HEX (2 * RECORD_ID_BYTES + 1)
-
 /* A subcommand: `hutong GROUP NAME ...` runs fn with argv[0] = NAME. */
 typedef struct cli_view_sub {
 	const char *name;
@@ -56,8 +54,6 @@ int cli_view_main(cli *c, int argc, char **argv, const cli_view_spec *s);
 int cli_view_run(cli *c, const cli_view_sub *subs, size_t n, const char *group,
 		 int argc, char **argv);
 
-/* The record's id in hex, in out. */
-char *cli_view_hex(const record *r, char out[CLI_VIEW_HEX]);
 /* ms as RFC 3339 in buf, or "-" when 0 (not known). */
 const char *cli_view_time(int64_t ms, char buf[CLI_TIME_MAX]);
 /* A duration as "3d 4h", "2h 5m", "45s" in buf. */

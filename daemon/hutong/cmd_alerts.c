@@ -31,7 +31,7 @@ static int alert_one(void *ctx, const view_alert *a)
 {
 	const cli_view_opts *o = ctx;
 	const Hutong__Header *h = record_header(a->v.rec);
-	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_HEX_ID];
 	if (o->json) {
 		cli_put_json(alert_json(a), false);
 		return 0;
@@ -41,7 +41,7 @@ static int alert_one(void *ctx, const view_alert *a)
 	       a->body->sighting ? "sighting" : "alert", a->body->org_id,
 	       a->body->name, cli_view_level(a->body->level), a->dest,
 	       view_relation_name(a->rel), h->origin_region,
-	       a->v.retracted ? "  RETRACTED" : "", cli_view_hex(a->v.rec, hex));
+	       a->v.retracted ? "  RETRACTED" : "", cli_hex_id(a->v.rec, hex));
 	return 0;
 }
 

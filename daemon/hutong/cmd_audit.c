@@ -52,7 +52,7 @@ static const char *u64s(uint64_t v, char buf[24])
 static json_t *record_audit_json(const audit_record_info *a)
 {
 	const Hutong__Header *h = record_header(a->r);
-	char hex[2 * RECORD_ID_BYTES + 1];
+	char hex[CLI_HEX_ID];
 	json_t *cover = json_array();
 	for (size_t i = 0; i < a->n_cover; i++) {
 		const audit_cover *v = &a->cover[i];
@@ -64,7 +64,7 @@ static json_t *record_audit_json(const audit_record_info *a)
 	return json_pack(
 		"{s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:b, s:b,"
 		" s:{s:o, s:s, s:I}, s:I, s:I, s:o}",
-		"id", util_hex(record_id(a->r), RECORD_ID_BYTES, hex), "origin",
+		"id", cli_hex_id(a->r, hex), "origin",
 		h->origin_region, "node", h->origin_node, "seq",
 		(json_int_t)h->seq, "author", h->author, "kind",
 		record_kind_name(h->kind), "created", cli_time_json(h->created_ms),
@@ -78,9 +78,8 @@ static json_t *record_audit_json(const audit_record_info *a)
 static void record_audit_text(const audit_record_info *a)
 {
 	const Hutong__Header *h = record_header(a->r);
-	char hex[2 * RECORD_ID_BYTES + 1], t[CLI_TIME_MAX];
-	printf("id        %s%s\n", util_hex(record_id(a->r), RECORD_ID_BYTES,
-					     hex),
+	char hex[CLI_HEX_ID], t[CLI_TIME_MAX];
+	printf("id        %s%s\n", cli_hex_id(a->r, hex),
 	       a->fork_evidence ? "  (fork evidence)" : "");
 	printf("origin    %s (node %s) seq %llu%s\n", h->origin_region,
 	       h->origin_node, (unsigned long long)h->seq,
@@ -221,8 +220,8 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 {
 	author_out *ao = ctx;
 	const Hutong__Header *h = record_header(r);
-	char hex[2 * RECORD_ID_BYTES + 1], t1[CLI_TIME_MAX], t2[CLI_TIME_MAX], seq[24];
-	util_hex(record_id(r), RECORD_ID_BYTES, hex);
+	char hex[CLI_HEX_ID], t1[CLI_TIME_MAX], t2[CLI_TIME_MAX], seq[24];
+	cli_hex_id(r, hex);
 	ao->count++;
 	if (ao->o->out == CLI_OUT_JSON)
 		json_array_append_new(ao->rows, json_pack(
@@ -421,7 +420,7 @@ static json_t *version_json(const record *r, const ledger_meta *m)
 	if (hhex && b64)
 		j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:s, s:s,"
 			      " s:s}",
-			      "id", util_hex(record_id(r), RECORD_ID_BYTES, id),
+			      "id", cli_hex_id(r, id),
 			      "kind", record_kind_name(h->kind), "created",
 			      cli_time_json(h->created_ms), "author", h->author,
 			      "prev", prev, "stored",
@@ -482,7 +481,7 @@ static void fork_csv(const audit_fork *f, const char *label,
 static void fork_text(const audit_fork *f)
 {
 	const Hutong__Header *h = record_header(f->evidence);
-	char hex[2 * RECORD_ID_BYTES + 1];
+	char hex[CLI_HEX_ID];
 	printf("fork: origin %s (node %s) seq %llu: two records signed "
 	       "with the origin's key\n",
 	       h->origin_region, h->origin_node, (unsigned long long)h->seq);
@@ -493,7 +492,7 @@ static void fork_text(const audit_fork *f)
 		       "an operator runs\n  hutong fork resolve %s "
 		       "--keep %s\n",
 		       h->origin_region,
-		       util_hex(record_id(f->chain), RECORD_ID_BYTES, hex));
+		       cli_hex_id(f->chain, hex));
 	else
 		printf("  resolved by an operator (see 'hutong audit "
 		       "peers')\n");

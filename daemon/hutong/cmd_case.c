@@ -178,7 +178,7 @@ static int case_list_cmd(cli *c, int argc, char **argv)
 
 static void step_text(const view_step *s)
 {
-	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_HEX_ID];
 	const Hutong__Header *h = record_header(s->v.rec);
 	printf("  %s  %-9s by %s %-12s %-12s %s %.16s\n",
 	       cli_view_time(h->created_ms, t), view_step_name(s->body->step),
@@ -193,7 +193,7 @@ static void step_text(const view_step *s)
 		printf("      escort %s", s->body->escort);
 	if (s->body->time_ms || s->body->escort[0])
 		printf("\n");
-	printf("      id %s\n", cli_view_hex(s->v.rec, hex));
+	printf("      id %s\n", cli_hex_id(s->v.rec, hex));
 	cli_view_print_fixes(&s->v, "      ");
 }
 

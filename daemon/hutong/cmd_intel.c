@@ -22,13 +22,13 @@ static json_t *lead_json(const view_lead *ld)
 static int lead_row(void *ctx, const view_lead *ld)
 {
 	const cli_view_opts *o = ctx;
-	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_HEX_ID];
 	const Hutong__Header *h = record_header(ld->v.rec);
 	if (o->json) {
 		cli_put_json(lead_json(ld), false);
 		return 0;
 	}
-	printf("%s  %s  %s  %-10s %-20s %.60s\n", cli_view_hex(ld->v.rec, hex),
+	printf("%s  %s  %s  %-10s %-20s %.60s\n", cli_hex_id(ld->v.rec, hex),
 	       cli_view_time(h->created_ms, t), h->origin_region,
 	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
 								: "current",
@@ -69,17 +69,17 @@ static int intel_list_cmd(cli *c, int argc, char **argv)
 
 static void lead_text(const view_lead *ld)
 {
-	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_HEX_ID];
 	const Hutong__Header *h = record_header(ld->v.rec);
 	const Hutong__Intelligence *in = ld->body;
 	printf("lead      %s\nstatus    %s\norigin    %s %s\ncreated   %s\n"
-	       "author    %s\n", cli_view_hex(ld->v.rec, hex),
+	       "author    %s\n", cli_hex_id(ld->v.rec, hex),
 	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
 								: "current",
 	       h->origin_region, h->origin_node,
 	       cli_view_time(h->created_ms, t), h->author);
 	if (ld->v.amended_by)
-		printf("version   %s\n", cli_view_hex(ld->v.amended_by, hex));
+		printf("version   %s\n", cli_hex_id(ld->v.amended_by, hex));
 	printf("org       %s\nsummary   %s\n", in->organization[0]
 	       ? in->organization : "-", in->summary);
 	cli_view_print_people("people", (const Hutong__Person *const *)in->people,

@@ -120,7 +120,7 @@ static int org_list_cmd(cli *c, int argc, char **argv)
 
 static void trail_text(const view_org *o)
 {
-	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_HEX_ID];
 	printf("trail\n");
 	for (size_t i = 0; i < o->n_trail; i++) {
 		const view_trail *r = &o->trail[i];
@@ -129,7 +129,7 @@ static void trail_text(const view_org *o)
 		       cli_view_time(r->seen_ms, t),
 		       r->body->sighting ? "sighting" : "alert", r->region,
 		       h->origin_region, h->origin_node,
-		       cli_view_hex(r->v.rec, hex),
+		       cli_hex_id(r->v.rec, hex),
 		       r->v.retracted ? "  RETRACTED" : "");
 		cli_view_print_fixes(&r->v, "      ");
 	}
@@ -138,7 +138,7 @@ static void trail_text(const view_org *o)
 /* Who received its alerts, what is linked to it, what looks like it. */
 static void relations_text(const view_org *o)
 {
-	char t[CLI_TIME_MAX], hex[CLI_VIEW_HEX];
+	char t[CLI_TIME_MAX], hex[CLI_HEX_ID];
 	printf("received by (the alerts, from receipts)\n");
 	for (size_t i = 0; i < o->n_received; i++)
 		printf("  %s  since %s\n", o->received[i].node,
@@ -146,7 +146,7 @@ static void relations_text(const view_org *o)
 	printf("linked\n");
 	for (size_t i = 0; i < o->n_links; i++)
 		printf("  %s  by %s\n", o->links[i].org,
-		       cli_view_hex(o->links[i].by, hex));
+		       cli_hex_id(o->links[i].by, hex));
 	printf("likely duplicates\n");
 	for (size_t i = 0; i < o->n_dups; i++)
 		printf("  %s  \"%s\" (name key %s)\n", o->dups[i].org,

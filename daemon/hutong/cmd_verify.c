@@ -13,7 +13,7 @@ static void verify_problem(void *ctx, const uint8_t *id, const char *region,
 			   uint64_t seq, const char *reason)
 {
 	json_t *list = ctx;
-	char hex[2 * RECORD_ID_BYTES + 1];
+	char hex[CLI_HEX_ID];
 	const char *ids = id ? util_hex(id, RECORD_ID_BYTES, hex) : "-";
 	json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s}", "id", ids,
 					      "origin", region, "seq",
