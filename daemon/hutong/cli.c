@@ -61,7 +61,8 @@ int cli_conf(cli *c)
 	if (c->cf != NULL)
 		return 0;
 	if (c->dir == NULL)
-		return cli_usage(c, "-d NODEDIR is required (or set HUTONG_DIR)");
+		return cli_usage(c,
+				 "-d NODEDIR is required (or set HUTONG_DIR)");
 	char path[PATH_MAX];
 	if (util_path_join(c->dir, "hutongd.conf", path, sizeof(path)) != 0)
 		return cli_fail(c, "%s: path too long", c->dir);
@@ -112,7 +113,8 @@ int cli_want_args(cli *c, int argc, char **argv, int n, const char *what)
 int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
 {
 	if (util_unhex(arg, id, RECORD_ID_BYTES) != 0)
-		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'", arg);
+		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'",
+				 arg);
 	return 0;
 }
 
@@ -138,25 +140,28 @@ static int parse_filter(cli *c, int opt, const char *arg, cli_query *q)
 	switch (opt) {
 	case 'k':
 		if ((q->f.kind = record_kind_parse(arg)) < 0)
-			return cli_usage(c,
-					 "--kind: unknown kind '%s' (intel, "
-					 "repatriation, org, correction, genesis)",
-					 arg);
+			return cli_usage(
+			    c,
+			    "--kind: unknown kind '%s' (intel, "
+			    "repatriation, org, correction, genesis)",
+			    arg);
 		return 0;
 	case 'o':
 		if (cli_parse_region(c, "--origin", arg) != 0)
 			return CLI_USAGE;
 		q->f.origin = arg;
 		return 0;
-	case 'a': q->f.author = arg; return 0;
+	case 'a':
+		q->f.author = arg;
+		return 0;
 	case 's':
 	case 'u':
 		return parse_time(c, opt == 's' ? "since" : "until", arg,
 				  opt == 's' ? &q->f.since_ms : &q->f.until_ms);
 	case 'n':
 		if (util_parse_u64(arg, 1, INT64_MAX, &v) != 0)
-			return cli_usage(c, "--limit: not a positive number: '%s'",
-					 arg);
+			return cli_usage(
+			    c, "--limit: not a positive number: '%s'", arg);
 		q->f.limit = (int64_t)v;
 		return 0;
 	}
@@ -164,16 +169,16 @@ static int parse_filter(cli *c, int opt, const char *arg, cli_query *q)
 }
 
 static const struct option filter_opts[] = {
-	{"kind", required_argument, NULL, 'k'},
-	{"origin", required_argument, NULL, 'o'},
-	{"author", required_argument, NULL, 'a'},
-	{"since", required_argument, NULL, 's'},
-	{"until", required_argument, NULL, 'u'},
-	{"limit", required_argument, NULL, 'n'},
-	{"json", no_argument, NULL, 'j'},
-	{"format", required_argument, NULL, 'F'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0}};
+    {"kind", required_argument, NULL, 'k'},
+    {"origin", required_argument, NULL, 'o'},
+    {"author", required_argument, NULL, 'a'},
+    {"since", required_argument, NULL, 's'},
+    {"until", required_argument, NULL, 'u'},
+    {"limit", required_argument, NULL, 'n'},
+    {"json", no_argument, NULL, 'j'},
+    {"format", required_argument, NULL, 'F'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
 
 int cli_parse_query(cli *c, int argc, char **argv, cli_query *q,
 		    const char *help)
@@ -216,14 +221,14 @@ static int parse_format(cli *c, const char *arg, cli_opts *o)
 }
 
 static const struct option opts_long[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"format", required_argument, NULL, 'F'},
-	{"since", required_argument, NULL, 's'},
-	{"until", required_argument, NULL, 'u'},
-	{"origin", required_argument, NULL, 'o'},
-	{"keep", required_argument, NULL, 'k'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0}};
+    {"json", no_argument, NULL, 'j'},
+    {"format", required_argument, NULL, 'F'},
+    {"since", required_argument, NULL, 's'},
+    {"until", required_argument, NULL, 'u'},
+    {"origin", required_argument, NULL, 'o'},
+    {"keep", required_argument, NULL, 'k'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
 
 /* Flags seen so far that are settled only at the end. */
 typedef struct opts_seen {
@@ -239,15 +244,25 @@ static int take_opt(cli *c, int opt, const char *allowed, cli_opts *o,
 		return cli_usage(c, "bad option");
 	if (strchr("suok", opt) && !strchr(allowed, opt))
 		return cli_usage(
-			c, "--%s does not apply here",
-			opts_long[strchr("jFsuokh", opt) - "jFsuokh"].name);
+		    c, "--%s does not apply here",
+		    opts_long[strchr("jFsuokh", opt) - "jFsuokh"].name);
 	switch (opt) {
-	case 'j': seen->json = true; break;
-	case 'F': seen->format = optarg; break;
-	case 's': return parse_time(c, "since", optarg, &o->since);
-	case 'u': return parse_time(c, "until", optarg, &o->until);
-	case 'o': o->origin = optarg; break;
-	case 'k': o->keep = optarg; break;
+	case 'j':
+		seen->json = true;
+		break;
+	case 'F':
+		seen->format = optarg;
+		break;
+	case 's':
+		return parse_time(c, "since", optarg, &o->since);
+	case 'u':
+		return parse_time(c, "until", optarg, &o->until);
+	case 'o':
+		o->origin = optarg;
+		break;
+	case 'k':
+		o->keep = optarg;
+		break;
 	}
 	return 0;
 }
@@ -268,8 +283,10 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
 		if (rc != 0)
 			return rc;
 	}
-	if (seen.json && seen.format != NULL && strcmp(seen.format, "json") != 0)
-		return cli_usage(c, "--json and --format %.20s exclude each other",
+	if (seen.json && seen.format != NULL &&
+	    strcmp(seen.format, "json") != 0)
+		return cli_usage(c,
+				 "--json and --format %.20s exclude each other",
 				 seen.format);
 	o->out = seen.json ? CLI_OUT_JSON : CLI_OUT_TEXT;
 	if (seen.format != NULL && parse_format(c, seen.format, o) != 0)
@@ -334,23 +351,27 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta)
 	json_object_set_new(j, "origin", json_string(h->origin_region));
 	json_object_set_new(j, "node", json_string(h->origin_node));
 	json_object_set_new(j, "seq", json_integer((json_int_t)h->seq));
-	json_object_set_new(j, "prev", h->prev_id.len
+	json_object_set_new(
+	    j, "prev",
+	    h->prev_id.len
 		? json_string(util_hex(h->prev_id.data, h->prev_id.len, hex))
 		: json_null());
 	json_object_set_new(j, "created", cli_time_json(h->created_ms));
 	json_object_set_new(j, "author", json_string(h->author));
 	json_object_set_new(j, "kind", json_string(record_kind_name(h->kind)));
 	json_object_set_new(j, "scope", json_string(scope_name(h->scope)));
-	json_object_set_new(j, "body_hash", json_string(util_hex(
-		h->body_hash.data, h->body_hash.len, hex)));
+	json_object_set_new(
+	    j, "body_hash",
+	    json_string(util_hex(h->body_hash.data, h->body_hash.len, hex)));
 	if (meta != NULL) {
-		json_object_set_new(j, "stored", cli_time_json(meta->stored_ms));
+		json_object_set_new(j, "stored",
+				    cli_time_json(meta->stored_ms));
 		json_object_set_new(j, "source", json_string(meta->source));
 	}
 	const Hutong__Body *b = record_body(r);
-	json_object_set_new(j, "body", b ? json_from_message(&b->base,
-							     JSON_BYTES_HEX)
-					 : json_null());
+	json_object_set_new(j, "body",
+			    b ? json_from_message(&b->base, JSON_BYTES_HEX)
+			      : json_null());
 	return j;
 }
 

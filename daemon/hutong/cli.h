@@ -23,7 +23,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 typedef struct cli {
 	const char *dir; /* -d NODEDIR (NULL if not given) */
 	const char *cmd; /* "submit", "list", ... for messages */
-	conf *cf;        /* loaded by cli_conf */
+	conf *cf;	 /* loaded by cli_conf */
 } cli;
 
 typedef struct cli_cmd {
@@ -97,7 +97,7 @@ typedef struct cli_opts {
 	int64_t since, until; /* INT64_MIN / INT64_MAX when not given */
 	const char *origin;   /* --origin (author) */
 	const char *keep;     /* --keep (fork resolve) */
-	char **args;          /* positional arguments */
+	char **args;	      /* positional arguments */
 	int n_args;
 } cli_opts;
 
@@ -138,10 +138,10 @@ json_t *cli_time_json(int64_t ms);
 void cli_csv_row(const char *const *fields, size_t n);
 
 /* CLI_CSV("a", b, ...): one CSV row of the fields given. */
-#define CLI_CSV(...)                                                     \
-	do {                                                             \
-		const char *row_[] = {__VA_ARGS__};                      \
-		cli_csv_row(row_, sizeof(row_) / sizeof(row_[0]));       \
+#define CLI_CSV(...)                                                           \
+	do {                                                                   \
+		const char *row_[] = {__VA_ARGS__};                            \
+		cli_csv_row(row_, sizeof(row_) / sizeof(row_[0]));             \
 	} while (0)
 
 /* ---- hutongd ---- */

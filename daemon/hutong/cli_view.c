@@ -13,18 +13,18 @@
 #include "util.h"
 
 static const struct option view_opts[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{"state", required_argument, NULL, 's'},
-	{"region", required_argument, NULL, 'r'},
-	{"overdue", required_argument, NULL, 'o'},
-	{"org", required_argument, NULL, 'g'},
-	{"person", required_argument, NULL, 'p'},
-	{"idno", required_argument, NULL, 'i'},
-	{"phone", required_argument, NULL, 'f'},
-	{"author", required_argument, NULL, 'a'},
-	{"reason", required_argument, NULL, 'R'},
-	{NULL, 0, NULL, 0}};
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {"state", required_argument, NULL, 's'},
+    {"region", required_argument, NULL, 'r'},
+    {"overdue", required_argument, NULL, 'o'},
+    {"org", required_argument, NULL, 'g'},
+    {"person", required_argument, NULL, 'p'},
+    {"idno", required_argument, NULL, 'i'},
+    {"phone", required_argument, NULL, 'f'},
+    {"author", required_argument, NULL, 'a'},
+    {"reason", required_argument, NULL, 'R'},
+    {NULL, 0, NULL, 0}};
 
 static int parse_flags(cli *c, int argc, char **argv, const char *allowed,
 		       const char *help, cli_view_opts *o)
@@ -137,11 +137,13 @@ static json_t *fixes_json(const view_version *v)
 		json_t *j = json_object();
 		put_origin(j, f->rec);
 		json_object_set_new(j, "retract", json_boolean(f->retract));
-		json_object_set_new(j, "reason", json_string(
-			record_body(f->rec)->correction->reason));
+		json_object_set_new(
+		    j, "reason",
+		    json_string(record_body(f->rec)->correction->reason));
 		json_object_set_new(j, "applied", json_boolean(f->applied));
 		if (!f->applied)
-			json_object_set_new(j, "not_applied", json_string(f->reason));
+			json_object_set_new(j, "not_applied",
+					    json_string(f->reason));
 		json_array_append_new(a, j);
 	}
 	return a;
@@ -169,7 +171,7 @@ json_t *cli_view_people(const Hutong__Person *const *p, size_t n)
 }
 
 void cli_view_print_people(const char *label, const Hutong__Person *const *p,
-			 size_t n)
+			   size_t n)
 {
 	printf("%-10s", label);
 	if (n == 0)
@@ -198,7 +200,7 @@ void cli_view_print_fixes(const view_version *v, const char *indent)
 }
 
 int cli_view_run(cli *c, const cli_view_sub *subs, size_t n, const char *group,
-		   int argc, char **argv)
+		 int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
@@ -206,7 +208,8 @@ int cli_view_run(cli *c, const cli_view_sub *subs, size_t n, const char *group,
 		fprintf(f, "usage:\n");
 		for (size_t i = 0; i < n; i++)
 			fprintf(f, "  hutong -d NODEDIR %s\n", subs[i].usage);
-		fprintf(f, "\n'hutong %s SUBCOMMAND --help' says more.\n", group);
+		fprintf(f, "\n'hutong %s SUBCOMMAND --help' says more.\n",
+			group);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -220,4 +223,3 @@ const char *cli_view_level(int level)
 	static const char *names[] = {"-", "low", "medium", "high", "critical"};
 	return level >= 0 && level <= 4 ? names[level] : "?";
 }
-

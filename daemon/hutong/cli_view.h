@@ -25,16 +25,16 @@ typedef struct cli_view_sub {
  * the others. */
 typedef struct cli_view_opts {
 	bool json;
-	const char *state, *region, *overdue;    /* case list */
+	const char *state, *region, *overdue;	 /* case list */
 	const char *org, *person, *idno, *phone; /* intel list */
-	const char *author, *reason;             /* org link */
+	const char *author, *reason;		 /* org link */
 	char **args; /* the positional arguments, spec->n_args of them */
 } cli_view_opts;
 
 /* A view command: its flags, its arguments, its help and its body. */
 typedef struct cli_view_spec {
 	const char *flags; /* short codes of the flags it takes but --json */
-	int n_args;        /* positional arguments */
+	int n_args;	   /* positional arguments */
 	const char *what;  /* what they are ("one CASE id"), for the error */
 	const char *help;  /* printed by --help */
 	cli_read_fn run;   /* for cli_view_main; ctx: the cli_view_opts */

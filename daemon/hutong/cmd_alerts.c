@@ -14,9 +14,8 @@ static json_t *alert_json(const view_alert *a)
 	json_t *j = json_object();
 	json_object_set_new(j, "org", json_string(a->body->org_id));
 	json_object_set_new(j, "name", json_string(a->body->name));
-	json_object_set_new(j, "kind", json_string(a->body->sighting
-							   ? "sighting"
-							   : "alert"));
+	json_object_set_new(
+	    j, "kind", json_string(a->body->sighting ? "sighting" : "alert"));
 	json_object_set_new(j, "level",
 			    json_string(cli_view_level(a->body->level)));
 	json_object_set_new(j, "relation",
@@ -51,15 +50,15 @@ static int alerts_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec alerts_spec = {
-	"", 0, NULL,
-	"usage: hutong -d NODEDIR alerts "
-	"[--json]\n\nAlerts and sightings of fleeing organizations that "
-	"concern this node's\nregion, newest first: a suspected "
-	"destination names this region (or contains\nit), lies in the "
-	"same province, or in a province that borders it. Each is\n"
-	"shown as its current version (corrections applied; retracted "
-	"ones marked).\n",
-	alerts_run};
+    "", 0, NULL,
+    "usage: hutong -d NODEDIR alerts "
+    "[--json]\n\nAlerts and sightings of fleeing organizations that "
+    "concern this node's\nregion, newest first: a suspected "
+    "destination names this region (or contains\nit), lies in the "
+    "same province, or in a province that borders it. Each is\n"
+    "shown as its current version (corrections applied; retracted "
+    "ones marked).\n",
+    alerts_run};
 
 int cmd_alerts(cli *c, int argc, char **argv)
 {

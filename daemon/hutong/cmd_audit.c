@@ -30,11 +30,11 @@ typedef struct audit_ask {
 
 typedef struct audit_sub {
 	const char *name;
-	cli_read_fn fn;    /* ctx: an audit_ask */
-	int n_args;        /* positional arguments required */
-	bool id_arg;       /* args[0] is a record id, checked before opening */
+	cli_read_fn fn;	   /* ctx: an audit_ask */
+	int n_args;	   /* positional arguments required */
+	bool id_arg;	   /* args[0] is a record id, checked before opening */
 	const char *flags; /* which of s u o k are allowed */
-	bool csv;          /* --format csv supported */
+	bool csv;	   /* --format csv supported */
 	const char *usage;
 	const char *help;
 } audit_sub;
@@ -56,23 +56,24 @@ static json_t *record_audit_json(const audit_record_info *a)
 	json_t *cover = json_array();
 	for (size_t i = 0; i < a->n_cover; i++) {
 		const audit_cover *v = &a->cover[i];
-		json_array_append_new(cover, json_pack(
-			"{s:s, s:s, s:b, s:o}", "node", v->region, "name",
-			v->name, "held", v->covered, "receipt",
-			v->covered ? cli_time_json(v->receipt_ms) : json_null()));
+		json_array_append_new(
+		    cover,
+		    json_pack("{s:s, s:s, s:b, s:o}", "node", v->region, "name",
+			      v->name, "held", v->covered, "receipt",
+			      v->covered ? cli_time_json(v->receipt_ms)
+					 : json_null()));
 	}
 	return json_pack(
-		"{s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:b, s:b,"
-		" s:{s:o, s:s, s:I}, s:I, s:I, s:o}",
-		"id", cli_hex_id(a->r, hex), "origin",
-		h->origin_region, "node", h->origin_node, "seq",
-		(json_int_t)h->seq, "author", h->author, "kind",
-		record_kind_name(h->kind), "created", cli_time_json(h->created_ms),
-		"fork_evidence", a->fork_evidence, "origin_forked",
-		a->origin_forked, "arrival", "stored",
-		cli_time_json(a->meta.stored_ms), "source", a->meta.source, "n",
-		(json_int_t)a->meta.n, "nodes", (json_int_t)a->n_cover,
-		"held_by", (json_int_t)a->n_covered, "receipts", cover);
+	    "{s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:b, s:b,"
+	    " s:{s:o, s:s, s:I}, s:I, s:I, s:o}",
+	    "id", cli_hex_id(a->r, hex), "origin", h->origin_region, "node",
+	    h->origin_node, "seq", (json_int_t)h->seq, "author", h->author,
+	    "kind", record_kind_name(h->kind), "created",
+	    cli_time_json(h->created_ms), "fork_evidence", a->fork_evidence,
+	    "origin_forked", a->origin_forked, "arrival", "stored",
+	    cli_time_json(a->meta.stored_ms), "source", a->meta.source, "n",
+	    (json_int_t)a->meta.n, "nodes", (json_int_t)a->n_cover, "held_by",
+	    (json_int_t)a->n_covered, "receipts", cover);
 }
 
 static void record_audit_text(const audit_record_info *a)
@@ -136,8 +137,8 @@ typedef struct origin_out {
 	uint64_t total;
 } origin_out;
 
-static int origin_row(void *ctx, int kind, const char *author,
-		      uint64_t count, int64_t first_ms, int64_t last_ms)
+static int origin_row(void *ctx, int kind, const char *author, uint64_t count,
+		      int64_t first_ms, int64_t last_ms)
 {
 	origin_out *oo = ctx;
 	const char *k = record_kind_name(kind);
@@ -145,15 +146,19 @@ static int origin_row(void *ctx, int kind, const char *author,
 	oo->total += count;
 	if (oo->o->out == CLI_OUT_JSON) {
 		json_t *kc = json_object_get(oo->kinds, k);
-		json_object_set_new(oo->kinds, k, json_integer(
-			(json_int_t)count + (kc ? json_integer_value(kc) : 0)));
-		json_array_append_new(oo->rows, json_pack(
-			"{s:s, s:s, s:I, s:o, s:o}", "kind", k, "author", author,
-			"count", (json_int_t)count, "first", cli_time_json(first_ms),
-			"last", cli_time_json(last_ms)));
+		json_object_set_new(
+		    oo->kinds, k,
+		    json_integer((json_int_t)count +
+				 (kc ? json_integer_value(kc) : 0)));
+		json_array_append_new(
+		    oo->rows,
+		    json_pack("{s:s, s:s, s:I, s:o, s:o}", "kind", k, "author",
+			      author, "count", (json_int_t)count, "first",
+			      cli_time_json(first_ms), "last",
+			      cli_time_json(last_ms)));
 	} else if (oo->o->out == CLI_OUT_CSV) {
 		CLI_CSV(k, author, u64s(count, n), cli_time(first_ms, t1),
-		    cli_time(last_ms, t2));
+			cli_time(last_ms, t2));
 	} else {
 		printf("%-12s %-24s %8llu  %s  %s\n", k, author,
 		       (unsigned long long)count, cli_time(first_ms, t1),
@@ -224,17 +229,20 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 	cli_hex_id(r, hex);
 	ao->count++;
 	if (ao->o->out == CLI_OUT_JSON)
-		json_array_append_new(ao->rows, json_pack(
-			"{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s}", "id", hex,
-			"origin", h->origin_region, "node", h->origin_node,
-			"seq", (json_int_t)h->seq, "kind",
-			record_kind_name(h->kind), "created",
-			cli_time_json(h->created_ms), "stored",
-			cli_time_json(m->stored_ms), "source", m->source));
+		json_array_append_new(
+		    ao->rows,
+		    json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s}", "id",
+			      hex, "origin", h->origin_region, "node",
+			      h->origin_node, "seq", (json_int_t)h->seq, "kind",
+			      record_kind_name(h->kind), "created",
+			      cli_time_json(h->created_ms), "stored",
+			      cli_time_json(m->stored_ms), "source",
+			      m->source));
 	else if (ao->o->out == CLI_OUT_CSV)
-		CLI_CSV(hex, h->origin_region, h->origin_node, u64s(h->seq, seq),
-		    record_kind_name(h->kind), cli_time(h->created_ms, t1),
-		    cli_time(m->stored_ms, t2), m->source);
+		CLI_CSV(hex, h->origin_region, h->origin_node,
+			u64s(h->seq, seq), record_kind_name(h->kind),
+			cli_time(h->created_ms, t1), cli_time(m->stored_ms, t2),
+			m->source);
 	else
 		printf("%s  %s  %s/%-6llu %-12s stored %s from %s\n", hex,
 		       cli_time(h->created_ms, t1), h->origin_region,
@@ -246,14 +254,13 @@ static int author_row(void *ctx, const record *r, const ledger_meta *m)
 static void author_tail(const cli_opts *o, const author_out *ao)
 {
 	if (o->out == CLI_OUT_JSON)
-		cli_put_json(json_pack("{s:s, s:o, s:I, s:O}", "author",
-				       o->args[0], "origin",
-				       o->origin ? json_string(o->origin)
-						 : json_null(),
-				       "count",
-				       (json_int_t)json_array_size(ao->rows),
-				       "records", ao->rows),
-			     true);
+		cli_put_json(
+		    json_pack("{s:s, s:o, s:I, s:O}", "author", o->args[0],
+			      "origin",
+			      o->origin ? json_string(o->origin) : json_null(),
+			      "count", (json_int_t)json_array_size(ao->rows),
+			      "records", ao->rows),
+		    true);
 	else if (o->out == CLI_OUT_TEXT)
 		printf("%zu record%s by author '%s'\n", ao->count,
 		       ao->count == 1 ? "" : "s", o->args[0]);
@@ -282,7 +289,8 @@ static json_t *detail_json(const audit_detail *d)
 			 ledger_event_name(d->kind), "origin", d->origin,
 			 "reason", d->reason, "records", (json_int_t)d->records,
 			 "events", (json_int_t)d->events, "first",
-			 cli_time_json(d->first_ms), "last", cli_time_json(d->last_ms));
+			 cli_time_json(d->first_ms), "last",
+			 cli_time_json(d->last_ms));
 }
 
 static int peer_json(void *ctx, const audit_peer *p)
@@ -290,7 +298,9 @@ static int peer_json(void *ctx, const audit_peer *p)
 	json_t *details = json_array();
 	for (size_t i = 0; i < p->n_details; i++)
 		json_array_append_new(details, detail_json(&p->details[i]));
-	json_array_append_new(ctx, json_pack(
+	json_array_append_new(
+	    ctx,
+	    json_pack(
 		"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o,"
 		" s:o}",
 		"peer", p->peer, "received",
@@ -338,8 +348,8 @@ static int event_csv(void *ctx, const ledger_event_group *g)
 {
 	char a[24], b[24], t1[CLI_TIME_MAX], t2[CLI_TIME_MAX];
 	CLI_CSV(g->peer, ledger_event_name(g->kind), g->origin, g->reason,
-	    u64s(g->records, a), u64s(g->events, b), cli_time(g->first_ms, t1),
-	    cli_time(g->last_ms, t2));
+		u64s(g->records, a), u64s(g->events, b),
+		cli_time(g->first_ms, t1), cli_time(g->last_ms, t2));
 	(void)ctx;
 	return 0;
 }
@@ -388,8 +398,8 @@ static char *envelope_b64(const record *r)
 {
 	size_t elen;
 	const uint8_t *eb = record_bytes(r, &elen);
-	size_t len = sodium_base64_ENCODED_LEN(elen,
-					       sodium_base64_VARIANT_ORIGINAL);
+	size_t len =
+	    sodium_base64_ENCODED_LEN(elen, sodium_base64_VARIANT_ORIGINAL);
 	char *b64 = malloc(len);
 	if (b64 != NULL)
 		sodium_bin2base64(b64, len, eb, elen,
@@ -418,17 +428,16 @@ static json_t *version_json(const record *r, const ledger_meta *m)
 	if (h->prev_id.len == RECORD_ID_BYTES)
 		util_hex(h->prev_id.data, RECORD_ID_BYTES, prev);
 	if (hhex && b64)
-		j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:s, s:s,"
-			      " s:s}",
-			      "id", cli_hex_id(r, id),
-			      "kind", record_kind_name(h->kind), "created",
-			      cli_time_json(h->created_ms), "author", h->author,
-			      "prev", prev, "stored",
-			      cli_time_json(m->stored_ms), "source", m->source,
-			      "header", hhex, "signature",
-			      util_hex(record_signature(r), RECORD_SIG_BYTES,
-				       sig),
-			      "envelope", b64);
+		j = json_pack(
+		    "{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:s, s:s,"
+		    " s:s}",
+		    "id", cli_hex_id(r, id), "kind", record_kind_name(h->kind),
+		    "created", cli_time_json(h->created_ms), "author",
+		    h->author, "prev", prev, "stored",
+		    cli_time_json(m->stored_ms), "source", m->source, "header",
+		    hhex, "signature",
+		    util_hex(record_signature(r), RECORD_SIG_BYTES, sig),
+		    "envelope", b64);
 	free(hhex);
 	free(b64);
 	return j;
@@ -461,8 +470,8 @@ static void fork_version_text(const char *label, const record *r,
 	json_decref(j);
 }
 
-static void fork_csv(const audit_fork *f, const char *label,
-		     const record *r, const ledger_meta *m)
+static void fork_csv(const audit_fork *f, const char *label, const record *r,
+		     const ledger_meta *m)
 {
 	const Hutong__Header *h = record_header(r);
 	char seq[24];
@@ -471,9 +480,9 @@ static void fork_csv(const audit_fork *f, const char *label,
 		return;
 #define S(k) json_string_value(json_object_get(j, k))
 	CLI_CSV(h->origin_region, h->origin_node, u64s(h->seq, seq),
-	    f->flagged ? "yes" : "no", label, S("id"), S("created"),
-	    S("author"), S("kind"), S("stored"), S("source"), S("signature"),
-	    S("header"), S("envelope"));
+		f->flagged ? "yes" : "no", label, S("id"), S("created"),
+		S("author"), S("kind"), S("stored"), S("source"),
+		S("signature"), S("header"), S("envelope"));
 #undef S
 	json_decref(j);
 }
@@ -491,8 +500,7 @@ static void fork_text(const audit_fork *f)
 		printf("  FLAGGED: its later records are refused until "
 		       "an operator runs\n  hutong fork resolve %s "
 		       "--keep %s\n",
-		       h->origin_region,
-		       cli_hex_id(f->chain, hex));
+		       h->origin_region, cli_hex_id(f->chain, hex));
 	else
 		printf("  resolved by an operator (see 'hutong audit "
 		       "peers')\n");
@@ -505,14 +513,13 @@ static int fork_row(void *ctx, const audit_fork *f)
 	fo->n++;
 	if (fo->out == CLI_OUT_JSON) {
 		json_array_append_new(
-			fo->list,
-			json_pack("{s:s, s:s, s:I, s:b, s:o, s:o}", "origin",
-				  h->origin_region, "node", h->origin_node,
-				  "seq", (json_int_t)h->seq, "flagged",
-				  f->flagged, "chain",
-				  version_json(f->chain, &f->chain_meta),
-				  "evidence",
-				  version_json(f->evidence, &f->evidence_meta)));
+		    fo->list,
+		    json_pack("{s:s, s:s, s:I, s:b, s:o, s:o}", "origin",
+			      h->origin_region, "node", h->origin_node, "seq",
+			      (json_int_t)h->seq, "flagged", f->flagged,
+			      "chain", version_json(f->chain, &f->chain_meta),
+			      "evidence",
+			      version_json(f->evidence, &f->evidence_meta)));
 	} else if (fo->out == CLI_OUT_CSV) {
 		fork_csv(f, "chain", f->chain, &f->chain_meta);
 		fork_csv(f, "evidence", f->evidence, &f->evidence_meta);
@@ -545,29 +552,31 @@ static int ask_forks(cli *c, ledger *l, void *ctx, ht_err *err)
 /* ---- the table and the flags ---- */
 
 static const audit_sub subs[] = {
-	{"record", ask_record, 1, true, "", true, "audit record ID [--json | --format csv]",
-	 "Who originated record ID (origin, node, author, created), when and\n"
-	 "from which peer this node stored it, and for every node of the\n"
-	 "federation the earliest of its signed receipts that covers the record\n"
-	 "(or that none does yet). csv: one row per node."},
-	{"origin", ask_origin, 1, false, "su", true,
-	 "audit origin CODE [--since T] [--until T] [--json | --format csv]",
-	 "What bureau CODE shared (records it originated, created in the range):\n"
-	 "per kind and author, the count and the first and last creation time."},
-	{"author", ask_author, 1, false, "o", true,
-	 "audit author ID [--origin CODE] [--json | --format csv]",
-	 "Every record officer ID originated, in arrival order (author ids are\n"
-	 "a bureau's own: --origin narrows to one bureau)."},
-	{"peers", ask_peers, 0, false, "s", true,
-	 "audit peers [--since T] [--json | --format csv]",
-	 "Per link, from this node's event log: records received, stored and\n"
-	 "sent, connects and disconnects, and the refusals with their reasons\n"
-	 "(also gaps, forks and operator decisions). csv: one row per peer,\n"
-	 "event, origin and reason."},
-	{"forks", ask_forks, 0, false, "", true, "audit forks [--json | --format csv]",
-	 "Each fork: the chain record and the conflicting record at the same\n"
-	 "origin and seq, both signed by the origin (ids, headers and\n"
-	 "signatures in hex; --json and csv add each raw envelope in base64)."},
+    {"record", ask_record, 1, true, "", true,
+     "audit record ID [--json | --format csv]",
+     "Who originated record ID (origin, node, author, created), when and\n"
+     "from which peer this node stored it, and for every node of the\n"
+     "federation the earliest of its signed receipts that covers the record\n"
+     "(or that none does yet). csv: one row per node."},
+    {"origin", ask_origin, 1, false, "su", true,
+     "audit origin CODE [--since T] [--until T] [--json | --format csv]",
+     "What bureau CODE shared (records it originated, created in the range):\n"
+     "per kind and author, the count and the first and last creation time."},
+    {"author", ask_author, 1, false, "o", true,
+     "audit author ID [--origin CODE] [--json | --format csv]",
+     "Every record officer ID originated, in arrival order (author ids are\n"
+     "a bureau's own: --origin narrows to one bureau)."},
+    {"peers", ask_peers, 0, false, "s", true,
+     "audit peers [--since T] [--json | --format csv]",
+     "Per link, from this node's event log: records received, stored and\n"
+     "sent, connects and disconnects, and the refusals with their reasons\n"
+     "(also gaps, forks and operator decisions). csv: one row per peer,\n"
+     "event, origin and reason."},
+    {"forks", ask_forks, 0, false, "", true,
+     "audit forks [--json | --format csv]",
+     "Each fork: the chain record and the conflicting record at the same\n"
+     "origin and seq, both signed by the origin (ids, headers and\n"
+     "signatures in hex; --json and csv add each raw envelope in base64)."},
 };
 
 #define N_SUBS (sizeof(subs) / sizeof(subs[0]))

@@ -22,13 +22,15 @@ static json_t *step_json(const view_step *s)
 	json_object_set_new(j, "time", cli_view_jtime(b->time_ms));
 	json_object_set_new(j, "from", json_string(b->from_region));
 	json_object_set_new(j, "to", json_string(b->to_region));
-	json_object_set_new(j, "people", cli_view_people(
-		(const Hutong__Person *const *)b->people, b->n_people));
+	json_object_set_new(
+	    j, "people",
+	    cli_view_people((const Hutong__Person *const *)b->people,
+			    b->n_people));
 	json_object_set_new(j, "escort", json_string(b->escort));
 	json_object_set_new(j, "notes", json_string(b->notes));
 	json_object_set_new(j, "applied", json_boolean(s->applied));
-	json_object_set_new(j, "not_applied", s->applied ? json_null()
-							 : json_string(s->reason));
+	json_object_set_new(j, "not_applied",
+			    s->applied ? json_null() : json_string(s->reason));
 	json_object_set_new(j, "state", json_string(view_state_name(s->state)));
 	return j;
 }
@@ -40,13 +42,12 @@ static json_t *stays_json(const view_case *k, int64_t now)
 		const view_stay *s = &k->stays[i];
 		int64_t until = s->until_ms ? s->until_ms : now;
 		json_array_append_new(
-			stays,
-			json_pack("{s:s,s:o,s:o,s:I,s:b}", "state",
-				  view_state_name(s->state), "since",
-				  cli_view_jtime(s->since_ms), "until",
-				  cli_view_jtime(s->until_ms), "ms",
-				  (json_int_t)(until - s->since_ms), "current",
-				  s->until_ms == 0));
+		    stays, json_pack("{s:s,s:o,s:o,s:I,s:b}", "state",
+				     view_state_name(s->state), "since",
+				     cli_view_jtime(s->since_ms), "until",
+				     cli_view_jtime(s->until_ms), "ms",
+				     (json_int_t)(until - s->since_ms),
+				     "current", s->until_ms == 0));
 	}
 	return stays;
 }
@@ -54,7 +55,8 @@ static json_t *stays_json(const view_case *k, int64_t now)
 /* Add what `case show` adds to the list's keys (people become a list). */
 static void case_full(json_t *j, const view_case *k, int64_t now)
 {
-	json_object_set_new(j, "people", cli_view_people(k->people, k->n_people));
+	json_object_set_new(j, "people",
+			    cli_view_people(k->people, k->n_people));
 	json_t *steps = json_array();
 	for (size_t i = 0; i < k->n_steps; i++)
 		json_array_append_new(steps, step_json(&k->steps[i]));
@@ -75,9 +77,9 @@ static json_t *case_json(const view_case *k, bool full, int64_t now)
 	json_object_set_new(j, "in_state_ms",
 			    k->since_ms ? json_integer(now - k->since_ms)
 					: json_null());
-	json_object_set_new(j, "allowed",
-			    json_string(view_case_allowed(k, allowed,
-							  sizeof(allowed))));
+	json_object_set_new(
+	    j, "allowed",
+	    json_string(view_case_allowed(k, allowed, sizeof(allowed))));
 	json_object_set_new(j, "people", json_integer((json_int_t)k->n_people));
 	json_object_set_new(j, "steps", json_integer((json_int_t)k->n_steps));
 	if (full)
@@ -91,7 +93,8 @@ static void case_row(const view_case *k, int64_t now)
 	printf("%-20s %-12s %s -> %s  since %s (%s)  steps %zu  people %zu\n",
 	       k->id, view_state_name(k->state), k->from[0] ? k->from : "-",
 	       k->to[0] ? k->to : "-", cli_view_time(k->since_ms, t),
-	       k->since_ms ? cli_view_dur(now - k->since_ms, d, sizeof(d)) : "-",
+	       k->since_ms ? cli_view_dur(now - k->since_ms, d, sizeof(d))
+			   : "-",
 	       k->n_steps, k->n_people);
 }
 
@@ -136,18 +139,18 @@ static int case_list_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec case_list_spec = {
-	"sro", 0, NULL,
-	"usage: hutong -d NODEDIR "
-	"case list [--state S] [--region CODE] [--overdue DURATION] "
-	"[--json]\n\nRepatriation cases, by case id: state, from -> to, "
-	"since when and how long in\nthe state, steps and people.\n"
-	"  --state S       none, requested, accepted, rejected, departed,\n"
-	"                  handed-over, received or cancelled\n"
-	"  --region CODE   cases from or to CODE (a province or city code "
-	"covers\n                  its cities and districts)\n"
-	"  --overdue D     cases in a non-final state for longer than D "
-	"(90m, 36h, 7d)\n  --json          one JSON object per line\n",
-	case_list_run};
+    "sro", 0, NULL,
+    "usage: hutong -d NODEDIR "
+    "case list [--state S] [--region CODE] [--overdue DURATION] "
+    "[--json]\n\nRepatriation cases, by case id: state, from -> to, "
+    "since when and how long in\nthe state, steps and people.\n"
+    "  --state S       none, requested, accepted, rejected, departed,\n"
+    "                  handed-over, received or cancelled\n"
+    "  --region CODE   cases from or to CODE (a province or city code "
+    "covers\n                  its cities and districts)\n"
+    "  --overdue D     cases in a non-final state for longer than D "
+    "(90m, 36h, 7d)\n  --json          one JSON object per line\n",
+    case_list_run};
 
 /* The filters' values: 0 or a usage error (printed). */
 static int case_list_check(cli *c, case_list *cl)
@@ -243,13 +246,13 @@ static int case_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec case_show_spec = {
-	"", 1, "one CASE id",
-	"usage: hutong -d NODEDIR case "
-	"show CASE [--json]\n\nOne repatriation case: current state "
-	"and the steps allowed next, the people,\nthe timeline of steps "
-	"(who, when, applied or not and why), corrections,\nand the "
-	"time spent in each state.\n",
-	case_show_run};
+    "", 1, "one CASE id",
+    "usage: hutong -d NODEDIR case "
+    "show CASE [--json]\n\nOne repatriation case: current state "
+    "and the steps allowed next, the people,\nthe timeline of steps "
+    "(who, when, applied or not and why), corrections,\nand the "
+    "time spent in each state.\n",
+    case_show_run};
 
 static int case_show_cmd(cli *c, int argc, char **argv)
 {
@@ -257,14 +260,15 @@ static int case_show_cmd(cli *c, int argc, char **argv)
 }
 
 static const cli_view_sub case_cmds[] = {
-	{"list", case_list_cmd, "case list [--state S] [--region CODE] "
-	 "[--overdue DURATION] [--json]"},
-	{"show", case_show_cmd, "case show CASE [--json]"},
+    {"list", case_list_cmd,
+     "case list [--state S] [--region CODE] "
+     "[--overdue DURATION] [--json]"},
+    {"show", case_show_cmd, "case show CASE [--json]"},
 };
 
 int cmd_case(cli *c, int argc, char **argv)
 {
-	return cli_view_run(c, case_cmds, sizeof(case_cmds) / sizeof(case_cmds[0]),
-		       "case", argc, argv);
+	return cli_view_run(c, case_cmds,
+			    sizeof(case_cmds) / sizeof(case_cmds[0]), "case",
+			    argc, argv);
 }
-

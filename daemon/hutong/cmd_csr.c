@@ -12,22 +12,22 @@
 #include "pki.h"
 
 static const char csr_help[] =
-	"usage: hutong -d NODEDIR csr --key KEY --out "
-	"FILE\n\nWrites a certificate request for KEY "
-	"(an Ed25519 PEM key, e.g. a new one\nmade with "
-	"'openssl genpkey -algorithm ed25519 -out new.key'"
-	") with this node's\nname, region and link key, for"
-	" a key rotation (see 'hutong rotate --help').\n";
+    "usage: hutong -d NODEDIR csr --key KEY --out "
+    "FILE\n\nWrites a certificate request for KEY "
+    "(an Ed25519 PEM key, e.g. a new one\nmade with "
+    "'openssl genpkey -algorithm ed25519 -out new.key'"
+    ") with this node's\nname, region and link key, for"
+    " a key rotation (see 'hutong rotate --help').\n";
 
 /* 0, -1 after printing help, or a CLI_* code (printed). */
 static int parse_csr(cli *c, int argc, char **argv, const char **key,
 		     const char **out)
 {
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	    {"key", required_argument, NULL, 'k'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
@@ -56,7 +56,8 @@ int cmd_csr(cli *c, int argc, char **argv)
 	rc = ident_link_load(c->cf->link_key, lpk, lsk, &err);
 	memset(lsk, 0, sizeof(lsk));
 	if (rc == 0)
-		rc = pki_write_csr(key, lpk, c->cf->name, c->cf->region, out, &err);
+		rc = pki_write_csr(key, lpk, c->cf->name, c->cf->region, out,
+				   &err);
 	if (rc != 0)
 		return cli_fail_err(c, &err);
 	printf("wrote %s\n", out);

@@ -13,9 +13,8 @@
 
 /* The CSV columns: the keys of cli_record_json, in its order. */
 static const char *const cols[] = {
-	"id",	  "origin",    "node",	 "seq",	   "prev",
-	"created", "author",    "kind",	 "scope",  "body_hash",
-	"stored",  "source",    "body"};
+    "id",   "origin", "node",	   "seq",    "prev",   "created", "author",
+    "kind", "scope",  "body_hash", "stored", "source", "body"};
 
 #define N_COLS (sizeof(cols) / sizeof(cols[0]))
 
@@ -26,8 +25,8 @@ static char *col_text(const json_t *v)
 		return strdup(json_string_value(v));
 	if (json_is_null(v))
 		return strdup("");
-	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-				     JSON_PRESERVE_ORDER);
+	return json_dumps(v,
+			  JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 }
 
 static int export_row(void *ctx, const record *r, const ledger_meta *m)
@@ -63,11 +62,11 @@ static int export_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const char export_help[] =
-	"usage: hutong -d NODEDIR export --format jsonl|csv [--kind K] "
-	"[--origin CODE]\n       [--author ID] [--since T] [--until T]\n\n"
-	"Writes every matching record to stdout: jsonl, one object per "
-	"line (keys as\n'show --json'), or csv (RFC 4180, header row; the"
-	" body column holds the\nbody's JSON).\n";
+    "usage: hutong -d NODEDIR export --format jsonl|csv [--kind K] "
+    "[--origin CODE]\n       [--author ID] [--since T] [--until T]\n\n"
+    "Writes every matching record to stdout: jsonl, one object per "
+    "line (keys as\n'show --json'), or csv (RFC 4180, header row; the"
+    " body column holds the\nbody's JSON).\n";
 
 int cmd_export(cli *c, int argc, char **argv)
 {

@@ -51,9 +51,10 @@ static int resolve_offline(cli *c, const char *origin,
 				  strerror(errno));
 	int rc = 0;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		rc = ht_err_set(err, HT_EUNAVAIL, "", "hutongd holds %s but does"
-				" not answer on %s; try again", c->cf->dir,
-				c->cf->control);
+		rc = ht_err_set(err, HT_EUNAVAIL, "",
+				"hutongd holds %s but does"
+				" not answer on %s; try again",
+				c->cf->dir, c->cf->control);
 	} else {
 		ledger *l = ledger_open(c->cf->ledger, LEDGER_RDWR, NULL, err);
 		rc = l ? ledger_fork_resolve(l, origin, keep, err) : HT_EIO;
@@ -64,15 +65,15 @@ static int resolve_offline(cli *c, const char *origin,
 }
 
 static const char fork_help[] =
-	"usage: hutong -d NODEDIR fork resolve CODE --keep ID [--json]\n"
-	"\nAfter a fork of origin CODE (two records it signed with one "
-	"seq; see\n'hutong audit forks') this node refuses CODE's later "
-	"records. An operator\nwho has settled which branch is genuine "
-	"resolves it: ID must be this\nnode's chain record at the forked "
-	"seq (the chain is never rewritten; a\nnode that holds the other "
-	"branch cannot keep this one). The evidence\nstays, the decision "
-	"is logged (audit peers), and CODE's later records are\ntaken "
-	"again. Goes through hutongd when it runs.\n";
+    "usage: hutong -d NODEDIR fork resolve CODE --keep ID [--json]\n"
+    "\nAfter a fork of origin CODE (two records it signed with one "
+    "seq; see\n'hutong audit forks') this node refuses CODE's later "
+    "records. An operator\nwho has settled which branch is genuine "
+    "resolves it: ID must be this\nnode's chain record at the forked "
+    "seq (the chain is never rewritten; a\nnode that holds the other "
+    "branch cannot keep this one). The evidence\nstays, the decision "
+    "is logged (audit peers), and CODE's later records are\ntaken "
+    "again. Goes through hutongd when it runs.\n";
 
 /* Flags and arguments of `fork resolve`: 0, -1 after help, or a CLI_*
  * code (printed). */
@@ -99,10 +100,11 @@ static void resolved(const cli_opts *o, const char *via)
 				       1, "via", via),
 			     true);
 	else
-		printf("origin %s: fork resolved, keeping %s; its later records "
-		       "are taken again\n(the evidence stays: hutong audit "
-		       "forks)\n",
-		       o->args[0], o->keep);
+		printf(
+		    "origin %s: fork resolved, keeping %s; its later records "
+		    "are taken again\n(the evidence stays: hutong audit "
+		    "forks)\n",
+		    o->args[0], o->keep);
 }
 
 int cmd_fork(cli *c, int argc, char **argv)

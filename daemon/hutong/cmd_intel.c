@@ -30,8 +30,9 @@ static int lead_row(void *ctx, const view_lead *ld)
 	}
 	printf("%s  %s  %s  %-10s %-20s %.60s\n", cli_hex_id(ld->v.rec, hex),
 	       cli_view_time(h->created_ms, t), h->origin_region,
-	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
-								: "current",
+	       ld->v.retracted	  ? "RETRACTED"
+	       : ld->v.amended_by ? "amended"
+				  : "current",
 	       ld->body->organization, ld->body->summary);
 	return 0;
 }
@@ -45,16 +46,16 @@ static int intel_list_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec intel_list_spec = {
-	"gpifr", 0, NULL,
-	"usage: hutong -d NODEDIR "
-	"intel list [--org NAME] [--person NAME] [--idno N]\n"
-	"       [--phone P] [--region CODE] [--json]\n\nLeads, each as "
-	"its current version (corrections applied), in creation\norder; "
-	"retracted leads are listed and marked, never hidden. With "
-	"terms, the\nleads that name all of them in some version; names "
-	"match after\nnormalization (full-width forms, spaces, case, "
-	"legal-form suffixes).\n",
-	intel_list_run};
+    "gpifr", 0, NULL,
+    "usage: hutong -d NODEDIR "
+    "intel list [--org NAME] [--person NAME] [--idno N]\n"
+    "       [--phone P] [--region CODE] [--json]\n\nLeads, each as "
+    "its current version (corrections applied), in creation\norder; "
+    "retracted leads are listed and marked, never hidden. With "
+    "terms, the\nleads that name all of them in some version; names "
+    "match after\nnormalization (full-width forms, spaces, case, "
+    "legal-form suffixes).\n",
+    intel_list_run};
 
 static int intel_list_cmd(cli *c, int argc, char **argv)
 {
@@ -73,17 +74,19 @@ static void lead_text(const view_lead *ld)
 	const Hutong__Header *h = record_header(ld->v.rec);
 	const Hutong__Intelligence *in = ld->body;
 	printf("lead      %s\nstatus    %s\norigin    %s %s\ncreated   %s\n"
-	       "author    %s\n", cli_hex_id(ld->v.rec, hex),
-	       ld->v.retracted ? "RETRACTED" : ld->v.amended_by ? "amended"
-								: "current",
+	       "author    %s\n",
+	       cli_hex_id(ld->v.rec, hex),
+	       ld->v.retracted	  ? "RETRACTED"
+	       : ld->v.amended_by ? "amended"
+				  : "current",
 	       h->origin_region, h->origin_node,
 	       cli_view_time(h->created_ms, t), h->author);
 	if (ld->v.amended_by)
 		printf("version   %s\n", cli_hex_id(ld->v.amended_by, hex));
-	printf("org       %s\nsummary   %s\n", in->organization[0]
-	       ? in->organization : "-", in->summary);
-	cli_view_print_people("people", (const Hutong__Person *const *)in->people,
-		     in->n_people);
+	printf("org       %s\nsummary   %s\n",
+	       in->organization[0] ? in->organization : "-", in->summary);
+	cli_view_print_people(
+	    "people", (const Hutong__Person *const *)in->people, in->n_people);
 	printf("places   ");
 	for (size_t i = 0; i < in->n_places; i++)
 		printf(" %s%s%s", in->places[i]->region,
@@ -113,12 +116,12 @@ static int intel_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec intel_show_spec = {
-	"", 1, "one record ID",
-	"usage: hutong -d NODEDIR intel "
-	"show ID [--json]\n\nOne lead (ID: the lead's record, or a "
-	"correction of it) as its current\nversion, with every "
-	"correction: applied or not, and why.\n",
-	intel_show_run};
+    "", 1, "one record ID",
+    "usage: hutong -d NODEDIR intel "
+    "show ID [--json]\n\nOne lead (ID: the lead's record, or a "
+    "correction of it) as its current\nversion, with every "
+    "correction: applied or not, and why.\n",
+    intel_show_run};
 
 static int intel_show_cmd(cli *c, int argc, char **argv)
 {
@@ -132,14 +135,15 @@ static int intel_show_cmd(cli *c, int argc, char **argv)
 }
 
 static const cli_view_sub intel_cmds[] = {
-	{"list", intel_list_cmd, "intel list [--org NAME] [--person NAME] "
-	 "[--idno N] [--phone P] [--region CODE] [--json]"},
-	{"show", intel_show_cmd, "intel show ID [--json]"},
+    {"list", intel_list_cmd,
+     "intel list [--org NAME] [--person NAME] "
+     "[--idno N] [--phone P] [--region CODE] [--json]"},
+    {"show", intel_show_cmd, "intel show ID [--json]"},
 };
 
 int cmd_intel(cli *c, int argc, char **argv)
 {
-	return cli_view_run(c, intel_cmds, sizeof(intel_cmds) / sizeof(intel_cmds[0]),
-		       "intel", argc, argv);
+	return cli_view_run(c, intel_cmds,
+			    sizeof(intel_cmds) / sizeof(intel_cmds[0]), "intel",
+			    argc, argv);
 }
-

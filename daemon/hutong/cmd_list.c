@@ -39,8 +39,7 @@ static int list_row(void *ctx, const record *r, const ledger_meta *m)
 	}
 	const Hutong__Header *h = record_header(r);
 	char hex[CLI_HEX_ID], t[CLI_TIME_MAX];
-	printf("%s  %s  %s/%llu  %-12s  %-12s  %.60s\n",
-	       cli_hex_id(r, hex),
+	printf("%s  %s  %s/%llu  %-12s  %-12s  %.60s\n", cli_hex_id(r, hex),
 	       cli_time(h->created_ms, t), h->origin_region,
 	       (unsigned long long)h->seq, record_kind_name(h->kind), h->author,
 	       body_summary(r));
@@ -55,12 +54,12 @@ static int list_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const char list_help[] =
-	"usage: hutong -d NODEDIR list [--kind K] [--origin CODE] "
-	"[--author ID]\n       [--since TIME] [--until TIME] [--limit N]"
-	" [--json]\n\nLists records in arrival order: id, created, "
-	"origin/seq, kind, author, summary.\nWith --json, one JSON object"
-	" per line (the keys of 'show --json').\nKinds: intel, "
-	"repatriation, org, correction, genesis.\n";
+    "usage: hutong -d NODEDIR list [--kind K] [--origin CODE] "
+    "[--author ID]\n       [--since TIME] [--until TIME] [--limit N]"
+    " [--json]\n\nLists records in arrival order: id, created, "
+    "origin/seq, kind, author, summary.\nWith --json, one JSON object"
+    " per line (the keys of 'show --json').\nKinds: intel, "
+    "repatriation, org, correction, genesis.\n";
 
 int cmd_list(cli *c, int argc, char **argv)
 {

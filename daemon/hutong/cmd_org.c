@@ -18,15 +18,16 @@ static json_t *receipts_json(const view_receipt *r, size_t n)
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, json_pack("{s:s,s:o}", "node",
-			r[i].node, "since", cli_view_jtime(r[i].ms)));
+						   r[i].node, "since",
+						   cli_view_jtime(r[i].ms)));
 	return a;
 }
 
 static json_t *trail_json(const view_trail *t)
 {
 	json_t *j = json_object();
-	json_object_set_new(j, "kind", json_string(t->body->sighting ? "sighting"
-								     : "alert"));
+	json_object_set_new(
+	    j, "kind", json_string(t->body->sighting ? "sighting" : "alert"));
 	cli_view_put_version(j, &t->v);
 	json_object_set_new(j, "region", json_string(t->region));
 	json_object_set_new(j, "seen", cli_view_jtime(t->seen_ms));
@@ -44,14 +45,13 @@ static void org_full(json_t *j, const view_org *o)
 	for (size_t i = 0; i < o->n_trail; i++)
 		json_array_append_new(t, trail_json(&o->trail[i]));
 	for (size_t i = 0; i < o->n_links; i++)
-		json_array_append_new(k, json_pack("{s:s,s:o}", "org",
-						   o->links[i].org, "by",
-						   cli_view_jid(o->links[i].by)));
+		json_array_append_new(
+		    k, json_pack("{s:s,s:o}", "org", o->links[i].org, "by",
+				 cli_view_jid(o->links[i].by)));
 	for (size_t i = 0; i < o->n_dups; i++)
-		json_array_append_new(u, json_pack("{s:s,s:s,s:s}", "org",
-						   o->dups[i].org, "name",
-						   o->dups[i].name, "key",
-						   o->dups[i].key));
+		json_array_append_new(
+		    u, json_pack("{s:s,s:s,s:s}", "org", o->dups[i].org, "name",
+				 o->dups[i].name, "key", o->dups[i].key));
 	json_object_set_new(j, "trail", t);
 	json_object_set_new(j, "leaders",
 			    cli_view_people(o->leaders, o->n_leaders));
@@ -106,12 +106,12 @@ static int org_list_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec org_list_spec = {
-	"", 0, NULL,
-	"usage: hutong -d NODEDIR org "
-	"list [--json]\n\nFleeing organizations, by org id: name, alert "
-	"level, where and when last\nseen, length of the trail, "
-	"suspected destinations.\n",
-	org_list_run};
+    "", 0, NULL,
+    "usage: hutong -d NODEDIR org "
+    "list [--json]\n\nFleeing organizations, by org id: name, alert "
+    "level, where and when last\nseen, length of the trail, "
+    "suspected destinations.\n",
+    org_list_run};
 
 static int org_list_cmd(cli *c, int argc, char **argv)
 {
@@ -186,15 +186,15 @@ static int org_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec org_show_spec = {
-	"", 1, "one ORG id",
-	"usage: hutong -d NODEDIR org "
-	"show ORG [--json]\n\nOne fleeing organization: its trail of "
-	"alerts and sightings (region, time,\nreporting bureau), "
-	"leaders, suspected destinations, which bureaus have\nreceived "
-	"its alerts (from receipts), organizations linked to it, and "
-	"likely\nduplicates (same normalized name or alias under "
-	"another org id).\n",
-	org_show_run};
+    "", 1, "one ORG id",
+    "usage: hutong -d NODEDIR org "
+    "show ORG [--json]\n\nOne fleeing organization: its trail of "
+    "alerts and sightings (region, time,\nreporting bureau), "
+    "leaders, suspected destinations, which bureaus have\nreceived "
+    "its alerts (from receipts), organizations linked to it, and "
+    "likely\nduplicates (same normalized name or alias under "
+    "another org id).\n",
+    org_show_run};
 
 static int org_show_cmd(cli *c, int argc, char **argv)
 {
@@ -272,15 +272,15 @@ static int link_submit(cli *c, org_link *k)
 }
 
 static const cli_view_spec org_link_spec = {
-	"aR", 2, "two ORG ids",
-	"usage: hutong -d NODEDIR org "
-	"link ORG OTHER --author ID [--reason TEXT]\n\nRecords that ORG "
-	"and OTHER are the same organization: an intelligence\nrecord "
-	"(through hutongd) whose `related` names the latest record of "
-	"each.\n'org show' then lists each as linked to the other "
-	"(and no longer as a\nlikely duplicate). Prints the new "
-	"record's id.\n",
-	NULL};
+    "aR", 2, "two ORG ids",
+    "usage: hutong -d NODEDIR org "
+    "link ORG OTHER --author ID [--reason TEXT]\n\nRecords that ORG "
+    "and OTHER are the same organization: an intelligence\nrecord "
+    "(through hutongd) whose `related` names the latest record of "
+    "each.\n'org show' then lists each as linked to the other "
+    "(and no longer as a\nlikely duplicate). Prints the new "
+    "record's id.\n",
+    NULL};
 
 static int org_link_cmd(cli *c, int argc, char **argv)
 {
@@ -298,14 +298,13 @@ static int org_link_cmd(cli *c, int argc, char **argv)
 }
 
 static const cli_view_sub org_cmds[] = {
-	{"list", org_list_cmd, "org list [--json]"},
-	{"show", org_show_cmd, "org show ORG [--json]"},
-	{"link", org_link_cmd, "org link ORG OTHER --author ID [--reason TEXT]"},
+    {"list", org_list_cmd, "org list [--json]"},
+    {"show", org_show_cmd, "org show ORG [--json]"},
+    {"link", org_link_cmd, "org link ORG OTHER --author ID [--reason TEXT]"},
 };
 
 int cmd_org(cli *c, int argc, char **argv)
 {
 	return cli_view_run(c, org_cmds, sizeof(org_cmds) / sizeof(org_cmds[0]),
-		       "org", argc, argv);
+			    "org", argc, argv);
 }
-

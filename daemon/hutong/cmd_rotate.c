@@ -11,28 +11,28 @@
 #include "ctl.h"
 
 static const char rotate_help[] =
-	"usage: hutong -d NODEDIR rotate --cert NEW.crt "
-	"[--key NEW.key]\n\nRecords a renewed certificate"
-	" (same key) or a new key in this node's chain:\n"
-	"a rotation record signed by the current key and "
-	"carrying the new chain;\nrecords after it are "
-	"signed with the new key. hutongd must be running;"
-	"\nit installs the new files at the configured "
-	"key and cert paths.\nKey rotation: openssl genpkey"
-	" -algorithm ed25519 -out new.key; chmod 600\n"
-	"new.key; hutong -d NODEDIR csr --key new.key --out"
-	" new.csr; have the CA\nsign new.csr; then rotate "
-	"--key new.key --cert new.crt.\n";
+    "usage: hutong -d NODEDIR rotate --cert NEW.crt "
+    "[--key NEW.key]\n\nRecords a renewed certificate"
+    " (same key) or a new key in this node's chain:\n"
+    "a rotation record signed by the current key and "
+    "carrying the new chain;\nrecords after it are "
+    "signed with the new key. hutongd must be running;"
+    "\nit installs the new files at the configured "
+    "key and cert paths.\nKey rotation: openssl genpkey"
+    " -algorithm ed25519 -out new.key; chmod 600\n"
+    "new.key; hutong -d NODEDIR csr --key new.key --out"
+    " new.csr; have the CA\nsign new.csr; then rotate "
+    "--key new.key --cert new.crt.\n";
 
 /* 0, -1 after printing help, or a CLI_* code (printed). */
 static int parse_rotate(cli *c, int argc, char **argv, const char **cert,
 			const char **key)
 {
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"cert", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	    {"key", required_argument, NULL, 'k'},
+	    {"cert", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {

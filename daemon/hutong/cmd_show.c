@@ -16,7 +16,8 @@ static int write_raw(cli *c, const record *r)
 	size_t len;
 	const uint8_t *b = record_bytes(r, &len);
 	if (isatty(STDOUT_FILENO))
-		return cli_fail(c, "--raw writes binary; redirect stdout to a file");
+		return cli_fail(
+		    c, "--raw writes binary; redirect stdout to a file");
 	return fwrite(b, 1, len, stdout) == len ? CLI_OK
 						: cli_fail(c, "write failed");
 }
@@ -26,17 +27,20 @@ static void show_text(const record *r, const ledger_meta *m)
 	json_t *j = cli_record_json(r, m);
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (json_is_string(v))
 			printf("%-10s %s\n", k, json_string_value(v));
 		else if (json_is_integer(v))
-			printf("%-10s %lld\n", k, (long long)json_integer_value(v));
+			printf("%-10s %lld\n", k,
+			       (long long)json_integer_value(v));
 		else if (json_is_null(v))
 			printf("%-10s -\n", k);
 	}
 	json_t *body = json_object_get(j, "body");
 	if (json_is_object(body)) {
-		char *s = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *s =
+		    json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("body\n%s\n", s ? s : "");
 		free(s);
 	}
@@ -67,19 +71,18 @@ static int show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const char show_help[] =
-	"usage: hutong -d NODEDIR show ID [--json | --raw]\n\n"
-	"Shows one record (chain or fork evidence) by its "
-	"id (64 hex digits).\n--raw writes the exact "
-	"envelope bytes to stdout.\n";
+    "usage: hutong -d NODEDIR show ID [--json | --raw]\n\n"
+    "Shows one record (chain or fork evidence) by its "
+    "id (64 hex digits).\n--raw writes the exact "
+    "envelope bytes to stdout.\n";
 
 /* 0, -1 after printing help, or a CLI_* code. */
 static int parse_show(cli *c, int argc, char **argv, show_args *a)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"raw", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"raw", no_argument, NULL, 'r'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {

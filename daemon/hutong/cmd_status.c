@@ -30,7 +30,8 @@ static void origins_text(const json_t *origins)
 {
 	const char *k;
 	json_t *o;
-	json_object_foreach((json_t *)origins, k, o) {
+	json_object_foreach((json_t *)origins, k, o)
+	{
 		printf("  %s  %-16s seq %-8lld head %.16s%s\n", k,
 		       json_string_value(json_object_get(o, "node")),
 		       (long long)json_integer_value(json_object_get(o, "seq")),
@@ -74,8 +75,7 @@ static void status_text(const json_t *j)
 	size_t i;
 	json_t *p;
 	printf("peers\n");
-	json_array_foreach(json_object_get(j, "peers"), i, p)
-		peer_text(p);
+	json_array_foreach(json_object_get(j, "peers"), i, p) peer_text(p);
 }
 
 static void status_put(json_t *j, bool json)
@@ -98,11 +98,11 @@ static int status_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const char status_help[] =
-	"usage: hutong -d NODEDIR status [--json]\n\nThe node's name, "
-	"region, whether hutongd runs, record count, ledger digest,\n"
-	"origins (per region code: seq and head id) and peers. JSON keys:"
-	" node, region,\nrunning, records, digest, origins, peers, and "
-	"from a running daemon links\nand refusals.\n";
+    "usage: hutong -d NODEDIR status [--json]\n\nThe node's name, "
+    "region, whether hutongd runs, record count, ledger digest,\n"
+    "origins (per region code: seq and head id) and peers. JSON keys:"
+    " node, region,\nrunning, records, digest, origins, peers, and "
+    "from a running daemon links\nand refusals.\n";
 
 int cmd_status(cli *c, int argc, char **argv)
 {

@@ -25,76 +25,77 @@
 #define SUBMIT_MAX_LINE (1024 * 1024)
 
 typedef enum ftype {
-	F_STR,     /* string */
-	F_STRS,    /* repeated string */
-	F_ENUM,    /* enum: value -> PREFIX_VALUE */
-	F_UINT,    /* uint32 */
-	F_TIME,    /* RFC 3339 -> int64 ms (as a string) */
-	F_BOOL,    /* flag without argument -> true */
-	F_PEOPLE,  /* NAME[:ROLE[:ID_NUMBER[:PHONE]]] -> repeated Person */
-	F_PLACES,  /* REGION[:ADDRESS] -> repeated Place */
-	F_IDS,     /* hex ids -> repeated bytes */
-	F_ID,      /* hex id -> bytes */
-	F_BODY,    /* FILE with a Body in JSON -> message */
+	F_STR,	  /* string */
+	F_STRS,	  /* repeated string */
+	F_ENUM,	  /* enum: value -> PREFIX_VALUE */
+	F_UINT,	  /* uint32 */
+	F_TIME,	  /* RFC 3339 -> int64 ms (as a string) */
+	F_BOOL,	  /* flag without argument -> true */
+	F_PEOPLE, /* NAME[:ROLE[:ID_NUMBER[:PHONE]]] -> repeated Person */
+	F_PLACES, /* REGION[:ADDRESS] -> repeated Place */
+	F_IDS,	  /* hex ids -> repeated bytes */
+	F_ID,	  /* hex id -> bytes */
+	F_BODY,	  /* FILE with a Body in JSON -> message */
 } ftype;
 
 typedef struct flagdef {
-	const char *kind;   /* intel, repatriation, org, correction, or NULL = all */
-	const char *flag;   /* without "--" */
-	const char *key;    /* JSON key in the body content (or top level) */
+	const char
+	    *kind; /* intel, repatriation, org, correction, or NULL = all */
+	const char *flag; /* without "--" */
+	const char *key;  /* JSON key in the body content (or top level) */
 	ftype type;
 	const char *prefix; /* enum name prefix */
 	const char *help;
 } flagdef;
 
 static const flagdef flags[] = {
-	{NULL, "author", "author", F_STR, NULL, "officer id (required)"},
-	{NULL, "scope", "scope", F_ENUM, "SCOPE_",
-	 "national|province|neighbours|local (default national)"},
-	{"intel", "summary", "summary", F_STR, NULL, "what is known (required)"},
-	{"intel", "org", "organization", F_STR, NULL, "organization name"},
-	{"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
-	{"intel", "person", "people", F_PEOPLE, NULL,
-	 "NAME[:ROLE[:ID_NUMBER[:PHONE]]], ROLE organizer|backbone|participant"},
-	{"intel", "place", "places", F_PLACES, NULL, "REGION[:ADDRESS]"},
-	{"intel", "mode", "mode", F_ENUM, "MODE_", "gathering|online"},
-	{"intel", "source", "source", F_STR, NULL, "where it came from"},
-	{"intel", "reliability", "reliability", F_ENUM, "RELIABILITY_",
-	 "source reliability a|b|c|x"},
-	{"intel", "accuracy", "accuracy", F_UINT, NULL, "information accuracy 1-4"},
-	{"intel", "handling", "handling", F_ENUM, "HANDLING_", "h0|h1|h2|h3"},
-	{"intel", "related", "related", F_IDS, NULL, "related record id"},
-	{"repatriation", "case", "caseId", F_STR, NULL, "case id (required)"},
-	{"repatriation", "step", "step", F_ENUM, "STEP_",
-	 "request|accept|reject|depart|hand-over|receive|cancel"},
-	{"repatriation", "person", "people", F_PEOPLE, NULL,
-	 "NAME[:ROLE[:ID_NUMBER[:PHONE]]] (repeatable)"},
-	{"repatriation", "from", "fromRegion", F_STR, NULL,
-	 "region code where the people were found"},
-	{"repatriation", "to", "toRegion", F_STR, NULL, "home region code"},
-	{"repatriation", "time", "timeMs", F_TIME, NULL, "when (RFC 3339)"},
-	{"repatriation", "escort", "escort", F_STR, NULL, "escorting officers"},
-	{"repatriation", "notes", "notes", F_STR, NULL, "free text"},
-	{"org", "org-id", "orgId", F_STR, NULL, "organization id (required)"},
-	{"org", "name", "name", F_STR, NULL, "organization name (required)"},
-	{"org", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
-	{"org", "leader", "leaders", F_PEOPLE, NULL, "NAME[:ROLE[:ID[:PHONE]]]"},
-	{"org", "members", "estimatedMembers", F_UINT, NULL, "estimated members"},
-	{"org", "seen-region", "lastSeenRegion", F_STR, NULL,
-	 "region code last seen in"},
-	{"org", "seen-time", "lastSeenMs", F_TIME, NULL, "when last seen"},
-	{"org", "destination", "suspectedDestinations", F_STRS, NULL,
-	 "suspected destination region (repeatable)"},
-	{"org", "level", "level", F_ENUM, "ALERT_LEVEL_",
-	 "low|medium|high|critical"},
-	{"org", "sighting", "sighting", F_BOOL, NULL,
-	 "a sighting rather than an alert"},
-	{"correction", "target", "target", F_ID, NULL,
-	 "id of the record corrected (required)"},
-	{"correction", "reason", "reason", F_STR, NULL, "why (required)"},
-	{"correction", "retract", "retract", F_BOOL, NULL, "withdraw the target"},
-	{"correction", "replacement", "replacement", F_BODY, NULL,
-	 "FILE: the amended Body as JSON"},
+    {NULL, "author", "author", F_STR, NULL, "officer id (required)"},
+    {NULL, "scope", "scope", F_ENUM, "SCOPE_",
+     "national|province|neighbours|local (default national)"},
+    {"intel", "summary", "summary", F_STR, NULL, "what is known (required)"},
+    {"intel", "org", "organization", F_STR, NULL, "organization name"},
+    {"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
+    {"intel", "person", "people", F_PEOPLE, NULL,
+     "NAME[:ROLE[:ID_NUMBER[:PHONE]]], ROLE organizer|backbone|participant"},
+    {"intel", "place", "places", F_PLACES, NULL, "REGION[:ADDRESS]"},
+    {"intel", "mode", "mode", F_ENUM, "MODE_", "gathering|online"},
+    {"intel", "source", "source", F_STR, NULL, "where it came from"},
+    {"intel", "reliability", "reliability", F_ENUM, "RELIABILITY_",
+     "source reliability a|b|c|x"},
+    {"intel", "accuracy", "accuracy", F_UINT, NULL, "information accuracy 1-4"},
+    {"intel", "handling", "handling", F_ENUM, "HANDLING_", "h0|h1|h2|h3"},
+    {"intel", "related", "related", F_IDS, NULL, "related record id"},
+    {"repatriation", "case", "caseId", F_STR, NULL, "case id (required)"},
+    {"repatriation", "step", "step", F_ENUM, "STEP_",
+     "request|accept|reject|depart|hand-over|receive|cancel"},
+    {"repatriation", "person", "people", F_PEOPLE, NULL,
+     "NAME[:ROLE[:ID_NUMBER[:PHONE]]] (repeatable)"},
+    {"repatriation", "from", "fromRegion", F_STR, NULL,
+     "region code where the people were found"},
+    {"repatriation", "to", "toRegion", F_STR, NULL, "home region code"},
+    {"repatriation", "time", "timeMs", F_TIME, NULL, "when (RFC 3339)"},
+    {"repatriation", "escort", "escort", F_STR, NULL, "escorting officers"},
+    {"repatriation", "notes", "notes", F_STR, NULL, "free text"},
+    {"org", "org-id", "orgId", F_STR, NULL, "organization id (required)"},
+    {"org", "name", "name", F_STR, NULL, "organization name (required)"},
+    {"org", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
+    {"org", "leader", "leaders", F_PEOPLE, NULL, "NAME[:ROLE[:ID[:PHONE]]]"},
+    {"org", "members", "estimatedMembers", F_UINT, NULL, "estimated members"},
+    {"org", "seen-region", "lastSeenRegion", F_STR, NULL,
+     "region code last seen in"},
+    {"org", "seen-time", "lastSeenMs", F_TIME, NULL, "when last seen"},
+    {"org", "destination", "suspectedDestinations", F_STRS, NULL,
+     "suspected destination region (repeatable)"},
+    {"org", "level", "level", F_ENUM, "ALERT_LEVEL_",
+     "low|medium|high|critical"},
+    {"org", "sighting", "sighting", F_BOOL, NULL,
+     "a sighting rather than an alert"},
+    {"correction", "target", "target", F_ID, NULL,
+     "id of the record corrected (required)"},
+    {"correction", "reason", "reason", F_STR, NULL, "why (required)"},
+    {"correction", "retract", "retract", F_BOOL, NULL, "withdraw the target"},
+    {"correction", "replacement", "replacement", F_BODY, NULL,
+     "FILE: the amended Body as JSON"},
 };
 
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
@@ -103,10 +104,10 @@ static const struct {
 	const char *kind;
 	const char *content; /* the Body oneof member, JSON name */
 } kinds[] = {
-	{"intel", "intelligence"},
-	{"repatriation", "repatriation"},
-	{"org", "fleeingOrganization"},
-	{"correction", "correction"},
+    {"intel", "intelligence"},
+    {"repatriation", "repatriation"},
+    {"org", "fleeingOrganization"},
+    {"correction", "correction"},
 };
 
 static const char *content_key(const char *kind)
@@ -131,8 +132,9 @@ static void submit_help(void)
 	       "and the others stored; the exit status is 1 if any\nline was "
 	       "refused.\n\nFlags:\n");
 	for (size_t i = 0; i < N_FLAGS; i++)
-		printf("  %-13s --%-12s %s\n", flags[i].kind ? flags[i].kind : "(all)",
-		       flags[i].flag, flags[i].help);
+		printf("  %-13s --%-12s %s\n",
+		       flags[i].kind ? flags[i].kind : "(all)", flags[i].flag,
+		       flags[i].help);
 }
 
 /* "hand-over" with prefix STEP_ -> "STEP_HAND_OVER". */
@@ -199,9 +201,9 @@ static void push(json_t *obj, const char *key, json_t *v)
 static int check_enum(cli *c, const flagdef *f, const char *name)
 {
 	static const ProtobufCEnumDescriptor *descs[] = {
-		&hutong__scope__descriptor, &hutong__mode__descriptor,
-		&hutong__reliability__descriptor, &hutong__handling__descriptor,
-		&hutong__step__descriptor, &hutong__alert_level__descriptor};
+	    &hutong__scope__descriptor,	      &hutong__mode__descriptor,
+	    &hutong__reliability__descriptor, &hutong__handling__descriptor,
+	    &hutong__step__descriptor,	      &hutong__alert_level__descriptor};
 	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++) {
 		const ProtobufCEnumDescriptor *d = descs[i];
 		if (strncmp(d->values[1 < d->n_values ? 1 : 0].name, f->prefix,
@@ -217,7 +219,8 @@ static int check_enum(cli *c, const flagdef *f, const char *name)
 				continue;
 			size_t at = strlen(list);
 			for (; *v && at + 3 < sizeof(list); v++)
-				list[at++] = *v == '_' ? '-' : (char)tolower(*v);
+				list[at++] =
+				    *v == '_' ? '-' : (char)tolower(*v);
 			list[at++] = ' ';
 			list[at] = '\0';
 		}
@@ -293,17 +296,32 @@ static int apply_flag(cli *c, const flagdef *f, const char *arg, json_t *top,
 	if (arg != NULL && !util_is_text(arg, strlen(arg)))
 		return cli_usage(c, "--%s: not valid UTF-8 text", f->flag);
 	switch (f->type) {
-	case F_STR: json_object_set_new(dst, f->key, json_string(arg)); break;
-	case F_STRS: push(dst, f->key, json_string(arg)); break;
-	case F_BOOL: json_object_set_new(dst, f->key, json_true()); break;
-	case F_ENUM: return put_enum(c, f, arg, dst);
-	case F_UINT: return put_uint(c, f, arg, dst);
-	case F_TIME: return put_time(c, f, arg, dst);
-	case F_PEOPLE: push(dst, f->key, person_json(arg)); break;
-	case F_PLACES: push(dst, f->key, place_json(arg)); break;
+	case F_STR:
+		json_object_set_new(dst, f->key, json_string(arg));
+		break;
+	case F_STRS:
+		push(dst, f->key, json_string(arg));
+		break;
+	case F_BOOL:
+		json_object_set_new(dst, f->key, json_true());
+		break;
+	case F_ENUM:
+		return put_enum(c, f, arg, dst);
+	case F_UINT:
+		return put_uint(c, f, arg, dst);
+	case F_TIME:
+		return put_time(c, f, arg, dst);
+	case F_PEOPLE:
+		push(dst, f->key, person_json(arg));
+		break;
+	case F_PLACES:
+		push(dst, f->key, place_json(arg));
+		break;
 	case F_IDS:
-	case F_ID: return put_id(c, f, arg, dst);
-	case F_BODY: return put_body(c, f, arg, dst);
+	case F_ID:
+		return put_id(c, f, arg, dst);
+	case F_BODY:
+		return put_body(c, f, arg, dst);
 	}
 	return 0;
 }
@@ -364,7 +382,7 @@ static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk)
 	ht_err err = {0};
 	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
 	Hutong__Submission *s = (Hutong__Submission *)json_to_message(
-		o, &hutong__submission__descriptor, &err);
+	    o, &hutong__submission__descriptor, &err);
 	if (s != NULL && record_check_submission(s, &err) != 0) {
 		protobuf_c_message_free_unpacked(&s->base, NULL);
 		s = NULL;
@@ -396,9 +414,9 @@ static void kind_opts(const char *kind, struct option *opts,
 			continue;
 		defs[n] = &flags[i];
 		opts[n] = (struct option){
-			flags[i].flag,
-			flags[i].type == F_BOOL ? no_argument : required_argument,
-			NULL, 1000 + (int)n};
+		    flags[i].flag,
+		    flags[i].type == F_BOOL ? no_argument : required_argument,
+		    NULL, 1000 + (int)n};
 		n++;
 	}
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
@@ -414,14 +432,15 @@ static int parse_kind(cli *c, const char *kind, int argc, char **argv,
 	const flagdef *defs[N_FLAGS];
 	int opt, rc = 0;
 	kind_opts(kind, opts, defs);
-	while (rc == 0 && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (rc == 0 &&
+	       (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
 			submit_help();
 			return -1;
 		}
-		rc = opt >= 1000 ? apply_flag(c, defs[opt - 1000], optarg, top,
-					      content)
-				 : cli_usage(c, "bad option for '%s'", kind);
+		rc = opt >= 1000
+			 ? apply_flag(c, defs[opt - 1000], optarg, top, content)
+			 : cli_usage(c, "bad option for '%s'", kind);
 	}
 	return rc != 0 ? rc : cli_want_args(c, argc, argv, 0, NULL);
 }
@@ -429,8 +448,8 @@ static int parse_kind(cli *c, const char *kind, int argc, char **argv,
 static int submit_flags(cli *c, const char *kind, int argc, char **argv)
 {
 	json_t *top = json_object(), *content = json_object();
-	json_object_set_new(top, "body", json_pack("{s:o}", content_key(kind),
-						   content));
+	json_object_set_new(top, "body",
+			    json_pack("{s:o}", content_key(kind), content));
 	int rc = parse_kind(c, kind, argc, argv, top, content);
 	batch b = {0};
 	if (rc == 0 && cli_conf(c) == 0 && add_json(c, &b, top, 0, false) == 0)
@@ -475,18 +494,18 @@ static char *read_all(FILE *f, size_t *len)
 static void progress(const batch *b, bool tty)
 {
 	if (tty)
-		fprintf(stderr, "\rstored %ld, refused %ld", b->stored, b->refused);
+		fprintf(stderr, "\rstored %ld, refused %ld", b->stored,
+			b->refused);
 }
 
 /* One non-blank line of a bulk import: a bad one is reported and
  * counted, a good one joins the batch. */
-static int submit_line(cli *c, batch *b, const char *line, size_t len,
-		       long no)
+static int submit_line(cli *c, batch *b, const char *line, size_t len, long no)
 {
 	json_error_t je;
 	json_t *o = len > SUBMIT_MAX_LINE
-			    ? NULL
-			    : json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+			? NULL
+			: json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	int rc = 0;
 	if (o == NULL || !json_is_object(o)) {
 		fprintf(stderr, "hutong submit: line %ld: %s\n", no,
@@ -543,8 +562,8 @@ static int submit_json(cli *c, const char *path)
 	if (f != stdin)
 		fclose(f);
 	if (text == NULL)
-		return cli_fail(c, "--json: %s: cannot read (larger than 1 GiB?)",
-				path);
+		return cli_fail(
+		    c, "--json: %s: cannot read (larger than 1 GiB?)", path);
 	int rc;
 	json_t *whole = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	if (strspn(text, " \t\r\n") == len) {
@@ -566,24 +585,23 @@ static int submit_json(cli *c, const char *path)
 /* ---- submit revocation FILE ---- */
 
 static const char revocation_help[] =
-	"usage: hutong -d NODEDIR submit revocation "
-	"[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
-	"or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
-	"revoke') through the ledger: every node that "
-	"stores it refuses records of\nthe revoked "
-	"certificates created at or after their "
-	"revocation dates.\nOnly a CRL signed by a CA of "
-	"the trust bundle is accepted.\n";
+    "usage: hutong -d NODEDIR submit revocation "
+    "[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
+    "or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
+    "revoke') through the ledger: every node that "
+    "stores it refuses records of\nthe revoked "
+    "certificates created at or after their "
+    "revocation dates.\nOnly a CRL signed by a CA of "
+    "the trust bundle is accepted.\n";
 
 /* 0 with argv[optind] the CRL file, -1 after printing help, or a CLI_*
  * code (printed). */
-static int parse_revocation(cli *c, int argc, char **argv,
-			    const char **author)
+static int parse_revocation(cli *c, int argc, char **argv, const char **author)
 {
 	static const struct option opts[] = {
-		{"author", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	    {"author", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
@@ -651,7 +669,7 @@ int cmd_submit(cli *c, int argc, char **argv)
 	if (strcmp(a, "--json") == 0) {
 		if (argc != 3)
 			return cli_usage(c, "--json takes one FILE (or - for "
-					 "standard input)");
+					    "standard input)");
 		return submit_json(c, argv[2]);
 	}
 	if (strncmp(a, "--json=", 7) == 0 && argc == 2)
@@ -659,7 +677,9 @@ int cmd_submit(cli *c, int argc, char **argv)
 	if (strcmp(a, "revocation") == 0)
 		return submit_revocation(c, argc - 1, argv + 1);
 	if (content_key(a) == NULL)
-		return cli_usage(c, "unknown kind '%s' (intel, repatriation, org, "
-				 "correction, revocation)", a);
+		return cli_usage(c,
+				 "unknown kind '%s' (intel, repatriation, org, "
+				 "correction, revocation)",
+				 a);
 	return submit_flags(c, a, argc - 1, argv + 1);
 }

@@ -15,9 +15,9 @@ static void verify_problem(void *ctx, const uint8_t *id, const char *region,
 	json_t *list = ctx;
 	char hex[CLI_HEX_ID];
 	const char *ids = id ? util_hex(id, RECORD_ID_BYTES, hex) : "-";
-	json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s}", "id", ids,
-					      "origin", region, "seq",
-					      (json_int_t)seq, "problem", reason));
+	json_array_append_new(
+	    list, json_pack("{s:s, s:s, s:I, s:s}", "id", ids, "origin", region,
+			    "seq", (json_int_t)seq, "problem", reason));
 	fprintf(stderr, "BAD %s origin=%s seq=%llu: %s\n", ids, region,
 		(unsigned long long)seq, reason);
 }
@@ -25,8 +25,9 @@ static void verify_problem(void *ctx, const uint8_t *id, const char *region,
 static void verify_put(int n, uint64_t count, json_t *problems, bool json)
 {
 	if (json) {
-		cli_put_json(json_pack("{s:b, s:I, s:o}", "ok", n == 0, "records",
-				       (json_int_t)count, "problems", problems),
+		cli_put_json(json_pack("{s:b, s:I, s:o}", "ok", n == 0,
+				       "records", (json_int_t)count, "problems",
+				       problems),
 			     true);
 		return;
 	}
@@ -51,13 +52,13 @@ static int verify_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const char verify_help[] =
-	"usage: hutong -d NODEDIR verify [--json]\n\nRe-checks every "
-	"stored record offline: envelope encoding, id, signature with\n"
-	"its origin's genesis key, chain links and sequence, the arrival"
-	" log, the\nfrontier, and receipts (each entry against the chain "
-	"it names, each node's\nreceipts never going back, the receipt "
-	"index against the receipt records).\nExit 0 when clean; otherwise"
-	" names each problem and exits 1.\n";
+    "usage: hutong -d NODEDIR verify [--json]\n\nRe-checks every "
+    "stored record offline: envelope encoding, id, signature with\n"
+    "its origin's genesis key, chain links and sequence, the arrival"
+    " log, the\nfrontier, and receipts (each entry against the chain "
+    "it names, each node's\nreceipts never going back, the receipt "
+    "index against the receipt records).\nExit 0 when clean; otherwise"
+    " names each problem and exits 1.\n";
 
 int cmd_verify(cli *c, int argc, char **argv)
 {

@@ -44,13 +44,13 @@ static int views_run(cli *c, ledger *l, void *ctx, ht_err *err)
 }
 
 static const cli_view_spec views_spec = {
-	"", 0, NULL,
-	"usage: hutong -d NODEDIR views "
-	"[--json]\n\nThe digest of each view (cases, organizations, "
-	"leads) with its count.\nNodes holding the same records print "
-	"the same digests, whatever order the\nrecords arrived in "
-	"(README: Views).\n",
-	views_run};
+    "", 0, NULL,
+    "usage: hutong -d NODEDIR views "
+    "[--json]\n\nThe digest of each view (cases, organizations, "
+    "leads) with its count.\nNodes holding the same records print "
+    "the same digests, whatever order the\nrecords arrived in "
+    "(README: Views).\n",
+    views_run};
 
 int cmd_views(cli *c, int argc, char **argv)
 {
