@@ -1,10 +1,12 @@
 /*
  * cli: the helpers every hutong command uses, so that each rule is written
  * once: the "hutong CMD: reason" messages and exit codes, loading the
- * node's config, opening its ledger read-only, the flags the read commands
- * share (record filters for list/status/verify/export; output mode and time
- * range for audit and fork), and the JSON form of a stored record. Nothing
- * here exits or keeps state beyond the cli context.
+ * node's config, running a read command with its ledger open read-only
+ * (cli_read), the flags the read commands share (record filters for
+ * list/status/verify/export; output mode and time range for audit and
+ * fork), the JSON form of a stored record, time text, CSV quoting, and
+ * sending records to hutongd (cli_submit). Nothing here exits or keeps
+ * state beyond the cli context.
  */
 #include <getopt.h>
 #include <jansson.h>

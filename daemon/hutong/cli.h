@@ -1,8 +1,9 @@
 /*
  * cli: what the hutong commands share (cli.c): the invocation context (node
- * directory, its config), error and usage messages, the flags of the read
- * commands, opening the ledger read-only, and the JSON form of a stored
- * record. Then the entry point of every command, one cmd_<command>.c each.
+ * directory, its config), error and usage messages, the read-command
+ * prologue (flags, arguments, the ledger opened read-only), the JSON form of
+ * a stored record, time text, CSV rows, and submitting records to hutongd.
+ * Then the entry point of every command, one cmd_<command>.c each.
  */
 #ifndef HT_CLI_H
 #define HT_CLI_H
