@@ -1,9 +1,8 @@
 /*
- * cmd_certs: the trust commands of a node: `certs` lists every known origin
- * with its certificate as this node judges it now (read-only: ledger plus
- * the configured CA bundle, CRLs and the revocation records held),
- * `csr` writes a certificate request for a (new) key, and `rotate` asks the
- * daemon to record a renewed certificate or a new key.
+ * cmd_certs: `hutong certs` lists every known origin with its certificate
+ * as this node judges it now (read-only: ledger plus the configured CA
+ * bundle, CRLs and the revocation records held). Requests and rotations of
+ * the node's own certificate are cmd_csr.c and cmd_rotate.c.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -123,101 +122,4 @@ int cmd_certs(cli *c, int argc, char **argv)
 	pki_store_free(&pki);
 	ledger_close(&l);
 	return CLI_OK;
-}
-
-int cmd_csr(cli *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	const char *key = NULL, *out = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (opt == 'k') key = optarg;
-		else if (opt == 'o') out = optarg;
-		else if (opt == 'h') {
-			printf("usage: hutong -d NODEDIR csr --key KEY --out "
-			       "FILE\n\nWrites a certificate request for KEY "
-			       "(an Ed25519 PEM key, e.g. a new one\nmade with "
-			       "'openssl genpkey -algorithm ed25519 -out new.key'"
-			       ") with this node's\nname, region and link key, for"
-			       " a key rotation (see 'hutong rotate --help').\n");
-			return CLI_OK;
-		} else return cli_usage(c, "bad option");
-	}
-	if (key == NULL || out == NULL || optind != argc)
-		return cli_usage(c, "--key and --out are required");
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
-	uint8_t lpk[IDENT_LINK_BYTES], lsk[IDENT_LINK_BYTES];
-	ht_err err = {0};
-	int rc = ident_link_load(c->cf->link_key, lpk, lsk, &err);
-	memset(lsk, 0, sizeof(lsk));
-	if (rc == 0)
-		rc = pki_write_csr(key, lpk, c->cf->name, c->cf->region, out, &err);
-	if (rc != 0)
-		return cli_fail_err(c, &err);
-	printf("wrote %s\n", out);
-	return CLI_OK;
-}
-
-int cmd_rotate(cli *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"cert", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	const char *key = NULL, *cert = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (opt == 'k') key = optarg;
-		else if (opt == 'c') cert = optarg;
-		else if (opt == 'h') {
-			printf("usage: hutong -d NODEDIR rotate --cert NEW.crt "
-			       "[--key NEW.key]\n\nRecords a renewed certificate"
-			       " (same key) or a new key in this node's chain:\n"
-			       "a rotation record signed by the current key and "
-			       "carrying the new chain;\nrecords after it are "
-			       "signed with the new key. hutongd must be running;"
-			       "\nit installs the new files at the configured "
-			       "key and cert paths.\nKey rotation: openssl genpkey"
-			       " -algorithm ed25519 -out new.key; chmod 600\n"
-			       "new.key; hutong -d NODEDIR csr --key new.key --out"
-			       " new.csr; have the CA\nsign new.csr; then rotate "
-			       "--key new.key --cert new.crt.\n");
-			return CLI_OK;
-		} else return cli_usage(c, "bad option");
-	}
-	if (cert == NULL || optind != argc)
-		return cli_usage(c, "--cert is required");
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
-	char certabs[PATH_MAX], keyabs[PATH_MAX];
-	if (realpath(cert, certabs) == NULL ||
-	    (key != NULL && realpath(key, keyabs) == NULL))
-		return cli_fail(c, "%s: no such file", key && realpath(cert, certabs)
-						     ? key : cert);
-	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
-	Hutong__RotateRequest rr = HUTONG__ROTATE_REQUEST__INIT;
-	rr.cert_path = certabs;
-	rr.key_path = key ? keyabs : "";
-	req.op_case = HUTONG__CONTROL_REQUEST__OP_ROTATE;
-	req.rotate = &rr;
-	Hutong__ControlReply *rep = NULL;
-	ht_err err = {0};
-	char hex[2 * RECORD_ID_BYTES + 1];
-	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, &err);
-	if (rc != 0)
-		rc = cli_fail_err(c, &err);
-	else if (rep->code != 0)
-		rc = cli_fail(c, "%s", rep->error);
-	else if (rep->n_results == 1 && rep->results[0]->id.len == RECORD_ID_BYTES)
-		printf("%s\n", util_hex(rep->results[0]->id.data, RECORD_ID_BYTES,
-					hex));
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
-	return rc;
 }

@@ -19,83 +19,83 @@
 #include "cli.h"
 #include "json.h"
 #include "pki.h"
-#include "ctl.h"
 #include "util.h"
 
 #define SUBMIT_BATCH 500
 #define SUBMIT_MAX_LINE (1024 * 1024)
 
 typedef enum ftype {
-	F_STR,     /* string */
-	F_STRS,    /* repeated string */
-	F_ENUM,    /* enum: value -> PREFIX_VALUE */
-	F_UINT,    /* uint32 */
-	F_TIME,    /* RFC 3339 -> int64 ms (as a string) */
-	F_BOOL,    /* flag without argument -> true */
-	F_PEOPLE,  /* NAME[:ROLE[:ID_NUMBER[:PHONE]]] -> repeated Person */
-	F_PLACES,  /* REGION[:ADDRESS] -> repeated Place */
-	F_IDS,     /* hex ids -> repeated bytes */
-	F_ID,      /* hex id -> bytes */
-	F_BODY,    /* FILE with a Body in JSON -> message */
+	F_STR,	  /* string */
+	F_STRS,	  /* repeated string */
+	F_ENUM,	  /* enum: value -> PREFIX_VALUE */
+	F_UINT,	  /* uint32 */
+	F_TIME,	  /* RFC 3339 -> int64 ms (as a string) */
+	F_BOOL,	  /* flag without argument -> true */
+	F_PEOPLE, /* NAME[:ROLE[:ID_NUMBER[:PHONE]]] -> repeated Person */
+	F_PLACES, /* REGION[:ADDRESS] -> repeated Place */
+	F_IDS,	  /* hex ids -> repeated bytes */
+	F_ID,	  /* hex id -> bytes */
+	F_BODY,	  /* FILE with a Body in JSON -> message */
 } ftype;
 
 typedef struct flagdef {
-	const char *kind;   /* intel, repatriation, org, correction, or NULL = all */
-	const char *flag;   /* without "--" */
-	const char *key;    /* JSON key in the body content (or top level) */
+	const char
+	    *kind; /* intel, repatriation, org, correction, or NULL = all */
+	const char *flag; /* without "--" */
+	const char *key;  /* JSON key in the body content (or top level) */
 	ftype type;
 	const char *prefix; /* enum name prefix */
 	const char *help;
 } flagdef;
 
 static const flagdef flags[] = {
-	{NULL, "author", "author", F_STR, NULL, "officer id (required)"},
-	{NULL, "scope", "scope", F_ENUM, "SCOPE_",
-	 "national|province|neighbours|local (default national)"},
-	{"intel", "summary", "summary", F_STR, NULL, "what is known (required)"},
-	{"intel", "org", "organization", F_STR, NULL, "organization name"},
-	{"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
-	{"intel", "person", "people", F_PEOPLE, NULL,
-	 "NAME[:ROLE[:ID_NUMBER[:PHONE]]], ROLE organizer|backbone|participant"},
-	{"intel", "place", "places", F_PLACES, NULL, "REGION[:ADDRESS]"},
-	{"intel", "mode", "mode", F_ENUM, "MODE_", "gathering|online"},
-	{"intel", "source", "source", F_STR, NULL, "where it came from"},
-	{"intel", "reliability", "reliability", F_ENUM, "RELIABILITY_",
-	 "source reliability a|b|c|x"},
-	{"intel", "accuracy", "accuracy", F_UINT, NULL, "information accuracy 1-4"},
-	{"intel", "handling", "handling", F_ENUM, "HANDLING_", "h0|h1|h2|h3"},
-	{"intel", "related", "related", F_IDS, NULL, "related record id"},
-	{"repatriation", "case", "caseId", F_STR, NULL, "case id (required)"},
-	{"repatriation", "step", "step", F_ENUM, "STEP_",
-	 "request|accept|reject|depart|hand-over|receive|cancel"},
-	{"repatriation", "person", "people", F_PEOPLE, NULL,
-	 "NAME[:ROLE[:ID_NUMBER[:PHONE]]] (repeatable)"},
-	{"repatriation", "from", "fromRegion", F_STR, NULL,
-	 "region code where the people were found"},
-	{"repatriation", "to", "toRegion", F_STR, NULL, "home region code"},
-	{"repatriation", "time", "timeMs", F_TIME, NULL, "when (RFC 3339)"},
-	{"repatriation", "escort", "escort", F_STR, NULL, "escorting officers"},
-	{"repatriation", "notes", "notes", F_STR, NULL, "free text"},
-	{"org", "org-id", "orgId", F_STR, NULL, "organization id (required)"},
-	{"org", "name", "name", F_STR, NULL, "organization name (required)"},
-	{"org", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
-	{"org", "leader", "leaders", F_PEOPLE, NULL, "NAME[:ROLE[:ID[:PHONE]]]"},
-	{"org", "members", "estimatedMembers", F_UINT, NULL, "estimated members"},
-	{"org", "seen-region", "lastSeenRegion", F_STR, NULL,
-	 "region code last seen in"},
-	{"org", "seen-time", "lastSeenMs", F_TIME, NULL, "when last seen"},
-	{"org", "destination", "suspectedDestinations", F_STRS, NULL,
-	 "suspected destination region (repeatable)"},
-	{"org", "level", "level", F_ENUM, "ALERT_LEVEL_",
-	 "low|medium|high|critical"},
-	{"org", "sighting", "sighting", F_BOOL, NULL,
-	 "a sighting rather than an alert"},
-	{"correction", "target", "target", F_ID, NULL,
-	 "id of the record corrected (required)"},
-	{"correction", "reason", "reason", F_STR, NULL, "why (required)"},
-	{"correction", "retract", "retract", F_BOOL, NULL, "withdraw the target"},
-	{"correction", "replacement", "replacement", F_BODY, NULL,
-	 "FILE: the amended Body as JSON"},
+    {NULL, "author", "author", F_STR, NULL, "officer id (required)"},
+    {NULL, "scope", "scope", F_ENUM, "SCOPE_",
+     "national|province|neighbours|local (default national)"},
+    {"intel", "summary", "summary", F_STR, NULL, "what is known (required)"},
+    {"intel", "org", "organization", F_STR, NULL, "organization name"},
+    {"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
+    {"intel", "person", "people", F_PEOPLE, NULL,
+     "NAME[:ROLE[:ID_NUMBER[:PHONE]]], ROLE organizer|backbone|participant"},
+    {"intel", "place", "places", F_PLACES, NULL, "REGION[:ADDRESS]"},
+    {"intel", "mode", "mode", F_ENUM, "MODE_", "gathering|online"},
+    {"intel", "source", "source", F_STR, NULL, "where it came from"},
+    {"intel", "reliability", "reliability", F_ENUM, "RELIABILITY_",
+     "source reliability a|b|c|x"},
+    {"intel", "accuracy", "accuracy", F_UINT, NULL, "information accuracy 1-4"},
+    {"intel", "handling", "handling", F_ENUM, "HANDLING_", "h0|h1|h2|h3"},
+    {"intel", "related", "related", F_IDS, NULL, "related record id"},
+    {"repatriation", "case", "caseId", F_STR, NULL, "case id (required)"},
+    {"repatriation", "step", "step", F_ENUM, "STEP_",
+     "request|accept|reject|depart|hand-over|receive|cancel"},
+    {"repatriation", "person", "people", F_PEOPLE, NULL,
+     "NAME[:ROLE[:ID_NUMBER[:PHONE]]] (repeatable)"},
+    {"repatriation", "from", "fromRegion", F_STR, NULL,
+     "region code where the people were found"},
+    {"repatriation", "to", "toRegion", F_STR, NULL, "home region code"},
+    {"repatriation", "time", "timeMs", F_TIME, NULL, "when (RFC 3339)"},
+    {"repatriation", "escort", "escort", F_STR, NULL, "escorting officers"},
+    {"repatriation", "notes", "notes", F_STR, NULL, "free text"},
+    {"org", "org-id", "orgId", F_STR, NULL, "organization id (required)"},
+    {"org", "name", "name", F_STR, NULL, "organization name (required)"},
+    {"org", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
+    {"org", "leader", "leaders", F_PEOPLE, NULL, "NAME[:ROLE[:ID[:PHONE]]]"},
+    {"org", "members", "estimatedMembers", F_UINT, NULL, "estimated members"},
+    {"org", "seen-region", "lastSeenRegion", F_STR, NULL,
+     "region code last seen in"},
+    {"org", "seen-time", "lastSeenMs", F_TIME, NULL, "when last seen"},
+    {"org", "destination", "suspectedDestinations", F_STRS, NULL,
+     "suspected destination region (repeatable)"},
+    {"org", "level", "level", F_ENUM, "ALERT_LEVEL_",
+     "low|medium|high|critical"},
+    {"org", "sighting", "sighting", F_BOOL, NULL,
+     "a sighting rather than an alert"},
+    {"correction", "target", "target", F_ID, NULL,
+     "id of the record corrected (required)"},
+    {"correction", "reason", "reason", F_STR, NULL, "why (required)"},
+    {"correction", "retract", "retract", F_BOOL, NULL, "withdraw the target"},
+    {"correction", "replacement", "replacement", F_BODY, NULL,
+     "FILE: the amended Body as JSON"},
 };
 
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
@@ -104,10 +104,10 @@ static const struct {
 	const char *kind;
 	const char *content; /* the Body oneof member, JSON name */
 } kinds[] = {
-	{"intel", "intelligence"},
-	{"repatriation", "repatriation"},
-	{"org", "fleeingOrganization"},
-	{"correction", "correction"},
+    {"intel", "intelligence"},
+    {"repatriation", "repatriation"},
+    {"org", "fleeingOrganization"},
+    {"correction", "correction"},
 };
 
 static const char *content_key(const char *kind)
@@ -132,8 +132,9 @@ static void submit_help(void)
 	       "and the others stored; the exit status is 1 if any\nline was "
 	       "refused.\n\nFlags:\n");
 	for (size_t i = 0; i < N_FLAGS; i++)
-		printf("  %-13s --%-12s %s\n", flags[i].kind ? flags[i].kind : "(all)",
-		       flags[i].flag, flags[i].help);
+		printf("  %-13s --%-12s %s\n",
+		       flags[i].kind ? flags[i].kind : "(all)", flags[i].flag,
+		       flags[i].help);
 }
 
 /* "hand-over" with prefix STEP_ -> "STEP_HAND_OVER". */
@@ -200,9 +201,9 @@ static void push(json_t *obj, const char *key, json_t *v)
 static int check_enum(cli *c, const flagdef *f, const char *name)
 {
 	static const ProtobufCEnumDescriptor *descs[] = {
-		&hutong__scope__descriptor, &hutong__mode__descriptor,
-		&hutong__reliability__descriptor, &hutong__handling__descriptor,
-		&hutong__step__descriptor, &hutong__alert_level__descriptor};
+	    &hutong__scope__descriptor,	      &hutong__mode__descriptor,
+	    &hutong__reliability__descriptor, &hutong__handling__descriptor,
+	    &hutong__step__descriptor,	      &hutong__alert_level__descriptor};
 	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++) {
 		const ProtobufCEnumDescriptor *d = descs[i];
 		if (strncmp(d->values[1 < d->n_values ? 1 : 0].name, f->prefix,
@@ -218,7 +219,8 @@ static int check_enum(cli *c, const flagdef *f, const char *name)
 				continue;
 			size_t at = strlen(list);
 			for (; *v && at + 3 < sizeof(list); v++)
-				list[at++] = *v == '_' ? '-' : (char)tolower(*v);
+				list[at++] =
+				    *v == '_' ? '-' : (char)tolower(*v);
 			list[at++] = ' ';
 			list[at] = '\0';
 		}
@@ -228,61 +230,98 @@ static int check_enum(cli *c, const flagdef *f, const char *name)
 	return 0;
 }
 
+static int put_enum(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	char name[128];
+	enum_name(f->prefix, arg, name, sizeof(name));
+	if (check_enum(c, f, name) != 0)
+		return CLI_USAGE;
+	json_object_set_new(dst, f->key, json_string(name));
+	return 0;
+}
+
+static int put_uint(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	uint64_t u;
+	if (util_parse_u64(arg, 0, UINT32_MAX, &u) != 0)
+		return cli_usage(c, "--%s: not a number: '%s'", f->flag, arg);
+	json_object_set_new(dst, f->key, json_integer((json_int_t)u));
+	return 0;
+}
+
+/* A time goes into the JSON as its ms count in a string (int64). */
+static int put_time(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	char text[32];
+	int64_t ms;
+	if (util_parse_time(arg, &ms) != 0)
+		return cli_usage(c, "--%s: not an RFC 3339 time: '%s'", f->flag,
+				 arg);
+	snprintf(text, sizeof(text), "%lld", (long long)ms);
+	json_object_set_new(dst, f->key, json_string(text));
+	return 0;
+}
+
+static int put_id(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	uint8_t id[RECORD_ID_BYTES];
+	if (util_unhex(arg, id, sizeof(id)) != 0)
+		return cli_usage(c,
+				 "--%s: must be a 64-hex-digit record "
+				 "id, got '%.80s'",
+				 f->flag, arg);
+	if (f->type == F_IDS)
+		push(dst, f->key, json_string(arg));
+	else
+		json_object_set_new(dst, f->key, json_string(arg));
+	return 0;
+}
+
+static int put_body(cli *c, const flagdef *f, const char *arg, json_t *dst)
+{
+	json_error_t je;
+	json_t *b = json_load_file(arg, JSON_REJECT_DUPLICATES, &je);
+	if (b == NULL)
+		return cli_fail(c, "--%s: %s: line %d: %s", f->flag, arg,
+				je.line, je.text);
+	json_object_set_new(dst, f->key, b);
+	return 0;
+}
+
 /* Put one flag's value into the submission JSON. */
 static int apply_flag(cli *c, const flagdef *f, const char *arg, json_t *top,
 		      json_t *content)
 {
 	json_t *dst = f->kind ? content : top;
-	char name[128];
-	uint64_t u;
-	int64_t ms;
 	if (arg != NULL && !util_is_text(arg, strlen(arg)))
 		return cli_usage(c, "--%s: not valid UTF-8 text", f->flag);
 	switch (f->type) {
-	case F_STR: json_object_set_new(dst, f->key, json_string(arg)); break;
-	case F_STRS: push(dst, f->key, json_string(arg)); break;
-	case F_BOOL: json_object_set_new(dst, f->key, json_true()); break;
+	case F_STR:
+		json_object_set_new(dst, f->key, json_string(arg));
+		break;
+	case F_STRS:
+		push(dst, f->key, json_string(arg));
+		break;
+	case F_BOOL:
+		json_object_set_new(dst, f->key, json_true());
+		break;
 	case F_ENUM:
-		enum_name(f->prefix, arg, name, sizeof(name));
-		if (check_enum(c, f, name) != 0)
-			return CLI_USAGE;
-		json_object_set_new(dst, f->key, json_string(name));
-		break;
+		return put_enum(c, f, arg, dst);
 	case F_UINT:
-		if (util_parse_u64(arg, 0, UINT32_MAX, &u) != 0)
-			return cli_usage(c, "--%s: not a number: '%s'", f->flag, arg);
-		json_object_set_new(dst, f->key, json_integer((json_int_t)u));
-		break;
+		return put_uint(c, f, arg, dst);
 	case F_TIME:
-		if (util_parse_time(arg, &ms) != 0)
-			return cli_usage(c, "--%s: not an RFC 3339 time: '%s'",
-					 f->flag, arg);
-		snprintf(name, sizeof(name), "%lld", (long long)ms);
-		json_object_set_new(dst, f->key, json_string(name));
+		return put_time(c, f, arg, dst);
+	case F_PEOPLE:
+		push(dst, f->key, person_json(arg));
 		break;
-	case F_PEOPLE: push(dst, f->key, person_json(arg)); break;
-	case F_PLACES: push(dst, f->key, place_json(arg)); break;
+	case F_PLACES:
+		push(dst, f->key, place_json(arg));
+		break;
 	case F_IDS:
-	case F_ID: {
-		uint8_t id[RECORD_ID_BYTES];
-		if (util_unhex(arg, id, sizeof(id)) != 0)
-			return cli_usage(c, "--%s: must be a 64-hex-digit record "
-					 "id, got '%.80s'", f->flag, arg);
-		if (f->type == F_IDS)
-			push(dst, f->key, json_string(arg));
-		else
-			json_object_set_new(dst, f->key, json_string(arg));
-		break;
-	}
-	case F_BODY: {
-		json_error_t je;
-		json_t *b = json_load_file(arg, JSON_REJECT_DUPLICATES, &je);
-		if (b == NULL)
-			return cli_fail(c, "--%s: %s: line %d: %s", f->flag, arg,
-					je.line, je.text);
-		json_object_set_new(dst, f->key, b);
-		break;
-	}
+	case F_ID:
+		return put_id(c, f, arg, dst);
+	case F_BODY:
+		return put_body(c, f, arg, dst);
 	}
 	return 0;
 }
@@ -306,9 +345,7 @@ static void batch_clear(batch *b)
 static void report_result(batch *b, size_t i, const Hutong__SubmitResult *r,
 			  bool bulk)
 {
-	char hex[2 * RECORD_ID_BYTES + 1];
-	if (r->id.len == RECORD_ID_BYTES) {
-		printf("%s\n", util_hex(r->id.data, RECORD_ID_BYTES, hex));
+	if (cli_put_result(r)) {
 		b->stored++;
 		return;
 	}
@@ -324,26 +361,16 @@ static int batch_send(cli *c, batch *b, bool bulk)
 {
 	if (b->n == 0)
 		return 0;
-	Hutong__ControlRequest req = HUTONG__CONTROL_REQUEST__INIT;
-	Hutong__SubmitRequest sr = HUTONG__SUBMIT_REQUEST__INIT;
-	sr.items = b->items;
-	sr.n_items = b->n;
-	req.op_case = HUTONG__CONTROL_REQUEST__OP_SUBMIT;
-	req.submit = &sr;
 	Hutong__ControlReply *rep = NULL;
-	ht_err err = {0};
-	int rc = ctl_call(c->cf->control, &req, CTL_TIMEOUT_MS, &rep, &err);
+	int rc = cli_submit(c, b->items, b->n, &rep);
 	if (rc == 0 && rep->code != 0)
 		rc = cli_fail(c, "nothing of this batch was stored: %s",
 			      rep->error ? rep->error : "error");
-	else if (rc != 0)
-		cli_fail_err(c, &err);
 	for (size_t i = 0; rc == 0 && i < rep->n_results && i < b->n; i++)
 		report_result(b, i, rep->results[i], bulk);
 	if (rc != 0)
 		b->refused += (long)b->n;
-	if (rep)
-		hutong__control_reply__free_unpacked(rep, NULL);
+	cli_reply_free(&rep);
 	batch_clear(b);
 	fflush(stdout);
 	return rc == 0 ? 0 : CLI_FAIL;
@@ -355,7 +382,7 @@ static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk)
 	ht_err err = {0};
 	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
 	Hutong__Submission *s = (Hutong__Submission *)json_to_message(
-		o, &hutong__submission__descriptor, &err);
+	    o, &hutong__submission__descriptor, &err);
 	if (s != NULL && record_check_submission(s, &err) != 0) {
 		protobuf_c_message_free_unpacked(&s->base, NULL);
 		s = NULL;
@@ -376,44 +403,62 @@ static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk)
 
 /* ---- submit KIND --flags ---- */
 
-static int submit_flags(cli *c, const char *kind, int argc, char **argv)
+/* The getopt table of KIND's flags and --help: defs[i] is option
+ * 1000 + i. */
+static void kind_opts(const char *kind, struct option *opts,
+		      const flagdef **defs)
 {
-	struct option opts[N_FLAGS + 2];
-	const flagdef *defs[N_FLAGS];
 	size_t n = 0;
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		if (flags[i].kind && strcmp(flags[i].kind, kind) != 0)
 			continue;
 		defs[n] = &flags[i];
-		opts[n] = (struct option){flags[i].flag,
-			flags[i].type == F_BOOL ? no_argument : required_argument,
-			NULL, 1000 + (int)n};
+		opts[n] = (struct option){
+		    flags[i].flag,
+		    flags[i].type == F_BOOL ? no_argument : required_argument,
+		    NULL, 1000 + (int)n};
 		n++;
 	}
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){NULL, 0, NULL, 0};
-	json_t *top = json_object(), *content = json_object();
-	json_object_set_new(top, "body", json_pack("{s:o}", content_key(kind),
-						   content));
+}
+
+/* KIND's flags into the submission JSON (content is inside top). 0, -1
+ * after printing help, or a CLI_* code (printed). */
+static int parse_kind(cli *c, const char *kind, int argc, char **argv,
+		      json_t *top, json_t *content)
+{
+	struct option opts[N_FLAGS + 2];
+	const flagdef *defs[N_FLAGS];
 	int opt, rc = 0;
-	while (rc == 0 && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	kind_opts(kind, opts, defs);
+	while (rc == 0 &&
+	       (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h') {
 			submit_help();
-			json_decref(top);
-			return CLI_OK;
+			return -1;
 		}
-		rc = opt >= 1000 ? apply_flag(c, defs[opt - 1000], optarg, top,
-					      content)
-				 : cli_usage(c, "bad option for '%s'", kind);
+		rc = opt >= 1000
+			 ? apply_flag(c, defs[opt - 1000], optarg, top, content)
+			 : cli_usage(c, "bad option for '%s'", kind);
 	}
-	if (rc == 0 && optind != argc)
-		rc = cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	return rc != 0 ? rc : cli_want_args(c, argc, argv, 0, NULL);
+}
+
+static int submit_flags(cli *c, const char *kind, int argc, char **argv)
+{
+	json_t *top = json_object(), *content = json_object();
+	json_object_set_new(top, "body",
+			    json_pack("{s:o}", content_key(kind), content));
+	int rc = parse_kind(c, kind, argc, argv, top, content);
 	batch b = {0};
 	if (rc == 0 && cli_conf(c) == 0 && add_json(c, &b, top, 0, false) == 0)
 		rc = batch_send(c, &b, false);
 	else if (rc == 0)
 		rc = CLI_FAIL;
 	json_decref(top);
+	if (rc < 0)
+		return CLI_OK;
 	return rc != 0 ? rc : b.refused ? CLI_FAIL : CLI_OK;
 }
 
@@ -449,7 +494,30 @@ static char *read_all(FILE *f, size_t *len)
 static void progress(const batch *b, bool tty)
 {
 	if (tty)
-		fprintf(stderr, "\rstored %ld, refused %ld", b->stored, b->refused);
+		fprintf(stderr, "\rstored %ld, refused %ld", b->stored,
+			b->refused);
+}
+
+/* One non-blank line of a bulk import: a bad one is reported and
+ * counted, a good one joins the batch. */
+static int submit_line(cli *c, batch *b, const char *line, size_t len, long no)
+{
+	json_error_t je;
+	json_t *o = len > SUBMIT_MAX_LINE
+			? NULL
+			: json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	int rc = 0;
+	if (o == NULL || !json_is_object(o)) {
+		fprintf(stderr, "hutong submit: line %ld: %s\n", no,
+			len > SUBMIT_MAX_LINE ? "line too long"
+			: o		      ? "not a JSON object"
+					      : je.text);
+		b->refused++;
+	} else {
+		rc = add_json(c, b, o, no, true);
+	}
+	json_decref(o);
+	return rc;
 }
 
 /* One JSON object per line; blank lines skipped. */
@@ -466,18 +534,7 @@ static int submit_lines(cli *c, char *text, bool tty)
 		no++;
 		if (strspn(line, " \t\r") >= len)
 			continue;
-		json_error_t je;
-		json_t *o = len > SUBMIT_MAX_LINE ? NULL
-			: json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-		if (o == NULL || !json_is_object(o)) {
-			fprintf(stderr, "hutong submit: line %ld: %s\n", no,
-				len > SUBMIT_MAX_LINE ? "line too long"
-				: o ? "not a JSON object" : je.text);
-			b.refused++;
-		} else {
-			rc = add_json(c, &b, o, no, true);
-		}
-		json_decref(o);
+		rc = submit_line(c, &b, line, len, no);
 		if (no % 1000 == 0)
 			progress(&b, tty);
 	}
@@ -505,8 +562,8 @@ static int submit_json(cli *c, const char *path)
 	if (f != stdin)
 		fclose(f);
 	if (text == NULL)
-		return cli_fail(c, "--json: %s: cannot read (larger than 1 GiB?)",
-				path);
+		return cli_fail(
+		    c, "--json: %s: cannot read (larger than 1 GiB?)", path);
 	int rc;
 	json_t *whole = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	if (strspn(text, " \t\r\n") == len) {
@@ -527,32 +584,62 @@ static int submit_json(cli *c, const char *path)
 
 /* ---- submit revocation FILE ---- */
 
-static int submit_revocation(cli *c, int argc, char **argv)
+static const char revocation_help[] =
+    "usage: hutong -d NODEDIR submit revocation "
+    "[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
+    "or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
+    "revoke') through the ledger: every node that "
+    "stores it refuses records of\nthe revoked "
+    "certificates created at or after their "
+    "revocation dates.\nOnly a CRL signed by a CA of "
+    "the trust bundle is accepted.\n";
+
+/* 0 with argv[optind] the CRL file, -1 after printing help, or a CLI_*
+ * code (printed). */
+static int parse_revocation(cli *c, int argc, char **argv, const char **author)
 {
 	static const struct option opts[] = {
-		{"author", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	const char *author = "ca";
+	    {"author", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (opt == 'a') author = optarg;
-		else if (opt == 'h') {
-			printf("usage: hutong -d NODEDIR submit revocation "
-			       "[--author ID] CRLFILE\n\nRelays a CA's CRL (PEM "
-			       "or DER, e.g. CADIR/crl.pem after 'hutong ca\n"
-			       "revoke') through the ledger: every node that "
-			       "stores it refuses records of\nthe revoked "
-			       "certificates created at or after their "
-			       "revocation dates.\nOnly a CRL signed by a CA of "
-			       "the trust bundle is accepted.\n");
-			return CLI_OK;
-		} else return cli_usage(c, "bad option");
+		if (opt == 'h') {
+			printf("%s", revocation_help);
+			return -1;
+		}
+		if (opt != 'a')
+			return cli_usage(c, "bad option");
+		*author = optarg;
 	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "expected one CRL FILE");
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
+	if (cli_want_args(c, argc, argv, 1, "one CRL FILE") != 0)
+		return CLI_USAGE;
+	return cli_conf(c) != 0 ? CLI_FAIL : 0;
+}
+
+/* Send sub as a batch of one: a copy (packed and unpacked again) that the
+ * batch owns and frees. */
+static int send_copy(cli *c, const Hutong__Submission *sub)
+{
+	size_t len = hutong__submission__get_packed_size(sub);
+	uint8_t *buf = malloc(len);
+	batch b = {0};
+	if (buf != NULL) {
+		hutong__submission__pack(sub, buf);
+		b.items[0] = hutong__submission__unpack(NULL, len, buf);
+		b.n = b.items[0] ? 1 : 0;
+	}
+	free(buf);
+	int rc = b.n ? batch_send(c, &b, false) : cli_fail(c, "out of memory");
+	return rc == 0 && b.refused ? CLI_FAIL : rc;
+}
+
+static int submit_revocation(cli *c, int argc, char **argv)
+{
+	const char *author = "ca";
+	int rc = parse_revocation(c, argc, argv, &author);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
 	ht_err err = {0};
 	Hutong__Revocation rev = HUTONG__REVOCATION__INIT;
 	if (pki_crl_read_der(argv[optind], &rev.crl.data, &rev.crl.len, &err))
@@ -564,21 +651,8 @@ static int submit_revocation(cli *c, int argc, char **argv)
 	sub.author = (char *)author;
 	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
 	sub.body = &body;
-	int rc = record_check_submission(&sub, &err) ? cli_fail_err(c, &err) : 0;
-	if (rc == 0) {
-		size_t len = hutong__submission__get_packed_size(&sub);
-		uint8_t *buf = malloc(len);
-		batch b = {0};
-		if (buf != NULL) {
-			hutong__submission__pack(&sub, buf);
-			b.items[0] = hutong__submission__unpack(NULL, len, buf);
-			b.n = b.items[0] ? 1 : 0;
-		}
-		free(buf);
-		rc = b.n ? batch_send(c, &b, false) : cli_fail(c, "out of memory");
-		if (rc == 0 && b.refused)
-			rc = CLI_FAIL;
-	}
+	rc = record_check_submission(&sub, &err) ? cli_fail_err(c, &err)
+						 : send_copy(c, &sub);
 	free(rev.crl.data);
 	return rc;
 }
@@ -595,7 +669,7 @@ int cmd_submit(cli *c, int argc, char **argv)
 	if (strcmp(a, "--json") == 0) {
 		if (argc != 3)
 			return cli_usage(c, "--json takes one FILE (or - for "
-					 "standard input)");
+					    "standard input)");
 		return submit_json(c, argv[2]);
 	}
 	if (strncmp(a, "--json=", 7) == 0 && argc == 2)
@@ -603,7 +677,9 @@ int cmd_submit(cli *c, int argc, char **argv)
 	if (strcmp(a, "revocation") == 0)
 		return submit_revocation(c, argc - 1, argv + 1);
 	if (content_key(a) == NULL)
-		return cli_usage(c, "unknown kind '%s' (intel, repatriation, org, "
-				 "correction, revocation)", a);
+		return cli_usage(c,
+				 "unknown kind '%s' (intel, repatriation, org, "
+				 "correction, revocation)",
+				 a);
 	return submit_flags(c, a, argc - 1, argv + 1);
 }

@@ -3,17 +3,14 @@
  * A table of command groups (wg style); each group parses its own flags.
  * Commands that change the ledger go through hutongd's control socket;
  * commands that read open the ledger read-only, so they work whether or not
- * the daemon runs.
+ * the daemon runs. The helpers they share are in cli.c.
  */
 #include <getopt.h>
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "util.h"
 
 static int run_ca(cli *c, int argc, char **argv)
 {
@@ -22,45 +19,52 @@ static int run_ca(cli *c, int argc, char **argv)
 }
 
 static const cli_cmd commands[] = {
-	{"init", cmd_init, "init --dir NODEDIR --name NAME --region CODE "
-	 "[--listen ENDPOINT]", "create a node: keys, config, CSR"},
-	{"ca", run_ca, "ca init|sign|revoke|crl ...",
-	 "run a certificate authority (see 'hutong ca --help')"},
-	{"submit", cmd_submit, "submit intel|repatriation|org|correction "
-	 "[flags] | submit --json FILE|-", "sign and store records"},
-	{"list", cmd_list, "list [--kind K] [--origin CODE] [--author ID] "
-	 "[--since T] [--until T] [--limit N] [--json]", "list records"},
-	{"show", cmd_show, "show ID [--json | --raw]", "show one record"},
-	{"status", cmd_status, "status [--json]",
-	 "node, records, digest, origins, peers"},
-	{"verify", cmd_verify, "verify [--json]",
-	 "re-check every signature and chain link"},
-	{"export", cmd_export, "export --format jsonl|csv [filters]",
-	 "write all records"},
-	{"certs", cmd_certs, "certs [--json]",
-	 "known origins and their certificates"},
-	{"rotate", cmd_rotate, "rotate --cert NEW.crt [--key NEW.key]",
-	 "record a renewed certificate or a new key"},
-	{"csr", cmd_csr, "csr --key KEY --out FILE",
-	 "certificate request for a (new) key"},
-	{"peer", cmd_peer, "peer add|remove|list ...",
-	 "configure neighbours (see 'hutong peer --help')"},
-	{"case", cmd_case, "case list|show ... [--json]",
-	 "repatriation cases (see 'hutong case --help')"},
-	{"org", cmd_org, "org list|show|link ... [--json]",
-	 "fleeing organizations (see 'hutong org --help')"},
-	{"alerts", cmd_alerts, "alerts [--json]",
-	 "alerts concerning this node's region, newest first"},
-	{"intel", cmd_intel, "intel list|show ... [--json]",
-	 "leads with corrections applied (see 'hutong intel --help')"},
-	{"views", cmd_views, "views [--json]",
-	 "digests of the case, organization and lead views"},
-	{"audit", cmd_audit, "audit record|origin|author|peers|forks ... "
-	 "[--json | --format csv]",
-	 "who shared what with whom, and when (see 'hutong audit --help')"},
-	{"fork", cmd_fork, "fork resolve CODE --keep ID",
-	 "an operator's decision after an origin forked"},
-	{"stop", cmd_stop, "stop", "ask hutongd to stop"},
+    {"init", cmd_init,
+     "init --dir NODEDIR --name NAME --region CODE "
+     "[--listen ENDPOINT]",
+     "create a node: keys, config, CSR"},
+    {"ca", run_ca, "ca init|sign|revoke|crl ...",
+     "run a certificate authority (see 'hutong ca --help')"},
+    {"submit", cmd_submit,
+     "submit intel|repatriation|org|correction "
+     "[flags] | submit --json FILE|-",
+     "sign and store records"},
+    {"list", cmd_list,
+     "list [--kind K] [--origin CODE] [--author ID] "
+     "[--since T] [--until T] [--limit N] [--json]",
+     "list records"},
+    {"show", cmd_show, "show ID [--json | --raw]", "show one record"},
+    {"status", cmd_status, "status [--json]",
+     "node, records, digest, origins, peers"},
+    {"verify", cmd_verify, "verify [--json]",
+     "re-check every signature and chain link"},
+    {"export", cmd_export, "export --format jsonl|csv [filters]",
+     "write all records"},
+    {"certs", cmd_certs, "certs [--json]",
+     "known origins and their certificates"},
+    {"rotate", cmd_rotate, "rotate --cert NEW.crt [--key NEW.key]",
+     "record a renewed certificate or a new key"},
+    {"csr", cmd_csr, "csr --key KEY --out FILE",
+     "certificate request for a (new) key"},
+    {"peer", cmd_peer, "peer add|remove|list ...",
+     "configure neighbours (see 'hutong peer --help')"},
+    {"case", cmd_case, "case list|show ... [--json]",
+     "repatriation cases (see 'hutong case --help')"},
+    {"org", cmd_org, "org list|show|link ... [--json]",
+     "fleeing organizations (see 'hutong org --help')"},
+    {"alerts", cmd_alerts, "alerts [--json]",
+     "alerts concerning this node's region, newest first"},
+    {"intel", cmd_intel, "intel list|show ... [--json]",
+     "leads with corrections applied (see 'hutong intel --help')"},
+    {"views", cmd_views, "views [--json]",
+     "digests of the case, organization and lead views"},
+    {"audit", cmd_audit,
+     "audit record|origin|author|peers|forks ... "
+     "[--json | --format csv]",
+     "who shared what with whom, and when (see 'hutong audit --help')"},
+    {"fork", cmd_fork, "fork resolve CODE --keep ID",
+     "an operator's decision after an origin forked"},
+    {"stop", cmd_stop, "stop", "ask hutongd to stop"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -75,88 +79,12 @@ static void usage(FILE *f)
 	fprintf(f, "\nUsage of each:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  hutong %s\n", commands[i].usage);
-	fprintf(f, "\n  -d, --dir NODEDIR  the node directory (hutong init made it;"
-		   " default $HUTONG_DIR)\n"
-		   "TIME arguments are RFC 3339 (2026-11-29T08:00:00+08:00 or "
-		   "2026-11-29).\nExit status: 0 ok, 1 refused or failed, 2 usage"
-		   " error.\n");
-}
-
-int cli_fail(cli *c, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return CLI_FAIL;
-}
-
-int cli_usage(cli *c, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "hutong %s: ", c->cmd ? c->cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\ntry 'hutong %s --help'\n", c->cmd ? c->cmd : "");
-	return CLI_USAGE;
-}
-
-int cli_fail_err(cli *c, const ht_err *e)
-{
-	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
-	return cli_fail(c, "%s", ht_err_str(e, msg, sizeof(msg)));
-}
-
-static void report_conf(void *ctx, const char *line)
-{
-	fprintf(stderr, "%s\n", line);
-	(void)ctx;
-}
-
-int cli_conf(cli *c)
-{
-	if (c->cf != NULL)
-		return 0;
-	if (c->dir == NULL)
-		return cli_usage(c, "-d NODEDIR is required (or set HUTONG_DIR)");
-	char path[PATH_MAX];
-	if (util_path_join(c->dir, "hutongd.conf", path, sizeof(path)) != 0)
-		return cli_fail(c, "%s: path too long", c->dir);
-	c->cf = conf_load(path, report_conf, NULL);
-	if (c->cf == NULL)
-		return cli_fail(c, "cannot use %s (is %s a node directory made by"
-				" 'hutong init'?)", path, c->dir);
-	return 0;
-}
-
-ledger *cli_ledger(cli *c)
-{
-	if (cli_conf(c) != 0)
-		return NULL;
-	ht_err err = {0};
-	ledger *l = ledger_open(c->cf->ledger, LEDGER_RDONLY, NULL, &err);
-	if (l == NULL)
-		cli_fail_err(c, &err);
-	return l;
-}
-
-int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
-{
-	if (util_unhex(arg, id, RECORD_ID_BYTES) != 0)
-		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'", arg);
-	return 0;
-}
-
-void cli_print_json(const json_t *j, bool pretty)
-{
-	char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
-				       : JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s != NULL)
-		printf("%s\n", s);
-	free(s);
+	fprintf(
+	    f, "\n  -d, --dir NODEDIR  the node directory (hutong init made it;"
+	       " default $HUTONG_DIR)\n"
+	       "TIME arguments are RFC 3339 (2026-11-29T08:00:00+08:00 or "
+	       "2026-11-29).\nExit status: 0 ok, 1 refused or failed, 2 usage"
+	       " error.\n");
 }
 
 static const cli_cmd *find_command(const char *name)
@@ -167,28 +95,46 @@ static const cli_cmd *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* The options before COMMAND: -1 to go on with argv[optind], or the exit
+ * status. */
+static int global_opts(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	cli c = {.dir = getenv("HUTONG_DIR")};
+	    {"dir", required_argument, NULL, 'd'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int ch;
 	/* '+': stop at the command; its flags are its own. */
 	while ((ch = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': c.dir = optarg; break;
-		case 'V': printf("hutong %s\n", HUTONG_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return CLI_USAGE;
+		case 'd':
+			c->dir = optarg;
+			break;
+		case 'V':
+			printf("hutong %s\n", HUTONG_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = {.dir = getenv("HUTONG_DIR")};
+	int rc = global_opts(&c, argc, argv);
+	if (rc >= 0)
+		return rc;
 	const cli_cmd *cmd = find_command(argv[optind]);
 	if (cmd == NULL) {
 		fprintf(stderr, "hutong: unknown command '%s'\n", argv[optind]);
@@ -199,7 +145,7 @@ int main(int argc, char **argv)
 	int rest = argc - optind;
 	char **args = argv + optind;
 	optind = 0; /* reset getopt for the command */
-	int rc = cmd->fn(&c, rest, args);
+	rc = cmd->fn(&c, rest, args);
 	conf_free(&c.cf);
 	return rc;
 }
