@@ -154,17 +154,7 @@ static char *skip_blanks(const char *s)
 
 bool conf_is_node_name(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > CONF_MAX_NODE_NAME)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		bool alnum =
-		    (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
-			return false;
-	}
-	return true;
+	return util_is_node_name(s);
 }
 
 static int copy_value(const conf_key *k, const char *val, char *dst,

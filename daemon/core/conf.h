@@ -22,7 +22,7 @@
 #define CONF_MAX_LINE 4096          /* bytes per line, without the newline */
 #define CONF_MAX_FILE (1024 * 1024) /* bytes per config file */
 #define CONF_MAX_ERRORS 100         /* reported per parse; then one summary */
-#define CONF_MAX_NODE_NAME 64
+#define CONF_MAX_NODE_NAME UTIL_NODE_NAME_MAX /* one rule: util.h */
 
 typedef struct conf_peer {
 	char name[RECORD_MAX_NAME + 1];
@@ -104,8 +104,8 @@ int conf_file_add_peer(const char *path, const char *name,
  * HT_ENOTFOUND if there is no such section. */
 int conf_file_remove_peer(const char *path, const char *name, ht_err *err);
 
-/* True if s is a valid node name: 1-64 of [a-z0-9._-], starting with a
- * letter or digit. */
+/* True if s is a valid node name: util_is_node_name (1-64 of [a-z0-9._-],
+ * starting with a letter or digit). */
 bool conf_is_node_name(const char *s);
 
 #endif

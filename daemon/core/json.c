@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define PATH_MAX_LEN 1024 /* longer paths are cut; errors show their tail */
 #define SHOW_MAX 40	  /* bytes of a key or value quoted in an error */
 #define ID_BYTES 32	  /* the size the hex extension reads and writes */
@@ -422,46 +424,6 @@ static int read_enum(jctx *c, const ProtobufCEnumDescriptor *ed,
 	return 0;
 }
 
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 if invalid:
- * no overlongs, surrogates or code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t k;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		k = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		k = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		k = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return k;
-}
-
-static bool utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	for (size_t i = 0, k; i < len; i += k)
-		if ((k = utf8_seq(p + i, len - i)) == 0)
-			return false;
-	return true;
-}
-
 /* A string: jansson already checked UTF-8 when it decoded the text; a
  * json_t built by hand is checked again, and NUL (which a C string cannot
  * hold) is refused. */
@@ -475,7 +437,7 @@ static int read_string(jctx *c, const json_t *v, char **out)
 		return fail_type(c, "a string", v);
 	if (memchr(s, '\0', len) != NULL)
 		return fail(c, HT_EINVAL, "contains a NUL character");
-	if (!utf8_valid(s, len))
+	if (!util_utf8_valid(s, len))
 		return fail(c, HT_EINVAL, "not valid UTF-8");
 	copy = malloc(len + 1);
 	if (copy == NULL)

@@ -24,7 +24,22 @@ void log_set_level(ht_log *lg, int level);
 /* Parse "warn", "info", "debug". Returns level or -1. */
 int log_level_parse(const char *s);
 
-/* Write one line. A NULL logger discards. */
+/* Room for a quoted value of the usual size: log_quote keeps at most
+ * LOG_QUOTE_MAX - 1 bytes and marks a cut with "...". */
+#define LOG_QUOTE_MAX 256
+
+/* s as a log value: in double quotes, with '"' and '\\' escaped by a
+ * backslash, LF, CR and tab as \n, \r, \t, any other control character,
+ * bidirectional control or line separator as \u{XXXX}, and bytes that are
+ * not UTF-8 as \xHH. A value too long for buf (size >= 8) is cut at a
+ * character and ends in ..." so the line stays parseable. NULL gives "".
+ * Returns buf, for use as a %s argument:
+ *   log_warn(lg, "peer=%s", log_quote(q, sizeof(q), name)); */
+char *log_quote(char *buf, size_t size, const char *s);
+
+/* Write one line. Any control character left in the formatted line (a value
+ * not passed through log_quote) becomes '?' and LF/CR a space, so a line is
+ * one event. A NULL logger discards. */
 void log_msg(ht_log *lg, int level, const char *fmt, ...) HT_PRINTF(3, 4);
 
 #define log_warn(lg, ...) log_msg((lg), LOG_WARN, __VA_ARGS__)

@@ -71,16 +71,7 @@ static const char *asn1_str(const ASN1_TIME *t, char *buf, size_t len)
 
 static bool is_node_name(const char *s)
 {
-	size_t n = strlen(s);
-	if (n < 1 || n > PKI_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
+	return util_is_node_name(s);
 }
 
 /* ca.c checks CSR names by the same rule. */

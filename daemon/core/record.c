@@ -13,10 +13,13 @@
 #include "record.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "person.h"
+#include "region.h"
 #include "util.h"
 
 struct record {
@@ -89,8 +92,10 @@ int record_body_kind(const Hutong__Body *b)
 
 /* ---- the generic schema walk ---- */
 
-/* Longest allowed text per field name; RECORD_MAX_SHORT otherwise. */
-static size_t text_limit(const char *field)
+/* Longest allowed text per field name (RECORD_MAX_SHORT otherwise), and
+ * whether it is multi-line free text (LF allowed): the RECORD_MAX_TEXT
+ * fields are. */
+static size_t text_limit(const char *field, int *flags)
 {
 	static const struct {
 		const char *name;
@@ -99,13 +104,48 @@ static size_t text_limit(const char *field)
 		{"summary", RECORD_MAX_TEXT}, {"notes", RECORD_MAX_TEXT},
 		{"source", RECORD_MAX_TEXT},  {"reason", RECORD_MAX_TEXT},
 		{"address", RECORD_MAX_SHORT}, {"author", RECORD_MAX_NAME},
-		{"origin_node", RECORD_MAX_NAME}, {"case_id", RECORD_MAX_NAME},
+		{"origin_node", UTIL_NODE_NAME_MAX}, {"case_id", RECORD_MAX_NAME},
 		{"org_id", RECORD_MAX_NAME},  {"escort", RECORD_MAX_SHORT},
 	};
+	*flags = 0;
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (strcmp(limits[i].name, field) == 0) {
+			if (limits[i].max == RECORD_MAX_TEXT)
+				*flags = UTIL_TEXT_LINES;
+			return limits[i].max;
+		}
+	return RECORD_MAX_SHORT;
+}
+
+/* Most entries of a repeated field, by field name (see record.h). */
+static size_t repeated_limit(const ProtobufCMessage *m, const char *field)
+{
+	static const struct {
+		const char *name;
+		size_t max;
+	} limits[] = {
+		{"people", RECORD_MAX_PEOPLE},
+		{"leaders", RECORD_MAX_PEOPLE},
+		{"aliases", RECORD_MAX_ALIASES},
+		{"places", RECORD_MAX_PLACES},
+		{"suspected_destinations", RECORD_MAX_DESTINATIONS},
+		{"related", RECORD_MAX_RELATED},
+		{"certificates", RECORD_MAX_CERTS},
+	};
+	if (m->descriptor == &hutong__receipt__descriptor)
+		return RECORD_MAX_RECEIPT;
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
 		if (strcmp(limits[i].name, field) == 0)
 			return limits[i].max;
-	return RECORD_MAX_SHORT;
+	return RECORD_MAX_REPEATED;
+}
+
+/* Time fields are the int64 fields named *_ms; 0 is "not given". */
+static bool is_time_field(const ProtobufCFieldDescriptor *f)
+{
+	size_t n = strlen(f->name);
+	return f->type == PROTOBUF_C_TYPE_INT64 && n > 3 &&
+	       strcmp(f->name + n - 3, "_ms") == 0;
 }
 
 static int walk(const ProtobufCMessage *m, const char *path, ht_err *err);
@@ -131,14 +171,23 @@ static int walk_value(const ProtobufCFieldDescriptor *f, const void *p,
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s = *(char *const *)p;
-		size_t n = s ? strlen(s) : 0, max = text_limit(f->name);
-		if (n <= max && util_is_text(s ? s : "", n))
+		int flags;
+		size_t n = s ? strlen(s) : 0, max = text_limit(f->name, &flags);
+		if (n <= max && util_check_text(s, n, flags, "", NULL) == 0)
 			return 0;
 		sub_path(path, sizeof(path), parent, f, i);
 		if (n > max)
 			return ht_err_set(err, HT_ELIMIT, path,
 					  "longer than %zu bytes (%zu)", max, n);
-		return ht_err_set(err, HT_EINVAL, path, "not valid UTF-8 text");
+		return util_check_text(s, n, flags, path, err);
+	}
+	case PROTOBUF_C_TYPE_INT64: {
+		int64_t v = *(const int64_t *)p;
+		if (v == 0 || !is_time_field(f) ||
+		    (v >= UTIL_TIME_MIN_MS && v < UTIL_TIME_MAX_MS))
+			return 0;
+		sub_path(path, sizeof(path), parent, f, i);
+		return util_check_time(v, path, err);
 	}
 	case PROTOBUF_C_TYPE_ENUM: {
 		int v = *(const int *)p;
@@ -182,9 +231,7 @@ static int walk_field(const ProtobufCMessage *m,
 	if (f->label != PROTOBUF_C_LABEL_REPEATED)
 		return walk_value(f, member, path, -1, err);
 	size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-	size_t max = m->descriptor == &hutong__receipt__descriptor
-			     ? RECORD_MAX_RECEIPT
-			     : RECORD_MAX_REPEATED;
+	size_t max = repeated_limit(m, f->name);
 	if (n > max) {
 		sub_path(p, sizeof(p), path, f, -1);
 		return ht_err_set(err, HT_ELIMIT, p, "more than %zu entries (%zu)",
@@ -240,15 +287,30 @@ static int need_id(const ProtobufCBinaryData *b, const char *field,
 	return 0;
 }
 
-static int check_people(Hutong__Person **people, size_t n, const char *path,
+static int check_person(const Hutong__Person *p, const char *path, size_t i,
 			ht_err *err)
 {
 	char f[128];
-	for (size_t i = 0; i < n; i++) {
-		snprintf(f, sizeof(f), "%s[%zu].name", path, i);
-		if (need_text(people[i]->name, f, err) != 0)
+	snprintf(f, sizeof(f), "%s[%zu].name", path, i);
+	if (need_text(p->name, f, err) != 0)
+		return HT_EINVAL;
+	snprintf(f, sizeof(f), "%s[%zu].id_number", path, i);
+	if (p->id_number != NULL && p->id_number[0] != '\0' &&
+	    person_check_id_number(p->id_number, p->document_type, f, err) != 0)
+		return HT_EINVAL;
+	snprintf(f, sizeof(f), "%s[%zu].phone", path, i);
+	if (p->phone != NULL && p->phone[0] != '\0' &&
+	    person_check_phone(p->phone, f, err) != 0)
+		return HT_EINVAL;
+	return 0;
+}
+
+static int check_people(Hutong__Person **people, size_t n, const char *path,
+			ht_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (check_person(people[i], path, i, err) != 0)
 			return HT_EINVAL;
-	}
 	return 0;
 }
 
@@ -464,21 +526,6 @@ static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
 			  "fleeing_organization body");
 }
 
-static bool is_node_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  (i > 0 && (c == '.' || c == '_' || c == '-'));
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
 int record_check_submission(const Hutong__Submission *sub, ht_err *err)
 {
 	int rc = walk(&sub->base, "", err);
@@ -503,7 +550,7 @@ static int check_header(const Hutong__Header *h, ht_err *err)
 {
 	if (util_check_region(h->origin_region, "header.origin_region", err))
 		return HT_EINVAL;
-	if (!is_node_name(h->origin_node))
+	if (!util_is_node_name(h->origin_node))
 		return ht_err_set(err, HT_EINVAL, "header.origin_node",
 				  "not a valid node name");
 	if (h->seq == 0)
@@ -513,9 +560,8 @@ static int check_header(const Hutong__Header *h, ht_err *err)
 				  "must be empty for seq 1");
 	if (h->seq > 1 && need_id(&h->prev_id, "header.prev_id", err) != 0)
 		return HT_EINVAL;
-	if (h->created_ms <= 0)
-		return ht_err_set(err, HT_EINVAL, "header.created_ms",
-				  "must be a positive Unix time in ms");
+	if (util_check_time(h->created_ms, "header.created_ms", err) != 0)
+		return HT_EINVAL;
 	if (need_text(h->author, "header.author", err) != 0)
 		return HT_EINVAL;
 	if (h->kind == HUTONG__KIND__KIND_UNSPECIFIED)
@@ -753,18 +799,26 @@ static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
 	return b;
 }
 
-/* Build and sign the envelope bytes for sub at o. */
-static int build_bytes(const Hutong__Submission *sub, const Hutong__Body *body,
-		       const record_origin *o, record_signer sign,
-		       void *sign_ctx, uint8_t **out, size_t *out_len)
-{
+/* The parts of a record being built: body and header bytes, unsigned. */
+typedef struct parts {
+	uint8_t *body, *header;
 	size_t blen, hlen;
-	uint8_t *bbytes = pack(&body->base, &blen), *hbytes = NULL;
-	uint8_t hash[RECORD_HASH_BYTES], sig[RECORD_SIG_BYTES];
-	int rc = HT_ENOMEM;
-	if (bbytes == NULL)
-		goto out;
-	crypto_hash_sha256(hash, bbytes, blen);
+} parts;
+
+static void parts_free(parts *b)
+{
+	free(b->body);
+	free(b->header);
+}
+
+/* Encode the body of sub and the header for it at o. */
+static int build_parts(const Hutong__Submission *sub, const record_origin *o,
+		       parts *b)
+{
+	uint8_t hash[RECORD_HASH_BYTES];
+	if ((b->body = pack(&sub->body->base, &b->blen)) == NULL)
+		return HT_ENOMEM;
+	crypto_hash_sha256(hash, b->body, b->blen);
 	Hutong__Header h = HUTONG__HEADER__INIT;
 	h.origin_region = (char *)o->region;
 	h.origin_node = (char *)o->node;
@@ -773,44 +827,97 @@ static int build_bytes(const Hutong__Submission *sub, const Hutong__Body *body,
 	h.prev_id.len = o->prev ? RECORD_ID_BYTES : 0;
 	h.created_ms = o->created_ms;
 	h.author = sub->author;
-	h.kind = (Hutong__Kind)record_body_kind(body);
+	h.kind = (Hutong__Kind)record_body_kind(sub->body);
 	h.scope = sub->scope;
 	h.body_hash.data = hash;
 	h.body_hash.len = sizeof(hash);
-	if ((hbytes = pack(&h.base, &hlen)) == NULL)
-		goto out;
-	if ((rc = sign(sign_ctx, hbytes, hlen, sig)) != 0)
-		goto out;
+	return (b->header = pack(&h.base, &b->hlen)) ? 0 : HT_ENOMEM;
+}
+
+/* The limits record_parse applies, applied before signing, so the origin
+ * never signs (and chains) a record every peer would refuse. The envelope's
+ * size does not depend on the signature's bytes, only on its length. */
+static int check_sizes(const parts *b, ht_err *err)
+{
 	Hutong__Envelope e = HUTONG__ENVELOPE__INIT;
-	e.header = (ProtobufCBinaryData){hlen, hbytes};
+	e.header.len = b->hlen;
+	e.signature.len = RECORD_SIG_BYTES;
+	e.body.len = b->blen;
+	size_t n = protobuf_c_message_get_packed_size(&e.base);
+	if (n > RECORD_MAX_ENVELOPE)
+		return ht_err_set(err, HT_ELIMIT, "",
+				  "envelope of %zu bytes exceeds the limit of "
+				  "%d", n, RECORD_MAX_ENVELOPE);
+	if (b->blen > RECORD_MAX_BODY)
+		return ht_err_set(err, HT_ELIMIT, "body",
+				  "%zu bytes exceed the limit of %d", b->blen,
+				  RECORD_MAX_BODY);
+	if (b->hlen > RECORD_MAX_HEADER)
+		return ht_err_set(err, HT_ELIMIT, "header",
+				  "%zu bytes exceed the limit of %d", b->hlen,
+				  RECORD_MAX_HEADER);
+	return 0;
+}
+
+/* Sign the header and put the envelope bytes in *out. */
+static int sign_parts(const parts *b, record_signer sign, void *sign_ctx,
+		      uint8_t **out, size_t *out_len)
+{
+	uint8_t sig[RECORD_SIG_BYTES];
+	int rc = sign(sign_ctx, b->header, b->hlen, sig);
+	if (rc != 0)
+		return rc;
+	Hutong__Envelope e = HUTONG__ENVELOPE__INIT;
+	e.header = (ProtobufCBinaryData){b->hlen, b->header};
 	e.signature = (ProtobufCBinaryData){sizeof(sig), sig};
-	e.body = (ProtobufCBinaryData){blen, bbytes};
-	rc = (*out = pack(&e.base, out_len)) ? 0 : HT_ENOMEM;
+	e.body = (ProtobufCBinaryData){b->blen, b->body};
+	return (*out = pack(&e.base, out_len)) ? 0 : HT_ENOMEM;
+}
+
+static bool built_by_node(const Hutong__Body *b)
+{
+	return b != NULL && (b->content_case == HUTONG__BODY__CONTENT_GENESIS ||
+			     b->content_case == HUTONG__BODY__CONTENT_ROTATION ||
+			     b->content_case == HUTONG__BODY__CONTENT_RECEIPT ||
+			     b->content_case == HUTONG__BODY__CONTENT_FORK);
+}
+
+/* Limits, then the submission's rules, then the signature. */
+static int build_bytes(const Hutong__Submission *sub, const record_origin *o,
+		       record_signer sign, void *sign_ctx, uint8_t **out,
+		       size_t *out_len, ht_err *err)
+{
+	parts b = {0};
+	int rc = build_parts(sub, o, &b);
+	if (rc != 0) {
+		rc = ht_err_set(err, rc, "", "cannot build record: %s",
+				ht_strerror(rc));
+		goto out;
+	}
+	if ((rc = check_sizes(&b, err)) != 0)
+		goto out;
+	if (!built_by_node(sub->body) &&
+	    (rc = record_check_submission(sub, err)) != 0)
+		goto out;
+	if ((rc = sign_parts(&b, sign, sign_ctx, out, out_len)) != 0)
+		rc = ht_err_set(err, rc, "", "cannot build record: %s",
+				ht_strerror(rc));
 out:
-	free(bbytes);
-	free(hbytes);
+	parts_free(&b);
 	return rc;
 }
 
 int record_build(const Hutong__Submission *sub, const record_origin *o,
 		 record_signer sign, void *sign_ctx, record **out, ht_err *err)
 {
-	bool by_node = sub->body != NULL &&
-		       (sub->body->content_case == HUTONG__BODY__CONTENT_GENESIS ||
-			sub->body->content_case == HUTONG__BODY__CONTENT_ROTATION ||
-			sub->body->content_case == HUTONG__BODY__CONTENT_RECEIPT ||
-			sub->body->content_case == HUTONG__BODY__CONTENT_FORK);
-	int rc = by_node ? 0 : record_check_submission(sub, err);
-	if (rc != 0)
-		return rc;
+	bool by_node = built_by_node(sub->body);
 	if (sub->body == NULL)
 		return ht_err_set(err, HT_EINVAL, "body", "required");
 	uint8_t *bytes = NULL;
 	size_t len = 0;
-	rc = build_bytes(sub, sub->body, o, sign, sign_ctx, &bytes, &len);
+	int rc = build_bytes(sub, o, sign, sign_ctx, &bytes, &len, err);
 	if (rc != 0)
-		return ht_err_set(err, rc, "", "cannot build record: %s",
-				  ht_strerror(rc));
+		return rc;
 	/* Node-built kinds are rare: run them through every check. A checked
 	 * submission is adopted, but its header still meets the rules. */
 	record *r = by_node ? record_parse(bytes, len, err)
@@ -1009,4 +1116,114 @@ void record_terms(const record *r, record_term_fn fn, void *ctx)
 	t.ctx = ctx;
 	t.n = 0;
 	terms_body(&t, r->body);
+}
+
+/* ---- warnings ---- */
+
+static void warn_add(record_warnings *w, const char *fmt, ...) HT_PRINTF(2, 3);
+static void warn_add(record_warnings *w, const char *fmt, ...)
+{
+	va_list ap;
+	if (w->n < RECORD_MAX_WARNINGS) {
+		va_start(ap, fmt);
+		vsnprintf(w->msg[w->n++], sizeof(w->msg[0]), fmt, ap);
+		va_end(ap);
+	}
+	w->total++;
+}
+
+static void warn_region(record_warnings *w, const char *code,
+			const char *path, const char *field, long i)
+{
+	if (!util_is_region_code(code) || region_known(code))
+		return;
+	if (i >= 0)
+		warn_add(w, "unknown region %s at %s.%s[%ld]", code, path,
+			 field, i);
+	else
+		warn_add(w, "unknown region %s at %s.%s", code, path, field);
+}
+
+/* A resident identity number's prefix is its holder's region of first
+ * registration; codes retired since are still valid numbers. */
+static void warn_people(record_warnings *w, Hutong__Person **p, size_t n,
+			const char *path)
+{
+	char code[HT_REGION_LEN + 1];
+	for (size_t i = 0; i < n; i++) {
+		const char *id = p[i]->id_number;
+		if (p[i]->document_type >
+			    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_RESIDENT_ID ||
+		    id == NULL || strlen(id) != PERSON_RESIDENT_ID_LEN)
+			continue;
+		memcpy(code, id, HT_REGION_LEN);
+		code[HT_REGION_LEN] = '\0';
+		if (util_is_region_code(code) && !region_known(code))
+			warn_add(w, "unknown region %s at %s[%zu].id_number",
+				 code, path, i);
+	}
+}
+
+static void warn_intel(record_warnings *w, const Hutong__Intelligence *in,
+		       const char *path)
+{
+	char f[128];
+	for (size_t i = 0; i < in->n_places; i++) {
+		snprintf(f, sizeof(f), "%s.places[%zu]", path, i);
+		warn_region(w, in->places[i]->region, f, "region", -1);
+	}
+	snprintf(f, sizeof(f), "%s.people", path);
+	warn_people(w, in->people, in->n_people, f);
+}
+
+static void warn_org(record_warnings *w, const Hutong__FleeingOrganization *o,
+		     const char *path)
+{
+	char f[128];
+	warn_region(w, o->last_seen_region, path, "last_seen_region", -1);
+	for (size_t i = 0; i < o->n_suspected_destinations; i++)
+		warn_region(w, o->suspected_destinations[i], path,
+			    "suspected_destinations", (long)i);
+	snprintf(f, sizeof(f), "%s.leaders", path);
+	warn_people(w, o->leaders, o->n_leaders, f);
+}
+
+static void warn_body(record_warnings *w, const Hutong__Body *b,
+		      const char *path)
+{
+	char f[96];
+	switch (b->content_case) {
+	case HUTONG__BODY__CONTENT_INTELLIGENCE:
+		snprintf(f, sizeof(f), "%s.intelligence", path);
+		warn_intel(w, b->intelligence, f);
+		break;
+	case HUTONG__BODY__CONTENT_REPATRIATION:
+		snprintf(f, sizeof(f), "%s.repatriation", path);
+		warn_region(w, b->repatriation->from_region, f, "from_region",
+			    -1);
+		warn_region(w, b->repatriation->to_region, f, "to_region", -1);
+		snprintf(f, sizeof(f), "%s.repatriation.people", path);
+		warn_people(w, b->repatriation->people,
+			    b->repatriation->n_people, f);
+		break;
+	case HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION:
+		snprintf(f, sizeof(f), "%s.fleeing_organization", path);
+		warn_org(w, b->fleeing_organization, f);
+		break;
+	case HUTONG__BODY__CONTENT_CORRECTION:
+		snprintf(f, sizeof(f), "%s.correction.replacement", path);
+		if (b->correction->replacement != NULL)
+			warn_body(w, b->correction->replacement, f);
+		break;
+	default:
+		break;
+	}
+}
+
+size_t record_warnings_of(const Hutong__Body *b, record_warnings *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (b != NULL)
+		warn_body(w, b, "body");
+	return w->total;
 }

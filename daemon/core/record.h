@@ -23,21 +23,49 @@
 #define RECORD_PK_BYTES 32
 #define RECORD_SIG_BYTES 64
 
-/* Limits, checked before anything is decoded. */
+/* Limits, checked before anything is decoded (and, by record_build, before
+ * anything is signed). */
 #define RECORD_MAX_HEADER 1024         /* encoded Header */
 #define RECORD_MAX_BODY (64 * 1024)    /* encoded Body */
 #define RECORD_MAX_ENVELOPE (RECORD_MAX_HEADER + RECORD_MAX_BODY + 128)
-#define RECORD_MAX_NAME 128            /* node names, author ids, case/org ids */
-#define RECORD_MAX_TEXT 8192           /* summary, notes, free text */
-#define RECORD_MAX_SHORT 256           /* names, phones, addresses, reasons */
-#define RECORD_MAX_REPEATED 256        /* entries in any repeated field */
+
+/* Text fields. Every string in a header, body or submission is valid UTF-8
+ * without C0 or C1 control characters, DEL, bidirectional marks, overrides
+ * or isolates, or Unicode line separators (util_check_text). The
+ * RECORD_MAX_TEXT fields (summary, notes, source, reason) are multi-line
+ * free text and may hold LF; every other field is one line. Whoever prints
+ * a multi-line field still escapes or indents its line breaks. */
+#define RECORD_MAX_NAME 128  /* author, case_id, org_id (node names: 64,
+				UTIL_NODE_NAME_MAX) */
+#define RECORD_MAX_TEXT 8192 /* summary, notes, source, reason: may hold LF */
+#define RECORD_MAX_SHORT 256 /* names, aliases, addresses, escort, ... */
+
+/* Repeated fields. The counts keep the largest valid body of every kind
+ * inside RECORD_MAX_BODY: an intelligence lead with every text at its limit,
+ * 64 people (256-byte names, 32-character document numbers, 20-character
+ * phones), 16 aliases, 32 places and 64 related ids is about 52 KB, and a
+ * correction that replaces it about 61 KB (test_record checks this). */
+#define RECORD_MAX_PEOPLE 64           /* people, leaders */
+#define RECORD_MAX_ALIASES 16          /* aliases */
+#define RECORD_MAX_PLACES 32           /* places */
+#define RECORD_MAX_DESTINATIONS 32     /* suspected_destinations */
+#define RECORD_MAX_RELATED 64          /* related */
+#define RECORD_MAX_REPEATED 16         /* any other repeated field */
 #define RECORD_MAX_CERTS 4             /* certificates in a genesis */
 #define RECORD_MAX_CERT (8 * 1024)     /* one DER certificate */
 #define RECORD_MAX_CRL (60 * 1024)     /* one DER CRL in a revocation */
-#define RECORD_MAX_RECEIPT 1400        /* entries in a receipt (fits the body) */
+#define RECORD_MAX_RECEIPT 1400        /* entries in a receipt (node-built;
+					  record_build checks its size) */
 #define RECORD_MAX_FORK_ENVELOPE (RECORD_MAX_HEADER + 128) /* bodiless, in a fork report */
 #define RECORD_MAX_TERMS 64            /* index terms of one record */
 #define RECORD_MAX_TERM 160            /* bytes of one term */
+
+/* Other field rules: header.created_ms, and every other time (the int64
+ * fields named *_ms, when given), from 2000-01-01T00:00:00Z to before
+ * 2100-01-01T00:00:00Z (util_check_time). A Person's id_number meets
+ * person_check_id_number for its document_type and phone meets
+ * person_check_phone. Region codes are six digits; one that is not in the
+ * GB/T 2260 table is a warning (record_warnings_of), not a refusal. */
 
 typedef struct record record;
 
@@ -60,7 +88,10 @@ typedef int (*record_signer)(void *ctx, const uint8_t *msg, size_t len,
 int record_check_submission(const Hutong__Submission *sub, ht_err *err) HT_WUR;
 
 /* Build, sign and parse a record for `sub` at `o`. On success *out is a
- * parsed record (caller frees). Validates the submission first. */
+ * parsed record (caller frees). Before signing, checks the sizes record_parse
+ * will check (HT_ELIMIT: "envelope of 88123 bytes exceeds the limit of
+ * 66688", field empty; or body or header over its limit), then validates
+ * the submission, so an origin never chains a record its peers refuse. */
 int record_build(const Hutong__Submission *sub, const record_origin *o,
 		 record_signer sign, void *sign_ctx, record **out, ht_err *err);
 
@@ -111,6 +142,23 @@ int record_kind_parse(const char *name); /* -1 if unknown */
  * without a body has none. */
 typedef void (*record_term_fn)(void *ctx, const char *term);
 void record_terms(const record *r, record_term_fn fn, void *ctx);
+
+/* What in a valid body deserves a warning but not a refusal. */
+#define RECORD_MAX_WARNINGS 8
+typedef struct record_warnings {
+	size_t n;     /* messages kept in msg */
+	size_t total; /* warnings found, kept or not */
+	char msg[RECORD_MAX_WARNINGS][128];
+} record_warnings;
+
+/* The warnings of body b (NULL: none): each six-digit region code in it
+ * (places, from_region, to_region, last_seen_region, suspected_destinations,
+ * also inside a correction's replacement, and the region prefix of a
+ * resident identity number) that is not in the GB/T 2260 table, as
+ * "unknown region 999999 at body.intelligence.places[0].region". Clears and
+ * fills *w, keeping the first RECORD_MAX_WARNINGS; returns w->total. Call
+ * it on a submission's body at submit, to warn the officer. */
+size_t record_warnings_of(const Hutong__Body *b, record_warnings *w);
 
 /* The kind a body's content implies (KIND_UNSPECIFIED if none set). */
 int record_body_kind(const Hutong__Body *b);

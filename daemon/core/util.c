@@ -94,50 +94,159 @@ int util_check_region(const char *s, const char *field, ht_err *err)
 			  shown);
 }
 
-/* Length of the UTF-8 sequence at s (within n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t util_utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
-	unsigned c = s[0];
+	const unsigned char *s = (const unsigned char *)str;
 	size_t len;
-	unsigned min;
-	if (c < 0x80)
+	uint32_t c, min;
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, min = 0x10000;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, min = 0x80, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, min = 0x800, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, min = 0x10000, c = s[0] & 0x07;
 	else
 		return 0;
 	if (n < len)
 		return 0;
-	unsigned cp = c & (0x3f >> (len - 1));
 	for (size_t i = 1; i < len; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
+		c = c << 6 | (s[i] & 0x3f);
 	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
 		return 0;
+	*cp = c;
 	return len;
+}
+
+bool util_utf8_valid(const char *s, size_t len)
+{
+	uint32_t cp;
+	for (size_t i = 0, k; i < len; i += k)
+		if ((k = util_utf8_decode(s + i, len - i, &cp)) == 0)
+			return false;
+	return true;
 }
 
 bool util_is_text(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < len) {
-		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+	uint32_t cp;
+	for (size_t i = 0, k; i < len; i += k) {
+		if ((k = util_utf8_decode(s + i, len - i, &cp)) == 0)
 			return false;
-		if (p[i] == 0x7f)
+		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+		    cp == 0x7f)
 			return false;
-		size_t n = utf8_seq(p + i, len - i);
-		if (n == 0)
-			return false;
-		i += n;
 	}
 	return true;
+}
+
+/* Short names of the C0 controls, DEL and the C1 controls (ISO 6429). */
+static const char *const c0_names[32] = {
+	"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL",
+	"BS",  "HT",  "LF",  "VT",  "FF",  "CR",  "SO",  "SI",
+	"DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB",
+	"CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US"};
+static const char *const c1_names[32] = {
+	"PAD", "HOP", "BPH", "NBH", "IND", "NEL", "SSA", "ESA",
+	"HTS", "HTJ", "VTS", "PLD", "PLU", "RI",  "SS2", "SS3",
+	"DCS", "PU1", "PU2", "STS", "CCH", "MW",  "SPA", "EPA",
+	"SOS", "SGCI", "SCI", "CSI", "ST",  "OSC", "PM",  "APC"};
+
+/* The code points that reorder or break displayed text: the bidirectional
+ * marks, embeddings, overrides and isolates, and the Unicode line and
+ * paragraph separators. */
+static const struct {
+	uint32_t cp;
+	const char *kind, *name;
+} format_chars[] = {
+	{0x061c, "bidirectional mark", "ALM"},
+	{0x200e, "bidirectional mark", "LRM"},
+	{0x200f, "bidirectional mark", "RLM"},
+	{0x2028, "line separator", "LSEP"},
+	{0x2029, "paragraph separator", "PSEP"},
+	{0x202a, "bidirectional embedding", "LRE"},
+	{0x202b, "bidirectional embedding", "RLE"},
+	{0x202c, "bidirectional pop", "PDF"},
+	{0x202d, "bidirectional override", "LRO"},
+	{0x202e, "bidirectional override", "RLO"},
+	{0x2066, "bidirectional isolate", "LRI"},
+	{0x2067, "bidirectional isolate", "RLI"},
+	{0x2068, "bidirectional isolate", "FSI"},
+	{0x2069, "bidirectional isolate", "PDI"},
+};
+
+/* Why code point cp may not appear in text (NULL if it may): its kind and
+ * short name. */
+static const char *text_fault(uint32_t cp, int flags, const char **name)
+{
+	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+		if (cp == '\n' && (flags & UTIL_TEXT_LINES))
+			return NULL;
+		*name = cp < 0x20 ? c0_names[cp]
+			: cp == 0x7f ? "DEL" : c1_names[cp - 0x80];
+		return "control character";
+	}
+	for (size_t i = 0; i < sizeof(format_chars) / sizeof(format_chars[0]);
+	     i++)
+		if (format_chars[i].cp == cp) {
+			*name = format_chars[i].name;
+			return format_chars[i].kind;
+		}
+	return NULL;
+}
+
+bool util_char_is_safe(uint32_t cp)
+{
+	const char *name;
+	return text_fault(cp, 0, &name) == NULL;
+}
+
+int util_check_text(const char *s, size_t len, int flags, const char *field,
+		    ht_err *err)
+{
+	uint32_t cp;
+	const char *kind, *name;
+	for (size_t i = 0, k; i < len; i += k) {
+		if ((k = util_utf8_decode(s + i, len - i, &cp)) == 0)
+			return ht_err_set(err, HT_EINVAL, field,
+					  "not valid UTF-8 at byte %zu", i);
+		if ((kind = text_fault(cp, flags, &name)) != NULL)
+			return ht_err_set(err, HT_EINVAL, field,
+					  "%s U+%04X (%s) at byte %zu", kind,
+					  (unsigned)cp, name, i);
+	}
+	return 0;
+}
+
+bool util_is_node_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > UTIL_NODE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+int util_check_time(int64_t ms, const char *field, ht_err *err)
+{
+	if (ms >= UTIL_TIME_MIN_MS && ms < UTIL_TIME_MAX_MS)
+		return 0;
+	return ht_err_set(err, HT_EINVAL, field,
+			  "must be from 2000-01-01T00:00:00Z to before "
+			  "2100-01-01T00:00:00Z, got %lld", (long long)ms);
 }
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant). */
@@ -411,20 +520,14 @@ int util_path_join(const char *dir, const char *name, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? HT_ELIMIT : 0;
 }
 
-/* Decode one UTF-8 sequence at s (valid input assumed: checked upstream;
- * invalid bytes pass through as themselves). Returns its length. */
-static size_t utf8_decode(const unsigned char *s, unsigned *cp)
+/* Decode one character at s (n bytes left); an invalid byte passes through
+ * as itself, so a name key never stops short. Returns its length. */
+static size_t decode_lenient(const unsigned char *s, size_t n, unsigned *cp)
 {
-	size_t n = utf8_seq(s, strlen((const char *)s));
-	if (n <= 1) {
-		*cp = s[0];
-		return 1;
-	}
-	unsigned c = s[0] & (0x3f >> (n - 1));
-	for (size_t i = 1; i < n; i++)
-		c = c << 6 | (s[i] & 0x3f);
-	*cp = c;
-	return n;
+	uint32_t c;
+	size_t k = util_utf8_decode((const char *)s, n, &c);
+	*cp = k > 0 ? c : s[0];
+	return k > 0 ? k : 1;
 }
 
 static bool ends_with(const char *s, size_t n, const char *suffix)
@@ -441,9 +544,11 @@ char *util_name_key(const char *name, char *out, size_t len)
 		"inc", "co"};
 	size_t o = 0;
 	const unsigned char *p = (const unsigned char *)name;
+	size_t left = strlen(name);
 	while (*p && len > 0) {
 		unsigned cp;
-		size_t n = utf8_decode(p, &cp);
+		size_t n = decode_lenient(p, left, &cp);
+		left -= n;
 		if (cp >= 0xff01 && cp <= 0xff5e) /* full-width ASCII */
 			cp -= 0xfee0;
 		bool drop = cp == 0x3000 || cp == 0xb7 || cp == 0x30fb ||

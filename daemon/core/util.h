@@ -32,9 +32,53 @@ bool util_is_region_code(const char *s);
  * 'x'" on failure. */
 int util_check_region(const char *s, const char *field, ht_err *err);
 
-/* True if [s, s+len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF)
- * and has no NUL or C0 control other than tab, LF and CR. */
+/* Node names (config `name`, certificate CN, header.origin_node): 1 to
+ * UTIL_NODE_NAME_MAX bytes of [a-z0-9._-], starting with a letter or digit.
+ * RECORD_MAX_NAME (author, case and organization ids) is larger. */
+#define UTIL_NODE_NAME_MAX 64
+
+/* Times hutong accepts in records: 2000-01-01T00:00:00Z inclusive to
+ * 2100-01-01T00:00:00Z exclusive, in Unix ms. */
+#define UTIL_TIME_MIN_MS 946684800000LL
+#define UTIL_TIME_MAX_MS 4102444800000LL
+
+/* Decode the UTF-8 sequence at s (n bytes available) into *cp. Returns its
+ * length (1-4), or 0 if it is not valid UTF-8: truncated, overlong, a
+ * surrogate or above U+10FFFF. The one UTF-8 decoder of hutong. */
+size_t util_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* True if [s, s+len) is entirely valid UTF-8 (NUL and controls allowed). */
+bool util_utf8_valid(const char *s, size_t len);
+
+/* True if [s, s+len) is valid UTF-8 and has no NUL or C0 control other than
+ * tab, LF and CR: the lenient test for config values and certificate
+ * strings. Record text meets util_check_text instead. */
 bool util_is_text(const char *s, size_t len);
+
+/* util_check_text flags: LF is allowed (multi-line free text). */
+enum { UTIL_TEXT_LINES = 1 };
+
+/* Check text that will be shown to people: valid UTF-8 with no C0 or C1
+ * control character, DEL, bidirectional mark, embedding, override or
+ * isolate (U+061C, U+200E/F, U+202A-E, U+2066-9) or Unicode line or
+ * paragraph separator (U+2028/9), except LF with UTIL_TEXT_LINES. On
+ * failure HT_EINVAL and err names field and the first fault:
+ * "control character U+001B (ESC) at byte 12",
+ * "bidirectional override U+202E (RLO) at byte 3",
+ * "not valid UTF-8 at byte 7". */
+int util_check_text(const char *s, size_t len, int flags, const char *field,
+		    ht_err *err);
+
+/* True if code point cp may appear in one line of text that people read:
+ * none of the characters util_check_text refuses (LF included). */
+bool util_char_is_safe(uint32_t cp);
+
+/* True if s is a node name (see UTIL_NODE_NAME_MAX); false for NULL. */
+bool util_is_node_name(const char *s);
+
+/* 0 if ms is within [UTIL_TIME_MIN_MS, UTIL_TIME_MAX_MS); else HT_EINVAL
+ * with err naming field and the bounds. */
+int util_check_time(int64_t ms, const char *field, ht_err *err);
 
 /* Parse an RFC 3339 date-time ("2026-11-29T08:00:00Z", "...+08:00", optional
  * fraction) or a full date ("2026-11-29", midnight UTC) into Unix ms. */

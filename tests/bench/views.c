@@ -160,7 +160,8 @@ static int add_lead(world *w)
 		snprintf(idn[i], sizeof(idn[i]), "45010219%010ld", who);
 		snprintf(ph[i], sizeof(ph[i]), "138%08ld", who);
 		p[i].name = names[i];
-		p[i].id_number = idn[i];
+		p[i].id_number = idn[i]; /* unique, not a GB 11643 number */
+		p[i].document_type = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_OTHER;
 		p[i].phone = ph[i];
 		p[i].role = HUTONG__ROLE__ROLE_PARTICIPANT;
 		pp[i] = &p[i];

@@ -18,7 +18,7 @@
  * certificate sign the records it originates, by default --dir. Records
  * continue the origin's chain where the target's Welcome frontier says it
  * is, so runs can follow each other without state on disk. --big makes
- * its leads nearly RECORD_MAX_BODY; --frame-bytes caps the envelope bytes
+ * its leads as big as the field counts allow (~45 KB); --frame-bytes caps the envelope bytes
  * of one Records frame (SYNC_MAX_BATCH_BYTES, as an honest sender does).
  *
  * A bad frame makes the target ignore this peer for LINK_MUTE_MS; scenarios
@@ -452,18 +452,36 @@ static int origin_push(origin *o, record *r)
 }
 
 /* Aliases that bring a lead's body near RECORD_MAX_BODY. */
-#define BIG_ALIASES 230
-static char **big_aliases(void)
+/* A lead near the body size limit within the field counts: every alias,
+ * person name and address at RECORD_MAX_SHORT and a long source (~45 KB). */
+static void make_big(Hutong__Intelligence *in)
 {
-	static char buf[BIG_ALIASES][RECORD_MAX_SHORT - 4];
-	static char *p[BIG_ALIASES];
-	for (size_t i = 0; p[BIG_ALIASES - 1] == NULL && i < BIG_ALIASES; i++) {
+	static char src[RECORD_MAX_TEXT];
+	static char buf[RECORD_MAX_PEOPLE][RECORD_MAX_SHORT - 4];
+	static char *al[RECORD_MAX_ALIASES];
+	static Hutong__Person pe[RECORD_MAX_PEOPLE], *pp[RECORD_MAX_PEOPLE];
+	static Hutong__Place pl[RECORD_MAX_PLACES], *plp[RECORD_MAX_PLACES];
+	for (size_t i = 0; i < RECORD_MAX_PEOPLE; i++) {
 		memset(buf[i], 'a' + (int)(i % 26), sizeof(buf[i]) - 1);
 		snprintf(buf[i], 8, "%06zu", i);
 		buf[i][6] = '-';
-		p[i] = buf[i];
+		hutong__person__init(&pe[i]);
+		pe[i].name = buf[i];
+		pp[i] = &pe[i];
+		if (i < RECORD_MAX_ALIASES)
+			al[i] = buf[i];
+		if (i < RECORD_MAX_PLACES) {
+			hutong__place__init(&pl[i]);
+			pl[i].region = "320100";
+			pl[i].address = buf[i];
+			plp[i] = &pl[i];
+		}
 	}
-	return p;
+	memset(src, 's', sizeof(src) - 1);
+	in->aliases = al, in->n_aliases = RECORD_MAX_ALIASES;
+	in->people = pp, in->n_people = RECORD_MAX_PEOPLE;
+	in->places = plp, in->n_places = RECORD_MAX_PLACES;
+	in->source = src;
 }
 
 /* One record of region/name at seq after prev: a genesis (key and chain
@@ -494,10 +512,8 @@ static record *build_one(origin *o, const char *region, const char *name,
 		snprintf(summary, sizeof(summary), "hostile %s seq %llu", tag,
 			 (unsigned long long)seq);
 		in.summary = summary;
-		if (o->big) {
-			in.aliases = big_aliases();
-			in.n_aliases = BIG_ALIASES;
-		}
+		if (o->big)
+			make_big(&in);
 		body.content_case = HUTONG__BODY__CONTENT_INTELLIGENCE;
 		body.intelligence = &in;
 		sub.author = "hostile";

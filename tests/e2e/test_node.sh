@@ -30,7 +30,7 @@ check "control socket is owner-only" test "$(stat -c %a "$N/control.sock")" = 60
 expect_fail "second daemon refused" "another hutongd" "$HUTONGD" -c "$N/hutongd.conf"
 
 id1=$("$HUTONG" -d "$N" submit intel --author officer7 --summary "聚集型传销 gathering in Jiangning" \
-	--org "ABC Trading" --alias "ABC" --person "张三:organizer:320102199001011234:13800000000" \
+	--org "ABC Trading" --alias "ABC" --person "张三:organizer:320102199001011232:13800000000" \
 	--place "320115:Jiangning district" --mode gathering --reliability b --accuracy 2 --handling h1)
 check "submit intel prints an id" test "${#id1}" -eq 64
 id2=$("$HUTONG" -d "$N" submit repatriation --author officer7 --case NJ-2026-001 --step request \

@@ -24,7 +24,7 @@ H=("$HUTONG" -d "$N")
 
 # ---- repatriation cases ----
 req=$("${H[@]}" submit repatriation --author o1 --case NN-1 --step request --from 450100 --to 430100 \
-	--person "张三::450102199001011234" --person "李四" --time 2026-11-29T08:00:00+08:00)
+	--person "张三::450102199001011231" --person "李四" --time 2026-11-29T08:00:00+08:00)
 check "request stored" test "${#req}" -eq 64
 expect_fail "accept by the requester refused, naming state and allowed steps" \
 	"case NN-1: accept must come from 430100 \(their home region\), not 450100; state requested; allowed steps: accept \(by 430100\), reject \(by 430100\), cancel \(by 450100\)" \
@@ -64,7 +64,7 @@ expect_fail "case list --state unknown" "unknown state 'lost'" "${H[@]}" case li
 expect_fail "case list --overdue bad" "not a duration" "${H[@]}" case list --overdue soon
 show=$("${H[@]}" case show NN-1)
 check "case show: state and next steps" grep -q "^next *accept (by 430100), reject (by 430100), cancel (by 450100)" <<<"$show"
-check "case show: people" grep -q "张三 450102199001011234" <<<"$show"
+check "case show: people" grep -q "张三 450102199001011231" <<<"$show"
 check "case show: timeline with who" grep -q "request .*by 450100 nanning *o1 .*applied -> requested" <<<"$show"
 check "case show: time in states" grep -q "requested .*(current)" <<<"$show"
 js=$("${H[@]}" case show NN-1 --json)
@@ -118,7 +118,7 @@ check "daemon logs the command's end" grep -q "on_alert done pid=.* id=$a1" "$N/
 
 # ---- leads ----
 l1=$("${H[@]}" submit intel --author o4 --summary "gathering in Qingxiu" --org "鑫源互助会" \
-	--person "张三:organizer:450102199001011234:13800000000" --place 450103)
+	--person "张三:organizer:450102199001011231:13800000000" --place 450103)
 l2=$("${H[@]}" submit intel --author o4 --summary "recruiting online" --org "Ｆｕｌｌ Ｗｉｄｔｈ Ltd" --person "Li Si")
 cat > "$E2E_TMP/repl.json" <<'JSON'
 {"intelligence": {"summary": "gathering in Qingxiu, two organizers", "organization": "鑫源互助会",
@@ -130,7 +130,7 @@ check "intel search by person (after normalization)" \
 	test "$("${H[@]}" intel list --person "张 三" | grep -c "$l1")" -eq 1
 check "intel search finds what an amendment added" \
 	test "$("${H[@]}" intel list --person "钱七" | grep -c "$l1")" -eq 1
-check "intel search by idno" test "$("${H[@]}" intel list --idno 450102199001011234 | wc -l)" -eq 1
+check "intel search by idno" test "$("${H[@]}" intel list --idno 450102199001011231 | wc -l)" -eq 1
 check "intel search by phone" test "$("${H[@]}" intel list --phone 13800000000 | wc -l)" -eq 1
 check "intel search by region" test "$("${H[@]}" intel list --region 450103 | wc -l)" -eq 1
 check "intel search by org (full-width, suffix)" \

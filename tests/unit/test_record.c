@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "person.h"
 #include "record.h"
 #include "util.h"
 
@@ -94,7 +95,7 @@ static void sample_people(sample *s)
 	hutong__person__init(&s->person[0]);
 	s->person[0].name = "张三";
 	s->person[0].role = HUTONG__ROLE__ROLE_ORGANIZER;
-	s->person[0].id_number = "320102198001011234";
+	s->person[0].id_number = "320102198001011238";
 	s->person[0].phone = "13800000000";
 	hutong__person__init(&s->person[1]);
 	s->person[1].name = "李四";
@@ -933,12 +934,22 @@ static void test_header_refusals(void)
 	static const uint8_t short_id[31], long_id[32];
 	static char long_author[RECORD_MAX_NAME + 2];
 	memset(long_author, 'a', RECORD_MAX_NAME + 1);
+	static char long_node[UTIL_NODE_NAME_MAX + 2];
+	memset(long_node, 'n', UTIL_NODE_NAME_MAX + 1);
 	static const struct {
 		const char *name, *field, *msg;
 		bool genesis; /* start from the genesis header and body */
 	} rules[] = {
-	    {"hdr_bad_utf8", "header.author", "not valid UTF-8 text", 0},
-	    {"hdr_control_char", "header.author", "not valid UTF-8 text", 0},
+	    {"hdr_bad_utf8", "header.author", "not valid UTF-8 at byte 7", 0},
+	    {"hdr_control_char", "header.author",
+	     "control character U+001B (ESC) at byte 7", 0},
+	    {"hdr_newline_author", "header.author",
+	     "control character U+000A (LF) at byte 7", 0},
+	    {"hdr_bidi_author", "header.author",
+	     "bidirectional override U+202E (RLO) at byte 7", 0},
+	    {"hdr_c1_author", "header.author",
+	     "control character U+009B (CSI) at byte 7", 0},
+	    {"hdr_node_long", "header.origin_node", "longer than 64 bytes", 0},
 	    {"hdr_long_author", "header.author", "longer than 128 bytes", 0},
 	    {"hdr_unknown_kind", "header.kind", "unknown value 99", 0},
 	    {"hdr_unknown_scope", "header.scope", "unknown value 7", 0},
@@ -964,9 +975,17 @@ static void test_header_refusals(void)
 	     0},
 	    {"hdr_node_missing", "header.origin_node", "not a valid node name",
 	     0},
-	    {"hdr_created_zero", "header.created_ms", "must be a positive", 0},
-	    {"hdr_created_negative", "header.created_ms", "must be a positive",
-	     0},
+	    {"hdr_created_zero", "header.created_ms",
+	     "must be from 2000-01-01T00:00:00Z to before "
+	     "2100-01-01T00:00:00Z, got 0", 0},
+	    {"hdr_created_negative", "header.created_ms",
+	     "must be from 2000-01-01T00:00:00Z", 0},
+	    {"hdr_created_min", "header.created_ms",
+	     "2100-01-01T00:00:00Z, got -9223372036854775808", 0},
+	    {"hdr_created_max", "header.created_ms",
+	     "got 9223372036854775807", 0},
+	    {"hdr_created_2100", "header.created_ms", "got 4102444800000", 0},
+	    {"hdr_created_1999", "header.created_ms", "got 946684799999", 0},
 	    {"hdr_author_missing", "header.author", "required", 0},
 	    {"hdr_body_hash_31", "header.body_hash", "must be 32 bytes", 0},
 	    {"hdr_genesis_local", "header.scope",
@@ -981,6 +1000,14 @@ static void test_header_refusals(void)
 			h.author = "officer\xc0\xaf";
 		else if (!strcmp(n, "hdr_control_char"))
 			h.author = "officer\x1b[2J";
+		else if (!strcmp(n, "hdr_newline_author"))
+			h.author = "officer\n2026 320100 intel forged";
+		else if (!strcmp(n, "hdr_bidi_author"))
+			h.author = "officer\xe2\x80\xae" "710-";
+		else if (!strcmp(n, "hdr_c1_author"))
+			h.author = "officer\xc2\x9b" "2J";
+		else if (!strcmp(n, "hdr_node_long"))
+			h.origin_node = long_node;
 		else if (!strcmp(n, "hdr_long_author"))
 			h.author = long_author;
 		else if (!strcmp(n, "hdr_unknown_kind"))
@@ -1019,6 +1046,14 @@ static void test_header_refusals(void)
 			h.created_ms = 0;
 		else if (!strcmp(n, "hdr_created_negative"))
 			h.created_ms = -5;
+		else if (!strcmp(n, "hdr_created_min"))
+			h.created_ms = INT64_MIN;
+		else if (!strcmp(n, "hdr_created_max"))
+			h.created_ms = INT64_MAX;
+		else if (!strcmp(n, "hdr_created_2100"))
+			h.created_ms = UTIL_TIME_MAX_MS;
+		else if (!strcmp(n, "hdr_created_1999"))
+			h.created_ms = UTIL_TIME_MIN_MS - 1;
 		else if (!strcmp(n, "hdr_author_missing"))
 			h.author = "";
 		else if (!strcmp(n, "hdr_body_hash_31"))
@@ -1146,13 +1181,29 @@ static void test_body_refusals(void)
 	    {"body_nested_unknown_appended", "body.intelligence",
 	     "unknown field 20"},
 	    {"body_bad_utf8", "body.intelligence.summary",
-	     "not valid UTF-8 text"},
+	     "not valid UTF-8 at byte 10"},
 	    {"body_surrogate", "body.intelligence.summary",
-	     "not valid UTF-8 text"},
+	     "not valid UTF-8 at byte 10"},
 	    {"body_over_max", "body.intelligence.organization",
-	     "not valid UTF-8 text"},
+	     "not valid UTF-8 at byte 0"},
 	    {"body_truncated_utf8", "body.intelligence.organization",
-	     "not valid UTF-8 text"},
+	     "not valid UTF-8 at byte 0"},
+	    {"body_esc_summary", "body.intelligence.summary",
+	     "control character U+001B (ESC) at byte 10"},
+	    {"body_cr_summary", "body.intelligence.summary",
+	     "control character U+000D (CR) at byte 10"},
+	    {"body_tab_summary", "body.intelligence.summary",
+	     "control character U+0009 (HT) at byte 10"},
+	    {"body_nel_summary", "body.intelligence.summary",
+	     "control character U+0085 (NEL) at byte 10"},
+	    {"body_lf_organization", "body.intelligence.organization",
+	     "control character U+000A (LF) at byte 6"},
+	    {"body_bidi_organization", "body.intelligence.organization",
+	     "bidirectional override U+202E (RLO) at byte 6"},
+	    {"body_isolate_organization", "body.intelligence.organization",
+	     "bidirectional isolate U+2066 (LRI) at byte 6"},
+	    {"body_lsep_organization", "body.intelligence.organization",
+	     "line separator U+2028 (LSEP) at byte 6"},
 	    {"body_unknown_enum", "body.intelligence.mode", "unknown value 9"},
 	    {"body_no_summary", "body.intelligence.summary", "required"},
 	    {"body_accuracy_5", "body.intelligence.accuracy", "must be 1-4"},
@@ -1168,6 +1219,22 @@ static void test_body_refusals(void)
 			o = "\xf4\x90\x80\x80";
 		else if (!strcmp(n, "body_truncated_utf8"))
 			o = "\xe9\x91";
+		else if (!strcmp(n, "body_esc_summary"))
+			s = "Gathering \x1b[31mred";
+		else if (!strcmp(n, "body_cr_summary"))
+			s = "Gathering \rforged";
+		else if (!strcmp(n, "body_tab_summary"))
+			s = "Gathering \tof 40";
+		else if (!strcmp(n, "body_nel_summary"))
+			s = "Gathering \xc2\x85of 40";
+		else if (!strcmp(n, "body_lf_organization"))
+			o = "鑫源\n320100 forged";
+		else if (!strcmp(n, "body_bidi_organization"))
+			o = "鑫源\xe2\x80\xae" "abc";
+		else if (!strcmp(n, "body_isolate_organization"))
+			o = "鑫源\xe2\x81\xa6" "abc";
+		else if (!strcmp(n, "body_lsep_organization"))
+			o = "鑫源\xe2\x80\xa8" "abc";
 		if (!strcmp(n, "body_reordered")) {
 			w_str(&in, 6, s);
 			w_str(&in, 1, o);
@@ -1227,11 +1294,11 @@ static void test_submissions(void)
 {
 	static char long_text[RECORD_MAX_TEXT + 2],
 	    long_name[RECORD_MAX_NAME + 2], long_short[RECORD_MAX_SHORT + 2];
-	static char *many[RECORD_MAX_REPEATED + 1];
+	static char *many[RECORD_MAX_ALIASES + 1];
 	memset(long_text, 'x', RECORD_MAX_TEXT + 1);
 	memset(long_name, 'x', RECORD_MAX_NAME + 1);
 	memset(long_short, '9', RECORD_MAX_SHORT + 1);
-	for (size_t i = 0; i < RECORD_MAX_REPEATED + 1; i++)
+	for (size_t i = 0; i < RECORD_MAX_ALIASES + 1; i++)
 		many[i] = "alias";
 	const int IN = HUTONG__KIND__KIND_INTELLIGENCE,
 		  RE = HUTONG__KIND__KIND_REPATRIATION,
@@ -1275,7 +1342,7 @@ static void test_submissions(void)
 			  "longer than 8192 bytes (8193)"));
 	sample_init(&s, IN), s.intel.summary = "bad \xc0\xaf";
 	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.summary",
-			  "not valid UTF-8 text"));
+			  "not valid UTF-8 at byte 4"));
 	sample_init(&s, IN), s.intel.accuracy = 5;
 	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.accuracy",
 			  "must be 1-4 (0 = not graded), got 5"));
@@ -1296,11 +1363,11 @@ static void test_submissions(void)
 			  "unknown value 7"));
 	sample_init(&s, IN), s.aliases[1] = "\xed\xa0\x80";
 	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.aliases[1]",
-			  "not valid UTF-8 text"));
+			  "not valid UTF-8 at byte 0"));
 	sample_init(&s, IN), s.intel.aliases = many,
-			     s.intel.n_aliases = RECORD_MAX_REPEATED + 1;
+			     s.intel.n_aliases = RECORD_MAX_ALIASES + 1;
 	CHECK(sub_refused(&s, HT_ELIMIT, "body.intelligence.aliases",
-			  "more than 256 entries (257)"));
+			  "more than 16 entries (17)"));
 	sample_init(&s, IN), s.intel.mode = 9;
 	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.mode",
 			  "unknown value 9"));
@@ -1389,7 +1456,7 @@ static void test_submissions(void)
 	sample_init(&s, CO), s.intel2.summary = "bad \xff";
 	CHECK(sub_refused(&s, HT_EINVAL,
 			  "body.correction.replacement.intelligence.summary",
-			  "not valid UTF-8 text"));
+			  "not valid UTF-8 at byte 4"));
 
 	sample_init(&s, HUTONG__KIND__KIND_GENESIS);
 	CHECK(sub_refused(&s, HT_EINVAL, "body",
@@ -1443,6 +1510,332 @@ static void test_submissions(void)
 	CHECK_STR(e.field, "header.scope");
 	CHECK_STR(e.msg, "a rotation record is national");
 	CHECK(r == NULL);
+}
+
+/* ---- identifiers, phones, times, text and warnings ---- */
+
+static bool id_refused(const char *id, int doc, const char *msg)
+{
+	ht_err e;
+	ht_err_clear(&e);
+	int rc = person_check_id_number(id, doc, "id", &e);
+	bool ok = rc == HT_EINVAL && strcmp(e.field, "id") == 0 &&
+		  strstr(e.msg, msg) != NULL;
+	if (!ok)
+		fprintf(stderr, "  id '%s': %d \"%s\", expected \"...%s...\"\n",
+			id, rc, e.msg, msg);
+	return ok;
+}
+
+static bool phone_refused(const char *p, const char *msg)
+{
+	ht_err e;
+	ht_err_clear(&e);
+	int rc = person_check_phone(p, "phone", &e);
+	bool ok = rc == HT_EINVAL && strstr(e.msg, msg) != NULL;
+	if (!ok)
+		fprintf(stderr, "  phone '%s': %d \"%s\", expected \"...%s...\"\n",
+			p, rc, e.msg, msg);
+	return ok;
+}
+
+static void test_identifiers(void)
+{
+	const int RID = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_UNSPECIFIED,
+		  PP = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_PASSPORT,
+		  HK = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_HK_MACAO_PERMIT,
+		  OT = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_OTHER;
+	ht_err e;
+	CHECK_EQ_INT(person_id_check_char("32010219800101123"), '8');
+	CHECK_EQ_INT(person_id_check_char("11010519491231002"), 'X');
+	CHECK_EQ_INT(person_id_check_char("3201021980010112"), 0);
+	CHECK_EQ_INT(person_check_id_number("320102198001011238", RID, "f", &e),
+		     0);
+	CHECK_EQ_INT(person_check_id_number("11010519491231002X",
+					    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_RESIDENT_ID,
+					    "f", &e),
+		     0);
+	CHECK_EQ_INT(person_check_id_number("320102200002291235", RID, "f", &e),
+		     0);
+	CHECK(id_refused("abc", RID,
+			 "a resident identity number has 18 characters, got 3"));
+	CHECK(id_refused("320102198013011238", RID,
+			 "month of birth 13 is not 01-12"));
+	CHECK(id_refused("320102198001011233", RID,
+			 "check character should be '8', got '3'"));
+	CHECK(id_refused("320102198001011063", RID,
+			 "check character should be 'X', got '3'"));
+	CHECK(id_refused("11010519491231002x", RID,
+			 "check character should be 'X', got 'x'"));
+	CHECK(id_refused("32010219800101123A", RID,
+			 "check character should be '8', got 'A'"));
+	CHECK(id_refused("3201021980A101123A", RID,
+			 "character 11 must be a digit"));
+	CHECK(id_refused("320102199902291238", RID,
+			 "date of birth 19990229 is not a real date"));
+	CHECK(id_refused("320102198004311238", RID,
+			 "date of birth 19800431 is not a real date"));
+	CHECK(id_refused("320102198001001238", RID, "is not a real date"));
+	CHECK(id_refused("320102189901011238", RID,
+			 "year of birth 1899 is not from 1900 to 2099"));
+	CHECK(id_refused("990102198001011238", RID,
+			 "region prefix 990102 names no province"));
+	CHECK(id_refused("3201021980010112345", RID, "got 19"));
+	/* other documents: charset and length only */
+	CHECK_EQ_INT(person_check_id_number("E12345678", PP, "f", &e), 0);
+	CHECK_EQ_INT(person_check_id_number("320102198001011233", PP, "f", &e),
+		     0);
+	CHECK_EQ_INT(person_check_id_number("H1234567801", HK, "f", &e), 0);
+	CHECK_EQ_INT(person_check_id_number("A-1", OT, "f", &e), 0);
+	CHECK(id_refused("E12", PP, "must be 5-20 characters, got 3"));
+	CHECK(id_refused("E 123456", PP,
+			 "character 2 must be a letter or digit"));
+	CHECK(id_refused("E-123456", HK, "character 2 must be a letter or digit"));
+	CHECK(id_refused("123456789012345678901234567890123", OT,
+			 "must be 1-32 characters, got 33"));
+
+	static const char *good_phones[] = {
+	    "13800000000", "19912345678", "025-12345678", "02512345678",
+	    "0731-1234567", "010-12345678-123", "07311234567#12",
+	    "+8613800000000", "+123456", "0731-12345678-123456"};
+	for (size_t i = 0; i < sizeof(good_phones) / sizeof(good_phones[0]);
+	     i++) {
+		int rc = person_check_phone(good_phones[i], "p", &e);
+		CHECK_EQ_INT(rc, 0);
+		if (rc != 0)
+			fprintf(stderr, "  %s: %s\n", good_phones[i], e.msg);
+	}
+	CHECK(phone_refused("12800000000", "a mobile number starts 13-19, got '12'"));
+	CHECK(phone_refused("1380000000", "a mobile number has 11 digits, got 10"));
+	CHECK(phone_refused("+86 731 0000", "' ' at byte 3: write digits only"));
+	CHECK(phone_refused("+12345", "'+' must be followed by 6-15 digits"));
+	CHECK(phone_refused("+1234567890123456", "'+' must be followed"));
+	CHECK(phone_refused("008613800000000", "not 00"));
+	CHECK(phone_refused("abc", "'a' at byte 0"));
+	CHECK(phone_refused("5551234", "must be a mobile"));
+	CHECK(phone_refused("025-123456", "a landline is 0, a 2-3 digit area code"));
+	CHECK(phone_refused("025123456", "a landline is 0"));
+	CHECK(phone_refused("025-12345678-", "a landline is 0"));
+	CHECK(phone_refused("025-12345678-12345678", "longer than 20 characters (21)"));
+	CHECK(phone_refused("13800000000-1", "a mobile number has 11 digits"));
+}
+
+static void test_submission_rules(void)
+{
+	const int IN = HUTONG__KIND__KIND_INTELLIGENCE,
+		  RE = HUTONG__KIND__KIND_REPATRIATION,
+		  OR = HUTONG__KIND__KIND_FLEEING_ORGANIZATION;
+	sample s;
+	ht_err e;
+
+	sample_init(&s, IN), s.person[0].id_number = "abc";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
+			  "a resident identity number has 18 characters, got 3"));
+	sample_init(&s, IN), s.person[0].id_number = "320102198001011233";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
+			  "check character should be '8', got '3'"));
+	sample_init(&s, IN), s.person[0].id_number = "E12345678";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
+			  "has 18 characters"));
+	s.person[0].document_type =
+	    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_PASSPORT;
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	s.person[0].document_type = 9;
+	CHECK(sub_refused(&s, HT_EINVAL,
+			  "body.intelligence.people[0].document_type",
+			  "unknown value 9"));
+	sample_init(&s, RE), s.person[1].phone = "+86 731 0000";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.repatriation.people[1].phone",
+			  "' ' at byte 3"));
+	sample_init(&s, OR), s.person[0].phone = "12800000000";
+	CHECK(sub_refused(&s, HT_EINVAL,
+			  "body.fleeing_organization.leaders[0].phone",
+			  "starts 13-19"));
+
+	/* times: given ones within 2000-2100; 0 is "not given" */
+	sample_init(&s, RE), s.rep.time_ms = INT64_MIN;
+	CHECK(sub_refused(&s, HT_EINVAL, "body.repatriation.time_ms",
+			  "must be from 2000-01-01T00:00:00Z to before "
+			  "2100-01-01T00:00:00Z, got -9223372036854775808"));
+	sample_init(&s, RE), s.rep.time_ms = 0;
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	sample_init(&s, OR), s.org.last_seen_ms = UTIL_TIME_MAX_MS;
+	CHECK(sub_refused(&s, HT_EINVAL,
+			  "body.fleeing_organization.last_seen_ms",
+			  "got 4102444800000"));
+	sample_init(&s, OR), s.org.last_seen_ms = UTIL_TIME_MAX_MS - 1;
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	sample_init(&s, OR), s.org.last_seen_ms = -1;
+	CHECK(sub_refused(&s, HT_EINVAL,
+			  "body.fleeing_organization.last_seen_ms", "got -1"));
+	record *r = NULL;
+	record_origin o = {"320100", "nanjing", 2, record_id(chain[K_GENESIS]),
+			   INT64_MIN};
+	sample_init(&s, IN);
+	CHECK_EQ_INT(record_build(&s.sub, &o, sign_with, test_sk, &r, &e),
+		     HT_EINVAL);
+	CHECK(r == NULL);
+	CHECK_STR(e.field, "header.created_ms");
+	CHECK_HAS(e.msg, "got -9223372036854775808");
+
+	/* text: LF only in multi-line fields; controls and bidi nowhere */
+	sample_init(&s, IN), s.intel.summary = "Line one.\nLine two.";
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	sample_init(&s, RE), s.rep.notes = "a\nb";
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	sample_init(&s, IN), s.intel.summary = "Gathering \x1b[2J of 40";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.summary",
+			  "control character U+001B (ESC) at byte 10"));
+	sample_init(&s, IN), s.sub.author = "officer\n320100 forged";
+	CHECK(sub_refused(&s, HT_EINVAL, "author",
+			  "control character U+000A (LF) at byte 7"));
+	sample_init(&s, IN), s.person[0].name = "张三\xe2\x80\xae";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].name",
+			  "bidirectional override U+202E (RLO) at byte 6"));
+	sample_init(&s, IN), s.place.address = "路\xe2\x80\x8f";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.places[0].address",
+			  "bidirectional mark U+200F (RLM) at byte 3"));
+	sample_init(&s, OR), s.aliases[0] = "a\tb";
+	CHECK(sub_refused(&s, HT_EINVAL, "body.fleeing_organization.aliases[0]",
+			  "control character U+0009 (HT) at byte 1"));
+}
+
+static void test_warnings(void)
+{
+	const int IN = HUTONG__KIND__KIND_INTELLIGENCE,
+		  OR = HUTONG__KIND__KIND_FLEEING_ORGANIZATION,
+		  CO = HUTONG__KIND__KIND_CORRECTION;
+	sample s;
+	ht_err e;
+	record_warnings w;
+
+	for (int k = IN; k <= CO; k++) {
+		sample_init(&s, k);
+		CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 0);
+		CHECK_EQ_INT(w.n, 0);
+	}
+	CHECK_EQ_INT(record_warnings_of(NULL, &w), 0);
+	sample_init(&s, IN), s.place.region = "999999";
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0); /* not refused */
+	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 1);
+	CHECK_STR(w.msg[0],
+		  "unknown region 999999 at body.intelligence.places[0].region");
+	sample_init(&s, IN), s.person[0].id_number = "329999198001011239";
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 1);
+	CHECK_STR(w.msg[0], "unknown region 329999 at "
+			    "body.intelligence.people[0].id_number");
+	sample_init(&s, OR), s.dests[1] = "999999",
+			     s.org.last_seen_region = "320199";
+	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
+	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 2);
+	CHECK_STR(w.msg[0], "unknown region 320199 at "
+			    "body.fleeing_organization.last_seen_region");
+	CHECK_STR(w.msg[1], "unknown region 999999 at "
+			    "body.fleeing_organization.suspected_destinations[1]");
+	sample_init(&s, CO), s.place.region = "999999";
+	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 1);
+	CHECK_STR(w.msg[0], "unknown region 999999 at body.correction."
+			    "replacement.intelligence.places[0].region");
+	/* more than fit: counted, the first kept */
+	static Hutong__Place pl[RECORD_MAX_WARNINGS + 3];
+	static Hutong__Place *pp[RECORD_MAX_WARNINGS + 3];
+	for (size_t i = 0; i < RECORD_MAX_WARNINGS + 3; i++) {
+		hutong__place__init(&pl[i]);
+		pl[i].region = "999999";
+		pp[i] = &pl[i];
+	}
+	sample_init(&s, IN), s.intel.places = pp,
+			     s.intel.n_places = RECORD_MAX_WARNINGS + 3;
+	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w),
+		     RECORD_MAX_WARNINGS + 3);
+	CHECK_EQ_INT(w.n, RECORD_MAX_WARNINGS);
+}
+
+/* The largest valid bodies fit the limits, so the counts in record.h are
+ * enough to keep a valid submission signable; past the counts, a body that
+ * is too big is refused before it is signed, naming its size. */
+static void test_sizes(void)
+{
+	static char text[RECORD_MAX_TEXT + 1], shrt[RECORD_MAX_SHORT + 1],
+	    name[RECORD_MAX_NAME + 1], node[UTIL_NODE_NAME_MAX + 1],
+	    other_id[PERSON_OTHER_MAX + 1];
+	static Hutong__Person pers[256], *ppl[256];
+	static Hutong__Place pl[RECORD_MAX_PLACES], *pp[RECORD_MAX_PLACES];
+	static char *aliases[RECORD_MAX_ALIASES];
+	static ProtobufCBinaryData rel[RECORD_MAX_RELATED];
+	static uint8_t id[RECORD_ID_BYTES];
+	memset(text, 't', RECORD_MAX_TEXT);
+	memset(shrt, 's', RECORD_MAX_SHORT);
+	memset(name, 'n', RECORD_MAX_NAME);
+	memset(node, 'n', UTIL_NODE_NAME_MAX);
+	memset(other_id, 'A', PERSON_OTHER_MAX);
+	for (size_t i = 0; i < 256; i++) {
+		hutong__person__init(&pers[i]);
+		pers[i].name = shrt;
+		pers[i].role = HUTONG__ROLE__ROLE_PARTICIPANT;
+		pers[i].document_type = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_OTHER;
+		pers[i].id_number = other_id;
+		pers[i].phone = "0731-12345678-123456";
+		ppl[i] = &pers[i];
+	}
+	for (size_t i = 0; i < RECORD_MAX_PLACES; i++) {
+		hutong__place__init(&pl[i]);
+		pl[i].region = "320100", pl[i].address = shrt, pp[i] = &pl[i];
+	}
+	for (size_t i = 0; i < RECORD_MAX_ALIASES; i++)
+		aliases[i] = shrt;
+	for (size_t i = 0; i < RECORD_MAX_RELATED; i++)
+		rel[i] = (ProtobufCBinaryData){sizeof(id), id};
+	sample s;
+	sample_init(&s, HUTONG__KIND__KIND_CORRECTION);
+	Hutong__Intelligence *in = &s.intel2;
+	in->organization = shrt, in->summary = text, in->source = text;
+	in->aliases = aliases, in->n_aliases = RECORD_MAX_ALIASES;
+	in->people = ppl, in->n_people = RECORD_MAX_PEOPLE;
+	in->places = pp, in->n_places = RECORD_MAX_PLACES;
+	in->related = rel, in->n_related = RECORD_MAX_RELATED;
+	in->accuracy = 4;
+	s.corr.reason = text;
+	s.sub.author = name;
+	record_origin o = {"320100", node, UINT64_MAX / 2,
+			   record_id(chain[K_GENESIS]), UTIL_TIME_MAX_MS - 1};
+	record *r = NULL;
+	ht_err e;
+	ht_err_clear(&e);
+	int rc = record_build(&s.sub, &o, sign_with, test_sk, &r, &e);
+	CHECK_EQ_INT(rc, 0);
+	if (rc != 0)
+		fprintf(stderr, "  largest correction: %s: %s\n", e.field,
+			e.msg);
+	size_t len = 0;
+	if (r != NULL) {
+		record_bytes(r, &len);
+		CHECK(len > 60000 && len <= RECORD_MAX_ENVELOPE);
+		record *again = record_parse(record_bytes(r, &len), len, &e);
+		CHECK(again != NULL); /* and every peer takes it */
+		record_free(&again);
+	}
+	record_free(&r);
+
+	/* 256 people with long names: refused before signing, with the size */
+	sample_init(&s, HUTONG__KIND__KIND_INTELLIGENCE);
+	s.intel.people = ppl, s.intel.n_people = 256;
+	ht_err_clear(&e);
+	CHECK_EQ_INT(record_build(&s.sub, &o, sign_fails, NULL, &r, &e),
+		     HT_ELIMIT);
+	CHECK(r == NULL);
+	CHECK_STR(e.field, "");
+	CHECK_HAS(e.msg, "envelope of ");
+	CHECK_HAS(e.msg, " bytes exceeds the limit of 66688");
+	CHECK(sub_refused(&s, HT_ELIMIT, "body.intelligence.people",
+			  "more than 64 entries (256)"));
+	/* within the size, past the count */
+	s.intel.n_people = RECORD_MAX_PEOPLE + 1;
+	CHECK_EQ_INT(record_build(&s.sub, &o, sign_fails, NULL, &r, &e),
+		     HT_ELIMIT);
+	CHECK_STR(e.field, "body.intelligence.people");
+	CHECK_STR(e.msg, "more than 64 entries (65)");
 }
 
 /* Flip every bit (and every whole byte) of each known-answer envelope:
@@ -1541,6 +1934,10 @@ int main(void)
 	test_header_refusals();
 	test_body_refusals();
 	test_submissions();
+	test_identifiers();
+	test_submission_rules();
+	test_warnings();
+	test_sizes();
 	test_tamper();
 	test_corpus();
 	for (int k = 0; k < K_N; k++)

@@ -197,6 +197,112 @@ static void test_is_text(void)
 	CHECK(!util_is_text("南京", 2));
 }
 
+static void test_utf8_decode(void)
+{
+	uint32_t cp = 0;
+	CHECK_EQ_INT(util_utf8_decode("A", 1, &cp), 1);
+	CHECK_EQ_INT(cp, 'A');
+	CHECK_EQ_INT(util_utf8_decode("\xc2\x85", 2, &cp), 2);
+	CHECK_EQ_INT(cp, 0x85);
+	CHECK_EQ_INT(util_utf8_decode("南", 3, &cp), 3);
+	CHECK_EQ_INT(cp, 0x5357);
+	CHECK_EQ_INT(util_utf8_decode("\xf0\x9f\x98\x80", 4, &cp), 4);
+	CHECK_EQ_INT(cp, 0x1f600);
+	CHECK_EQ_INT(util_utf8_decode("南", 2, &cp), 0);    /* truncated */
+	CHECK_EQ_INT(util_utf8_decode("\xc0\xaf", 2, &cp), 0); /* overlong */
+	CHECK_EQ_INT(util_utf8_decode("\xed\xa0\x80", 3, &cp), 0);
+	CHECK_EQ_INT(util_utf8_decode("\xf4\x90\x80\x80", 4, &cp), 0);
+	CHECK_EQ_INT(util_utf8_decode("", 0, &cp), 0);
+	CHECK(util_utf8_valid("a\x1b\0b", 4)); /* controls are UTF-8 */
+	CHECK(!util_utf8_valid("a\xff", 2));
+}
+
+static void test_check_text(void)
+{
+	static const struct {
+		const char *s;
+		int flags;
+		const char *msg; /* NULL: accepted */
+	} cases[] = {
+	    {"南京市 Gulou", 0, NULL},
+	    {"", 0, NULL},
+	    {"line\nline", UTIL_TEXT_LINES, NULL},
+	    {"line\nline", 0, "control character U+000A (LF) at byte 4"},
+	    {"a\x1b[31m", 0, "control character U+001B (ESC) at byte 1"},
+	    {"a\x1b[31m", UTIL_TEXT_LINES,
+	     "control character U+001B (ESC) at byte 1"},
+	    {"tab\there", UTIL_TEXT_LINES,
+	     "control character U+0009 (HT) at byte 3"},
+	    {"cr\r\n", UTIL_TEXT_LINES, "control character U+000D (CR) at byte 2"},
+	    {"\x01", 0, "control character U+0001 (SOH) at byte 0"},
+	    {"a\x7f", 0, "control character U+007F (DEL) at byte 1"},
+	    {"南\xc2\x9b", 0, "control character U+009B (CSI) at byte 3"},
+	    {"\xc2\x80", 0, "control character U+0080 (PAD) at byte 0"},
+	    {"\xc2\x9f", 0, "control character U+009F (APC) at byte 0"},
+	    {"\xc2\xa0nbsp", 0, NULL},
+	    {"abc\xe2\x80\xae", 0, "bidirectional override U+202E (RLO) at byte 3"},
+	    {"\xe2\x80\xad", 0, "bidirectional override U+202D (LRO) at byte 0"},
+	    {"\xe2\x80\xaa", 0, "bidirectional embedding U+202A (LRE) at byte 0"},
+	    {"\xe2\x80\xac", 0, "bidirectional pop U+202C (PDF) at byte 0"},
+	    {"\xe2\x81\xa6", 0, "bidirectional isolate U+2066 (LRI) at byte 0"},
+	    {"\xe2\x81\xa9", 0, "bidirectional isolate U+2069 (PDI) at byte 0"},
+	    {"\xe2\x80\x8e", 0, "bidirectional mark U+200E (LRM) at byte 0"},
+	    {"\xe2\x80\x8f", 0, "bidirectional mark U+200F (RLM) at byte 0"},
+	    {"x\xe2\x80\xa8", UTIL_TEXT_LINES,
+	     "line separator U+2028 (LSEP) at byte 1"},
+	    {"ab\xc0\xaf", 0, "not valid UTF-8 at byte 2"},
+	    {"ok\xf0\x9f\x98", 0, "not valid UTF-8 at byte 2"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ht_err e;
+		ht_err_clear(&e);
+		int rc = util_check_text(cases[i].s, strlen(cases[i].s),
+					 cases[i].flags, "f", &e);
+		if (cases[i].msg == NULL) {
+			CHECK_EQ_INT(rc, 0);
+			continue;
+		}
+		CHECK_EQ_INT(rc, HT_EINVAL);
+		CHECK_STR(e.field, "f");
+		CHECK_STR(e.msg, cases[i].msg);
+	}
+	ht_err e;
+	CHECK_EQ_INT(util_check_text("ab\0c", 4, 0, "f", &e), HT_EINVAL);
+	CHECK_STR(e.msg, "control character U+0000 (NUL) at byte 2");
+	CHECK(util_char_is_safe('a') && util_char_is_safe(0x5357));
+	CHECK(!util_char_is_safe('\n') && !util_char_is_safe(0x202e));
+}
+
+static void test_node_name_and_time(void)
+{
+	char name[UTIL_NODE_NAME_MAX + 2];
+	memset(name, 'n', sizeof(name));
+	name[UTIL_NODE_NAME_MAX] = '\0';
+	CHECK(util_is_node_name(name));
+	name[UTIL_NODE_NAME_MAX] = 'n';
+	name[UTIL_NODE_NAME_MAX + 1] = '\0';
+	CHECK(!util_is_node_name(name));
+	CHECK(util_is_node_name("nanjing-1.a_b"));
+	CHECK(!util_is_node_name("Nanjing") && !util_is_node_name("-a"));
+	CHECK(!util_is_node_name("") && !util_is_node_name(NULL));
+
+	ht_err e;
+	int64_t ms;
+	CHECK_EQ_INT(util_parse_time("2000-01-01T00:00:00Z", &ms), 0);
+	CHECK_EQ_INT(ms, UTIL_TIME_MIN_MS);
+	CHECK_EQ_INT(util_parse_time("2100-01-01T00:00:00Z", &ms), 0);
+	CHECK_EQ_INT(ms, UTIL_TIME_MAX_MS);
+	CHECK_EQ_INT(util_check_time(UTIL_TIME_MIN_MS, "t", &e), 0);
+	CHECK_EQ_INT(util_check_time(UTIL_TIME_MAX_MS - 1, "t", &e), 0);
+	CHECK_EQ_INT(util_check_time(UTIL_TIME_MAX_MS, "t", &e), HT_EINVAL);
+	CHECK_EQ_INT(util_check_time(UTIL_TIME_MIN_MS - 1, "t", &e), HT_EINVAL);
+	CHECK_EQ_INT(util_check_time(INT64_MIN, "t", &e), HT_EINVAL);
+	CHECK_STR(e.field, "t");
+	CHECK_STR(e.msg, "must be from 2000-01-01T00:00:00Z to before "
+			 "2100-01-01T00:00:00Z, got -9223372036854775808");
+	CHECK_EQ_INT(util_check_time(INT64_MAX, "t", &e), HT_EINVAL);
+}
+
 static void test_parse_time(void)
 {
 	static const struct {
@@ -406,6 +512,9 @@ int main(void)
 	test_parse_u64();
 	test_region();
 	test_is_text();
+	test_utf8_decode();
+	test_check_text();
+	test_node_name_and_time();
 	test_parse_time();
 	test_format_time();
 	test_duration();

@@ -103,7 +103,7 @@ static record *step(orig *o, int64_t at, const char *id, int st,
 {
 	Hutong__Repatriation r = HUTONG__REPATRIATION__INIT;
 	Hutong__Body b = HUTONG__BODY__INIT;
-	Hutong__Person *people[2] = {person("张三", "450102199001011234", NULL),
+	Hutong__Person *people[2] = {person("张三", "450102199001011231", NULL),
 				     person("李四", NULL, NULL)};
 	r.case_id = (char *)id;
 	r.step = st;
@@ -776,7 +776,7 @@ static void test_leads(void)
 {
 	int64_t t = T0 + 600 * MIN;
 	record *l1 = lead(&nanning, t, (leadspec){.summary = "L1",
-		.org = "鑫源互助会", .person = "张三", .idno = "450102199001011234",
+		.org = "鑫源互助会", .person = "张三", .idno = "450102199001011231",
 		.phone = "13800000000", .region = NN});
 	record *l2 = lead(&changsha, t + MIN, (leadspec){.summary = "L2",
 		.org = "Ｆｕｌｌ Ｗｉｄｔｈ Ltd", .person = "Li Si", .region = CS});
@@ -812,7 +812,7 @@ static void test_leads(void)
 
 	CHECK_STR(search(l, (view_query){.person = "张 三"}), "L1 v2,L3(R)");
 	CHECK_STR(search(l, (view_query){.person = "赵六"}), "L1 v2");
-	CHECK_STR(search(l, (view_query){.idno = "450102199001011234"}), "L1 v2");
+	CHECK_STR(search(l, (view_query){.idno = "450102199001011231"}), "L1 v2");
 	CHECK_STR(search(l, (view_query){.phone = "13800000000"}), "L1 v2");
 	CHECK_STR(search(l, (view_query){.region = CS}), "L2");
 	CHECK_STR(search(l, (view_query){.org = "full width"}), "L2");
