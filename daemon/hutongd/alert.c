@@ -94,7 +94,7 @@ static void start(alert_runner *a, const char *id)
 	if (pid == 0)
 		child_exec(a->command, id);
 	if (pid < 0) {
-		log_warn(a->log, "on_alert: fork failed id=%s error=\"%s\"", id,
+		log_warn(a->log, "on_alert fork failed id=%s error=\"%s\"", id,
 			 strerror(errno));
 		return;
 	}
@@ -114,7 +114,7 @@ static void run_or_queue(alert_runner *a, const char *id)
 		snprintf(a->queue[(a->q_head + a->q_len++) % ALERT_MAX_QUEUED],
 			 HEX_ID, "%s", id);
 	} else {
-		log_warn(a->log, "on_alert: queue full, command not run "
+		log_warn(a->log, "on_alert queue full, command not run "
 			 "id=%s queued=%d", id, ALERT_MAX_QUEUED);
 	}
 }
@@ -132,8 +132,11 @@ void alert_on_stored(void *ctx, const record *r)
 		return;
 	const Hutong__Header *h = record_header(r);
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
-	log_info(a->log, "alert id=%s org=%s name=\"%s\" kind=%s level=%d "
-		 "origin=%s dest=%s relation=\"%s\"", hex, o->org_id, o->name,
+	char org[LOG_QUOTE_MAX], name[LOG_QUOTE_MAX];
+	log_info(a->log, "alert id=%s org=%s name=%s kind=%s level=%d "
+		 "origin=%s dest=%s relation=\"%s\"", hex,
+		 log_quote(org, sizeof(org), o->org_id),
+		 log_quote(name, sizeof(name), o->name),
 		 o->sighting ? "sighting" : "alert", (int)o->level,
 		 h->origin_region, dest, view_relation_name(rel));
 	run_or_queue(a, hex);

@@ -113,8 +113,14 @@ check "on_alert got the alert's id as its argument" grep -qx "$a1" "$E2E_TMP/ale
 check "on_alert: argv is exactly {command, id}" \
 	test "$(head -3 "$E2E_TMP/alerts.out" | tail -1)" = "---"
 check "on_alert not run for a far destination" test "$(grep -c "$far" "$E2E_TMP/alerts.out")" -eq 0
-check "daemon logs the alert" grep -q "alert id=$a1 org=ORG-A .*relation=\"adjacent province\"" "$N/hutongd.log"
+check "daemon logs the alert" grep -q "alert id=$a1 org=\"ORG-A\" .*relation=\"adjacent province\"" "$N/hutongd.log"
 check "daemon logs the command's end" grep -q "on_alert done pid=.* id=$a1" "$N/hutongd.log"
+# A name that tries to end its quoted value stays inside it, escaped.
+q=$("${H[@]}" submit org --author o3 --org-id ORG-E --name 'L"; rm -rf / #' \
+	--seen-region 450100 --destination 450200)
+for _ in $(seq 30); do grep -q "alert id=$q" "$N/hutongd.log" && break; sleep 0.1; done
+check "a quote in a logged value is escaped" \
+	grep -qF "alert id=$q org=\"ORG-E\" name=\"L\\\"; rm -rf / #\" kind=alert" "$N/hutongd.log"
 
 # ---- leads ----
 l1=$("${H[@]}" submit intel --author o4 --summary "gathering in Qingxiu" --org "鑫源互助会" \
