@@ -202,10 +202,10 @@ check "Beijing's rejections everywhere" \
 	test "$(H guangzhou case list --state rejected | grep -c '^\(nanning\|changsha\)-[123] ')" -eq 6
 check "alert: Changsha's on_alert ran with the id" grep -qx "$alert" "$E2E_TMP/alerts-changsha.out"
 check "alert: logged at Changsha (the destination)" \
-	grep -q "alert id=$alert org=ORG-XY .*dest=430100 relation=\"destination\"" "$(dir_of changsha)/hutongd.log"
+	grep -q "alert id=$alert org=\"ORG-XY\" .*dest=430100 relation=\"destination\"" "$(dir_of changsha)/hutongd.log"
 check "alert: Guangzhou's on_alert ran (a bordering province)" grep -qx "$alert" "$E2E_TMP/alerts-guangzhou.out"
 check "alert: logged at Guangzhou" \
-	grep -q "alert id=$alert org=ORG-XY .*relation=\"adjacent province\"" "$(dir_of guangzhou)/hutongd.log"
+	grep -q "alert id=$alert org=\"ORG-XY\" .*relation=\"adjacent province\"" "$(dir_of guangzhou)/hutongd.log"
 check "alert: Beijing is not a neighbour" test ! -s "$E2E_TMP/alerts-beijing.out"
 check "alert: in Changsha's alerts" grep -q "ORG-XY" <<<"$(H changsha alerts)"
 check "alert: not in Beijing's" test -z "$(H beijing alerts)"
