@@ -38,11 +38,11 @@ static bool env_bodiless(const uint8_t *env, int len)
 static int body_scan(ledger *l, ht_err *err)
 {
 	sqlite3_stmt *st = NULL, *ins = NULL;
-	int rc = ledger_prepare(l, &st,
-				"SELECT n, envelope FROM record WHERE NOT EXISTS"
-				" (SELECT 1 FROM meta WHERE key = '" BODY_SCAN_KEY
-				"')",
-				err);
+	int rc = ledger_prepare(
+	    l, &st,
+	    "SELECT n, envelope FROM record WHERE NOT EXISTS"
+	    " (SELECT 1 FROM meta WHERE key = '" BODY_SCAN_KEY "')",
+	    err);
 	if (rc == 0)
 		rc = ledger_prepare(
 		    l, &ins, "INSERT OR IGNORE INTO bodiless VALUES(?)", err);
@@ -56,10 +56,10 @@ static int body_scan(ledger *l, ht_err *err)
 	sqlite3_finalize(st);
 	sqlite3_finalize(ins);
 	if (rc == 0)
-		rc = ledger_exec(l,
-				 "INSERT OR IGNORE INTO meta VALUES('" BODY_SCAN_KEY
-				 "', 1)",
-				 err);
+		rc = ledger_exec(
+		    l,
+		    "INSERT OR IGNORE INTO meta VALUES('" BODY_SCAN_KEY "', 1)",
+		    err);
 	return rc;
 }
 
@@ -93,8 +93,10 @@ uint64_t ledger_body_count(ledger *l)
 int ledger_body_note(ledger *l, int64_t n, ht_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = ledger_prepare(l, &st, "INSERT OR IGNORE INTO bodiless"
-					" VALUES(?)", err);
+	int rc = ledger_prepare(l, &st,
+				"INSERT OR IGNORE INTO bodiless"
+				" VALUES(?)",
+				err);
 	if (rc != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, n);
@@ -139,11 +141,11 @@ static int64_t bodiless_n(ledger *l, const record *r, ht_err *err, int *rc)
 static bool same_signature(ledger *l, const record *r)
 {
 	record *held = NULL;
-	bool same = ledger_get_seq(l, record_header(r)->origin_region,
-				   record_header(r)->seq, &held, NULL,
-				   NULL) == 0 &&
-		    memcmp(record_signature(held), record_signature(r),
-			   RECORD_SIG_BYTES) == 0;
+	bool same =
+	    ledger_get_seq(l, record_header(r)->origin_region,
+			   record_header(r)->seq, &held, NULL, NULL) == 0 &&
+	    memcmp(record_signature(held), record_signature(r),
+		   RECORD_SIG_BYTES) == 0;
 	record_free(&held);
 	return same;
 }
@@ -164,8 +166,10 @@ static int attach(ledger *l, const record *r, int64_t n, ht_err *err)
 	sqlite3_finalize(st);
 	if (rc == 0)
 		rc = ledger_index_record(l, r, n, err);
-	if (rc == 0 && (rc = ledger_prepare(l, &st, "DELETE FROM bodiless"
-						    " WHERE n = ?", err)) == 0) {
+	if (rc == 0 && (rc = ledger_prepare(l, &st,
+					    "DELETE FROM bodiless"
+					    " WHERE n = ?",
+					    err)) == 0) {
 		sqlite3_bind_int64(st, 1, n);
 		rc = ledger_step_done(l, st, "fill in body", err);
 		sqlite3_finalize(st);

@@ -46,7 +46,7 @@
 #define SYNC_RETRY_MS 100                 /* retry a send the channel refused */
 #define SYNC_REWIND_MAX_MS 30000          /* longest back-off between rewinds */
 #define SYNC_FETCH_MAX 64                 /* ids in one Fetch */
-#define SYNC_FETCH_MS 10000               /* ask one peer for one id at most this often */
+#define SYNC_FETCH_MS 3000                /* ask one peer for one id at most this often */
 #define SYNC_FETCH_MEMO 256               /* ids a receiver remembers asking for */
 
 /* What the node did with one envelope from a peer. */
