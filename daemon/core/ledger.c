@@ -77,6 +77,7 @@ static const char schema[] =
 	" origin TEXT NOT NULL, seq INTEGER NOT NULL, count INTEGER NOT NULL,"
 	" reason TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS event_time ON event(last_ms);"
+	"CREATE TABLE IF NOT EXISTS bodiless(n INTEGER PRIMARY KEY);"
 	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
 
 /* The errno behind an SQLite I/O failure. sqlite3_system_errno is often 0
@@ -277,6 +278,7 @@ int ledger_load_state(ledger *l, ht_err *err)
 		ledger_copy_blob(l->last_arrival, sizeof(l->last_arrival), st, 2);
 	}
 	sqlite3_finalize(st);
+	l->n_bodiless = ledger_body_count(l);
 	return rc;
 }
 
@@ -342,7 +344,8 @@ ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 		goto fail;
 	}
 	if (configure(l, err) != 0 || check_schema(l, err) != 0 ||
-	    prepare_all(l, err) != 0 || ledger_load_state(l, err) != 0)
+	    prepare_all(l, err) != 0 || ledger_load_state(l, err) != 0 ||
+	    (!l->rdonly && ledger_body_setup(l, err) != 0))
 		goto fail;
 	return l;
 fail:
@@ -523,7 +526,7 @@ static int index_receipt(ledger *l, const record *r, int64_t n, ht_err *err)
 }
 
 /* The lookups views and audit need: terms, and receipt coverage. */
-static int index_record(ledger *l, const record *r, int64_t n, ht_err *err)
+int ledger_index_record(ledger *l, const record *r, int64_t n, ht_err *err)
 {
 	const Hutong__Body *b = record_body(r);
 	if (b != NULL && b->content_case == HUTONG__BODY__CONTENT_RECEIPT)
@@ -556,7 +559,9 @@ static int insert_record(ledger *l, const record *r, const char *source,
 	sqlite3_bind_blob(st, 11, arrival, sizeof(arrival), SQLITE_STATIC);
 	int rc = ledger_step_done(l, st, "insert record", err);
 	if (rc == 0)
-		rc = index_record(l, r, n, err);
+		rc = ledger_index_record(l, r, n, err);
+	if (rc == 0 && record_body(r) == NULL)
+		rc = ledger_body_note(l, n, err);
 	if (rc == 0) {
 		l->last_n = n;
 		memcpy(l->last_arrival, arrival, sizeof(arrival));
@@ -723,6 +728,10 @@ static int append_rules(ledger *l, const record *r, const char *source,
 	if (o != NULL && h->seq <= o->seq)
 		return append_held(l, o, r, source, out, err);
 	uint64_t head = o ? o->seq : 0;
+	if (record_body(r) == NULL && record_needs_body((int)h->kind))
+		return ht_err_set(err, HT_EINVAL, "body",
+				  "%s record without its body",
+				  record_kind_name((int)h->kind));
 	if (h->seq > head + 1)
 		return ht_err_set(err, HT_EGAP, "header.seq",
 				  "%llu is ahead of origin %s's head %llu",

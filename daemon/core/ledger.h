@@ -131,6 +131,28 @@ typedef int (*ledger_each_fn)(void *ctx, const record *r,
 int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
 		void *ctx, ht_err *err);
 
+/* Bodies (ledger_body.c). A chain record may be held without its body
+ * (a relay forwarded only the header; kinds that record_needs_body are
+ * refused so). ledger_fill_body takes a parsed copy of such a record with
+ * its body, inside the caller's write transaction: when the chain holds
+ * the same record (same id, same signature bytes) without a body, the
+ * stored envelope becomes r's, its terms are indexed and it leaves the
+ * bodiless list; *filled says whether that happened. Nothing else
+ * changes (not the frontier, the arrival chain or the digest). Returns 0
+ * (filled or not), or a storage error for the caller to roll back.
+ * Records of kinds that record_needs_body are never filled in: they are
+ * never stored without their body, and verify reports one that is. */
+int ledger_fill_body(ledger *l, const record *r, bool *filled, ht_err *err);
+
+/* Chain records held without their body now. */
+uint64_t ledger_bodiless_count(const ledger *l);
+
+/* Call fn for each chain record held without its body whose arrival
+ * number is above after_n, in arrival order, at most max of them (meta as
+ * for ledger_each). fn returns 0 to go on, non-zero to stop (returned). */
+int ledger_each_bodiless(ledger *l, int64_t after_n, size_t max,
+			 ledger_each_fn fn, void *ctx, ht_err *err);
+
 /* The key (and the id of the genesis or rotation record that installed it)
  * that signs origin's records at seq: the latest installed below seq.
  * HT_ENOTFOUND for seq 1 (a genesis names its own key). */
@@ -204,6 +226,7 @@ typedef enum ledger_event_kind {
 	LEDGER_EV_CONNECT,
 	LEDGER_EV_DISCONNECT,
 	LEDGER_EV_RESOLVE,      /* an operator resolved a fork */
+	LEDGER_EV_FILLED,       /* bodies filled in: held without, now whole */
 	LEDGER_EV_COUNT
 } ledger_event_kind;
 

@@ -17,7 +17,7 @@ static const char *const event_names[LEDGER_EV_COUNT] = {
     [LEDGER_EV_SENT] = "sent",	       [LEDGER_EV_REFUSED] = "refused",
     [LEDGER_EV_FORK] = "fork",	       [LEDGER_EV_GAP] = "gap",
     [LEDGER_EV_CONNECT] = "connect",   [LEDGER_EV_DISCONNECT] = "disconnect",
-    [LEDGER_EV_RESOLVE] = "resolve",
+    [LEDGER_EV_RESOLVE] = "resolve",   [LEDGER_EV_FILLED] = "filled",
 };
 
 const char *ledger_event_name(int kind)

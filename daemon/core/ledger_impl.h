@@ -26,6 +26,7 @@ struct ledger {
 	uint64_t n_records;
 	int64_t last_n; /* highest arrival number */
 	uint8_t last_arrival[32];
+	uint64_t n_bodiless; /* rows of the bodiless table (ledger_body.c) */
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
 	    *get_id, *get_fork_id, *range, *ins_term, *ins_receipt,
 	    *max_receipt, *ins_event, *bump_event, *ins_key, *key_at;
@@ -69,5 +70,18 @@ void ledger_arrival_hash(const uint8_t prev[32], int64_t n, const uint8_t *id,
 /* If r is a genesis or rotation, make its key o's current key (installed
  * by r) and return true; otherwise leave o alone and return false. */
 bool ledger_install_key(ledger_origin *o, const record *r);
+
+/* Index r's terms (or its receipt coverage) under arrival number n. */
+int ledger_index_record(ledger *l, const record *r, int64_t n, ht_err *err);
+
+/* ---- ledger_body.c ---- */
+
+/* On a writable open: list the bodiless records of a ledger written
+ * before the bodiless table (once), and count the list. */
+int ledger_body_setup(ledger *l, ht_err *err);
+/* Rows of the bodiless table now (0 when it does not exist). */
+uint64_t ledger_body_count(ledger *l);
+/* The chain record at arrival number n was stored without its body. */
+int ledger_body_note(ledger *l, int64_t n, ht_err *err);
 
 #endif

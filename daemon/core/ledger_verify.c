@@ -508,6 +508,11 @@ static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
 	if (!columns_match(st, r))
 		problem(v, record_id(r), region, seq,
 			"stored columns differ from the signed header");
+	if (record_body(r) == NULL &&
+	    record_needs_body((int)record_header(r)->kind))
+		problem(v, record_id(r), region, seq,
+			"%s record held without its body",
+			record_kind_name((int)record_header(r)->kind));
 	memset(v->sig_key, 0, RECORD_PK_BYTES);
 	verify_chain(v, r);
 	verify_receipt(v, r, n);

@@ -121,6 +121,35 @@ int node_rotate(node *n, const char *new_key_path, const uint8_t *const *certs,
 		const size_t *cert_lens, size_t n_certs,
 		uint8_t id[RECORD_ID_BYTES], ht_err *err);
 
+/* Bodies. A record of a kind that record_needs_body is refused without
+ * its body ("rotation record without its body", counted in no_body). Any
+ * other record may arrive without its body (a relay stripped it, or it
+ * was withheld); when a copy with the body comes later (same header and
+ * signature, its hash the header's body_hash), node_receive fills it in
+ * (ledger_fill_body): the verdict is SYNC_STORED, the stored hook runs
+ * for it (its content is new here), it is logged ("body filled peer=
+ * origin= seq= id=") and counted (filled), and the batch's event log gets
+ * a "filled" row. */
+
+/* Is r's body due to this node, so that a missing one should be fetched
+ * again? Every body is, for now; scope withholding and erasure will make
+ * this say no for bodies this node is not entitled to or that are gone. */
+bool node_body_due(const node *n, const record *r);
+
+/* A body this node lacks and is due, to ask neighbours for. */
+typedef struct node_missing {
+	uint8_t id[RECORD_ID_BYTES];
+	char origin[HT_REGION_LEN + 1];
+	uint64_t seq;
+	char source[RECORD_MAX_NAME + 1]; /* the peer it came from */
+	int64_t stored_ms;
+} node_missing;
+
+/* Up to max bodies this node lacks and is due, oldest arrival first (from
+ * the ledger, so a restart keeps asking). Returns how many were written
+ * to out, or a negative error. */
+int node_missing_bodies(node *n, node_missing *out, size_t max, ht_err *err);
+
 /* Counters of what node_receive refused, by reason. */
 typedef struct node_counters {
 	uint64_t decode;    /* limits, decoding, canonical form, schema */
@@ -131,6 +160,9 @@ typedef struct node_counters {
 	uint64_t gaps;
 	uint64_t held_back; /* a forked origin's records beyond its head,
 			     * refused until an operator resolves the fork */
+	uint64_t no_body;   /* a genesis, rotation, revocation, receipt or
+			     * fork record without its body */
+	uint64_t filled;    /* bodies filled in (not a refusal) */
 } node_counters;
 const node_counters *node_get_counters(const node *n);
 

@@ -289,6 +289,13 @@ static bool admit(node *n, const record *r, const pre *p, sync_result *res,
 		n->counters.decode++;
 		return false;
 	}
+	if (record_body(r) == NULL &&
+	    record_needs_body((int)record_header(r)->kind)) {
+		n->counters.no_body++;
+		ht_err_set(err, HT_EINVAL, "body", "%s record without its body",
+			   record_kind_name((int)record_header(r)->kind));
+		return false;
+	}
 	if (held_back(n, r, err)) {
 		n->counters.held_back++;
 		return false;
@@ -407,6 +414,33 @@ static void verdict_of(sync_verdict *v, const record *r, sync_result res)
 	v->seq = record_header(r)->seq;
 }
 
+/* r is held: if the held copy lacks the body r carries, fill it in.
+ * SYNC_STORED when it was filled (the stored hook runs for it: its
+ * content is new here), SYNC_DUPLICATE otherwise. */
+static sync_result fill_in(rx_batch *b, const record *r)
+{
+	char hex[2 * RECORD_ID_BYTES + 1];
+	bool filled = false;
+	ht_err err = {0};
+	if (record_body(r) == NULL)
+		return SYNC_DUPLICATE;
+	int rc = ledger_fill_body(b->n->ledger, r, &filled, &err);
+	if (rc != 0) {
+		b->rc = rc;
+		b->err = err;
+		return SYNC_DUPLICATE;
+	}
+	if (!filled)
+		return SYNC_DUPLICATE;
+	b->n->counters.filled++;
+	log_info(b->n->log, "body filled peer=%s origin=%s seq=%llu id=%s",
+		 b->peer, record_header(r)->origin_region,
+		 (unsigned long long)record_header(r)->seq,
+		 util_hex(record_id(r), RECORD_ID_BYTES, hex));
+	node_batch_note(&b->bl, LEDGER_EV_FILLED, r, "");
+	return SYNC_STORED;
+}
+
 /* One envelope (parsed ahead in p, taken here): key, signature, chain
  * rules, and its rows. */
 static void receive_one(rx_batch *b, size_t len, pre *p, sync_verdict *v)
@@ -416,8 +450,10 @@ static void receive_one(rx_batch *b, size_t len, pre *p, sync_verdict *v)
 	record *r = p->r;
 	sync_result res = SYNC_DUPLICATE;
 	p->r = NULL;
-	if ((r == NULL || !is_held(b->n, r)) && /* held: verified when stored */
-	    admit(b->n, r, p, &res, &err))
+	bool held = r != NULL && is_held(b->n, r);
+	if (held) /* verified when stored: only its body may be new */
+		res = fill_in(b, r);
+	else if (admit(b->n, r, p, &res, &err))
 		res = append(b, r, &err);
 	if (res == SYNC_GAP)
 		node_batch_note(&b->bl, LEDGER_EV_GAP, r, "");

@@ -991,6 +991,21 @@ bool record_is_genesis(const record *r)
 	return r->hdr->kind == HUTONG__KIND__KIND_GENESIS;
 }
 
+bool record_needs_body(int kind)
+{
+	switch (kind) {
+	case HUTONG__KIND__KIND_GENESIS:
+	case HUTONG__KIND__KIND_ROTATION:
+	case HUTONG__KIND__KIND_REVOCATION:
+	case HUTONG__KIND__KIND_RECEIPT:
+	case HUTONG__KIND__KIND_FORK:
+		/* policy, grant and erasure records join here */
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool record_key_change(const record *r, const uint8_t **pk,
 		       const ProtobufCBinaryData **certs, size_t *n_certs)
 {

@@ -117,6 +117,12 @@ const uint8_t *record_header_bytes(const record *r, size_t *len);
 const uint8_t *record_signature(const record *r);   /* RECORD_SIG_BYTES */
 bool record_is_genesis(const record *r);
 
+/* Does a record of this kind carry trust or protocol state in its body
+ * (genesis, rotation, revocation, receipt, fork; the policy, grant and
+ * erasure kinds to come join it)? Such a record is never taken or stored
+ * without its body: its header alone would change nothing it should. */
+bool record_needs_body(int kind);
+
 /* The key and certificates a genesis or rotation record installs for its
  * origin; false for other kinds or a withheld body. */
 bool record_key_change(const record *r, const uint8_t **pk,

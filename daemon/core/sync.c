@@ -245,6 +245,21 @@ static int check_want(const sync_msg *m, ht_err *err)
 
 static int check_ping(const sync_msg *m, ht_err *err) { return 0; }
 
+static int check_fetch(const sync_msg *m, ht_err *err)
+{
+	const Hutong__Fetch *f = m->fetch;
+	if (f->n_ids == 0 || f->n_ids > SYNC_FETCH_MAX)
+		return ht_err_set(err, HT_ELIMIT, "fetch.ids",
+				  "%zu ids, must be 1 to %d", f->n_ids,
+				  SYNC_FETCH_MAX);
+	for (size_t i = 0; i < f->n_ids; i++)
+		if (f->ids[i].len != RECORD_ID_BYTES)
+			return ht_err_set(err, HT_EINVAL, "fetch.ids",
+					  "[%zu]: must be %d bytes", i,
+					  RECORD_ID_BYTES);
+	return 0;
+}
+
 /* The oneof member, whichever it is (all are message pointers). */
 static const ProtobufCMessage *msg_body(const sync_msg *m)
 {
@@ -261,6 +276,8 @@ static const ProtobufCMessage *msg_body(const sync_msg *m)
 		return &m->want->base;
 	case HUTONG__SYNC_MESSAGE__MSG_PING:
 		return &m->ping->base;
+	case HUTONG__SYNC_MESSAGE__MSG_FETCH:
+		return &m->fetch->base;
 	default:
 		return NULL;
 	}
@@ -277,6 +294,7 @@ static const struct msg_kind {
     {HUTONG__SYNC_MESSAGE__MSG_ACK, "ack", check_ack},
     {HUTONG__SYNC_MESSAGE__MSG_WANT, "want", check_want},
     {HUTONG__SYNC_MESSAGE__MSG_PING, "ping", check_ping},
+    {HUTONG__SYNC_MESSAGE__MSG_FETCH, "fetch", check_fetch},
 };
 
 static const struct msg_kind *msg_kind_of(const sync_msg *m)
@@ -782,6 +800,57 @@ static int on_want(sync_sender *s, const sync_msg *m, ht_err *err)
 	return 0;
 }
 
+/* The envelope of id as held, into env[*n], when it is a chain record
+ * with its body (the buffer is the caller's to free). */
+static void fetch_one(sync_sender *s, const ProtobufCBinaryData *id,
+		      ProtobufCBinaryData *env, size_t *n)
+{
+	record *r = NULL;
+	ledger_meta m;
+	size_t len;
+	if (ledger_get(s->ss.ops.ledger, id->data, &r, &m, NULL) != 0)
+		return;
+	const uint8_t *b = record_bytes(r, &len);
+	if (!m.fork && record_body(r) != NULL &&
+	    (env[*n].data = malloc(len)) != NULL) {
+		memcpy(env[*n].data, b, len);
+		env[*n].len = len;
+		(*n)++;
+	}
+	record_free(&r);
+}
+
+/* A Fetch: the full envelopes of the ids asked for that we hold with
+ * their body, in one Records message within the credit window (they are
+ * in flight like any others, and the Ack returns them). */
+static int on_fetch(sync_sender *s, const sync_msg *m, ht_err *err)
+{
+	const Hutong__Fetch *f = m->fetch;
+	ProtobufCBinaryData env[SYNC_FETCH_MAX];
+	size_t n = 0;
+	(void)err;
+	if (s->state != S_OPEN) /* it crossed our Hello: asked again later */
+		return 0;
+	uint64_t room = s->window - in_flight(s);
+	for (size_t i = 0; i < f->n_ids && n < room; i++)
+		fetch_one(s, &f->ids[i], env, &n);
+	log_debug(s->ss.ops.log, "fetch peer=%s asked=%zu sent=%zu",
+		  s->ss.peer, f->n_ids, n);
+	Hutong__Records rec = HUTONG__RECORDS__INIT;
+	sync_msg out = HUTONG__SYNC_MESSAGE__INIT;
+	rec.envelopes = env;
+	rec.n_envelopes = n;
+	out.msg_case = HUTONG__SYNC_MESSAGE__MSG_RECORDS;
+	out.records = &rec;
+	if (n > 0 && send_msg(&s->ss, &out) == 0) {
+		s->total_sent += n;
+		s->ss.stats.sent += n;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(env[i].data);
+	return 0;
+}
+
 typedef int (*sender_fn)(sync_sender *s, const sync_msg *m, ht_err *err);
 
 static const struct {
@@ -791,6 +860,7 @@ static const struct {
     {HUTONG__SYNC_MESSAGE__MSG_WELCOME, on_welcome},
     {HUTONG__SYNC_MESSAGE__MSG_ACK, on_ack},
     {HUTONG__SYNC_MESSAGE__MSG_WANT, on_want},
+    {HUTONG__SYNC_MESSAGE__MSG_FETCH, on_fetch},
 };
 
 static int sender_dispatch(sync_sender *s, const sync_msg *m, ht_err *err)
@@ -922,6 +992,13 @@ typedef struct gap_origin {
 	int64_t want_at;
 } gap_origin;
 
+/* An id this receiver asked its sender for, and when (sync_receiver_fetch). */
+typedef struct fetch_memo {
+	uint8_t id[RECORD_ID_BYTES];
+	int64_t at_ms;
+	bool used;
+} fetch_memo;
+
 struct sync_receiver {
 	session ss;
 	bool hello;	  /* Hello accepted this session */
@@ -932,6 +1009,8 @@ struct sync_receiver {
 	int64_t now;
 	size_t stored; /* newly stored during the current frame */
 	sync_sender *pair;
+	fetch_memo fetched[SYNC_FETCH_MEMO]; /* ids asked for lately */
+	size_t fetch_next;
 };
 
 static uint64_t head_of(const sync_receiver *r, const char *origin)
@@ -1416,3 +1495,52 @@ const sync_stats *sync_receiver_stats(const sync_receiver *r)
 }
 
 void sync_receiver_pair(sync_receiver *r, sync_sender *s) { r->pair = s; }
+
+/* ---- receiver: asking for missing bodies ---- */
+
+/* Was id asked for from this peer within SYNC_FETCH_MS? */
+static bool fetched_lately(const sync_receiver *r, const uint8_t *id,
+			   int64_t now_ms)
+{
+	for (size_t i = 0; i < SYNC_FETCH_MEMO; i++)
+		if (r->fetched[i].used &&
+		    now_ms - r->fetched[i].at_ms < SYNC_FETCH_MS &&
+		    memcmp(r->fetched[i].id, id, RECORD_ID_BYTES) == 0)
+			return true;
+	return false;
+}
+
+static void fetched_note(sync_receiver *r, const uint8_t *id, int64_t now_ms)
+{
+	fetch_memo *f = &r->fetched[r->fetch_next++ % SYNC_FETCH_MEMO];
+	memcpy(f->id, id, RECORD_ID_BYTES);
+	f->at_ms = now_ms;
+	f->used = true;
+}
+
+int sync_receiver_fetch(sync_receiver *r, const uint8_t (*ids)[RECORD_ID_BYTES],
+			size_t n, int64_t now_ms)
+{
+	ProtobufCBinaryData want[SYNC_FETCH_MAX];
+	size_t k = 0;
+	if (r == NULL || !r->hello)
+		return 0;
+	for (size_t i = 0; i < n && k < SYNC_FETCH_MAX; i++)
+		if (!fetched_lately(r, ids[i], now_ms))
+			want[k++] = (ProtobufCBinaryData){RECORD_ID_BYTES,
+							  (uint8_t *)ids[i]};
+	if (k == 0)
+		return 0;
+	Hutong__Fetch f = HUTONG__FETCH__INIT;
+	sync_msg m = HUTONG__SYNC_MESSAGE__INIT;
+	f.ids = want;
+	f.n_ids = k;
+	m.msg_case = HUTONG__SYNC_MESSAGE__MSG_FETCH;
+	m.fetch = &f;
+	if (send_msg(&r->ss, &m) != 0)
+		return 0;
+	for (size_t i = 0; i < k; i++)
+		fetched_note(r, want[i].data, now_ms);
+	log_debug(r->ss.ops.log, "fetch peer=%s ids=%zu", r->ss.peer, k);
+	return (int)k;
+}

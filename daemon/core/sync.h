@@ -45,6 +45,9 @@
 #define SYNC_WANT_MS 1000                 /* at most one Want per origin per this */
 #define SYNC_RETRY_MS 100                 /* retry a send the channel refused */
 #define SYNC_REWIND_MAX_MS 30000          /* longest back-off between rewinds */
+#define SYNC_FETCH_MAX 64                 /* ids in one Fetch */
+#define SYNC_FETCH_MS 3000                /* ask one peer for one id at most this often */
+#define SYNC_FETCH_MEMO 256               /* ids a receiver remembers asking for */
 
 /* What the node did with one envelope from a peer. */
 typedef enum sync_result {
@@ -156,5 +159,13 @@ const sync_stats *sync_receiver_stats(const sync_receiver *r);
  * past it, so records are not echoed back on the link they came from. s may
  * be NULL to unpair; the caller unpairs (or frees r) before freeing s. */
 void sync_receiver_pair(sync_receiver *r, sync_sender *s);
+
+/* Ask the peer for the full envelopes of records held here without their
+ * body (node_missing_bodies): one Fetch with those of ids[0..n) not asked
+ * of this peer within SYNC_FETCH_MS, at most SYNC_FETCH_MAX. The answer
+ * comes as Records (node_receive fills the bodies in). Returns how many
+ * ids were asked for (0 before Hello, or when the channel is full). */
+int sync_receiver_fetch(sync_receiver *r, const uint8_t (*ids)[RECORD_ID_BYTES],
+			size_t n, int64_t now_ms);
 
 #endif

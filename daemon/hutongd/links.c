@@ -112,6 +112,7 @@ struct links {
 	void *router_mon;	   /* the server's connection events */
 	uint64_t handshake_failed; /* inbound, before ZAP: not our protocol */
 	uint64_t closed_unlinked;  /* inbound, closed before a first frame */
+	int64_t fetch_at;	   /* next ask for missing bodies */
 };
 
 static int64_t now_ms(const links *l)
@@ -1084,6 +1085,40 @@ long links_next_ms(links *l, long cap)
 	return t;
 }
 
+/* ---- missing bodies (docs/bodies.md) ---- */
+
+#define LINK_FETCH_MS 5000	    /* how often missing bodies are asked for */
+#define LINK_FETCH_SOURCE_MS 60000 /* the peer a body came without: later */
+
+/* Ask peer p for the missing bodies in m[0..n): not the one it came from
+ * bodiless until LINK_FETCH_SOURCE_MS have passed (it may ask again). The
+ * receiver rate-limits each id per peer (SYNC_FETCH_MS). */
+static void fetch_from(lpeer *p, const node_missing *m, size_t n, int64_t now)
+{
+	uint8_t ids[SYNC_FETCH_MAX][RECORD_ID_BYTES];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < SYNC_FETCH_MAX; i++)
+		if (strcmp(m[i].source, p->id.name) != 0 ||
+		    now - m[i].stored_ms >= LINK_FETCH_SOURCE_MS)
+			memcpy(ids[k++], m[i].id, RECORD_ID_BYTES);
+	if (k > 0)
+		sync_receiver_fetch(p->rx, (const uint8_t(*)[RECORD_ID_BYTES])ids,
+				    k, now);
+}
+
+static void fetch_bodies(links *l, int64_t now)
+{
+	node_missing m[SYNC_FETCH_MAX];
+	ht_err err = {0};
+	int n = node_missing_bodies(l->node, m, SYNC_FETCH_MAX, &err);
+	if (n < 0)
+		log_warn(l->log, "missing bodies: read failed error=\"%s\"",
+			 err.msg);
+	for (size_t i = 0; n > 0 && i < l->n_peers; i++)
+		if (l->peers[i]->rx != NULL)
+			fetch_from(l->peers[i], m, (size_t)n, now);
+}
+
 void links_tick(links *l)
 {
 	int64_t now = now_ms(l);
@@ -1098,6 +1133,10 @@ void links_tick(links *l)
 			p->redial_at = 0;
 			dealer_open(l, p);
 		}
+	}
+	if (now >= l->fetch_at) {
+		fetch_bodies(l, now);
+		l->fetch_at = now + LINK_FETCH_MS;
 	}
 	settle(l);
 	if (now >= l->recheck_at)

@@ -9,13 +9,16 @@
  * refuses a send, forged envelopes slipped into Records frames, link cuts
  * and heals, node crashes (sessions and node freed: what was committed
  * stays in the ledger file, everything in flight and in memory is lost)
- * and restarts, and per-node clock skew and drift (the ht_clock each node
- * is given). Records are submitted at random nodes throughout. Then the
+ * and restarts, per-node clock skew and drift (the ht_clock each node
+ * is given), and on half the seeds one node that strips the bodies of the
+ * records it relays (all but genesis bodies, so trust records are refused
+ * and ordinary ones stored bodiless, then fetched again and filled in). Records are submitted at random nodes throughout. Then the
  * faults stop (links heal, nodes restart, no more loss) and the federation
  * runs until every node holds the same ledger digest, or SETTLE_MS passes.
  *
  * A seed passes when: all digests are equal, every record whose
- * node_submit said stored is present at every node, every node's
+ * node_submit said stored is present at every node with its body, every
+ * node's
  * ledger_verify is clean (so no forged record was stored anywhere), no
  * origin is flagged forked, and no honest session ever saw a bad frame.
  * A failing seed prints the seed, the command that replays it and the last
@@ -391,11 +394,12 @@ typedef struct faults {
 	int64_t delay_min, delay_max;
 	double loss, dup, busy, forge;
 	int crashes, cuts, submits;
+	int stripper; /* the node that strips relayed bodies, or -1 */
 } faults;
 
 typedef struct counters {
 	uint64_t frames, lost, duplicated, busy, forged, stale, bad_frames;
-	uint64_t crashes, restarts, cuts, submitted;
+	uint64_t crashes, restarts, cuts, submitted, stripped;
 	uint64_t received, stored, duplicates, refused; /* all receivers */
 } counters;
 
@@ -637,6 +641,47 @@ static void post(sim *s, const port *p, const uint8_t *buf, size_t len)
 	s->c.frames++;
 }
 
+/* The fault "a relay strips bodies": the Records frame buf as the
+ * stripping node sends it, each relayed record (another origin's, not a
+ * genesis) without its body. NULL when nothing was stripped. */
+static uint8_t *strip_frame(sim *s, const uint8_t *buf, size_t len,
+			    const char *own, size_t *out_len)
+{
+	Hutong__SyncMessage *m = hutong__sync_message__unpack(NULL, len, buf);
+	uint8_t *out = NULL;
+	size_t n = 0;
+	for (size_t i = 0; m && m->msg_case == HUTONG__SYNC_MESSAGE__MSG_RECORDS &&
+			   i < m->records->n_envelopes;
+	     i++) {
+		ProtobufCBinaryData *src = &m->records->envelopes[i];
+		Hutong__Envelope *e =
+		    hutong__envelope__unpack(NULL, src->len, src->data);
+		Hutong__Header *h =
+		    e ? hutong__header__unpack(NULL, e->header.len,
+					       e->header.data)
+		      : NULL;
+		if (h && e->body.len > 0 && strcmp(h->origin_region, own) != 0 &&
+		    h->kind != HUTONG__KIND__KIND_GENESIS) {
+			e->body.len = 0;
+			src->len = hutong__envelope__pack(e, src->data);
+			n++; /* shorter: fits where it was; freed with m */
+		}
+		if (h)
+			hutong__header__free_unpacked(h, NULL);
+		if (e)
+			hutong__envelope__free_unpacked(e, NULL);
+	}
+	if (n > 0) {
+		*out_len = protobuf_c_message_get_packed_size(&m->base);
+		out = malloc(*out_len);
+		protobuf_c_message_pack(&m->base, out);
+		s->c.stripped += n;
+	}
+	if (m)
+		hutong__sync_message__free_unpacked(m, NULL);
+	return out;
+}
+
 /* sync_send_fn: the channel, with the seed's faults. */
 static int sim_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -657,6 +702,10 @@ static int sim_send(void *ctx, const uint8_t *buf, size_t len)
 	uint8_t *forged = p->dir == 0 && !s->calm && chance(s, s->f.forge)
 			      ? forge_frame(s, buf, len, &flen)
 			      : NULL;
+	if (forged == NULL && p->dir == 0 && !s->calm &&
+	    c->from == s->f.stripper)
+		forged = strip_frame(s, buf, len, s->nodes[c->from].region,
+				     &flen);
 	post(s, p, forged ? forged : buf, forged ? flen : len);
 	if (!s->calm && chance(s, s->f.dup)) {
 		post(s, p, forged ? forged : buf, forged ? flen : len);
@@ -798,6 +847,7 @@ static void draw_faults(sim *s)
 	f->crashes = (int)below(s, n / 4 + 3);
 	f->cuts = (int)below(s, s->n_links / 3 + 3);
 	f->submits = (int)(n < 40 ? 40 : n / 3) + (int)below(s, 20);
+	f->stripper = chance(s, 0.5) ? (int)below(s, n) : -1;
 }
 
 static void node_setup(sim *s, const topo *t, int i, const char *keys)
@@ -865,11 +915,12 @@ static int sim_setup(sim *s, const topo *t, const char *keys)
 	draw_faults(s);
 	trace(s,
 	      "seed %llu: %zu nodes %zu links delay=%lld-%lldms loss=%.3f "
-	      "dup=%.3f busy=%.3f forge=%.3f crashes=%d cuts=%d submits=%d",
+	      "dup=%.3f busy=%.3f forge=%.3f crashes=%d cuts=%d submits=%d "
+	      "stripper=%d",
 	      (unsigned long long)s->seed, s->n_nodes, s->n_links,
 	      (long long)s->f.delay_min, (long long)s->f.delay_max, s->f.loss,
 	      s->f.dup, s->f.busy, s->f.forge, s->f.crashes, s->f.cuts,
-	      s->f.submits);
+	      s->f.submits, s->f.stripper);
 	for (size_t i = 0; i < s->n_nodes; i++)
 		if (node_start(s, (int)i) != 0)
 			return -1;
@@ -938,9 +989,29 @@ static void on_deliver(sim *s, event *e)
 		pump_node(s, to);
 }
 
+/* Node i asks each neighbour for the bodies it lacks (as links.c does). */
+static void fetch_bodies(sim *s, int i)
+{
+	snode *nd = &s->nodes[i];
+	node_missing m[SYNC_FETCH_MAX];
+	uint8_t ids[SYNC_FETCH_MAX][RECORD_ID_BYTES];
+	int n = nd->n ? node_missing_bodies(nd->n, m, SYNC_FETCH_MAX, NULL) : 0;
+	for (int k = 0; k < n; k++)
+		memcpy(ids[k], m[k].id, RECORD_ID_BYTES);
+	for (size_t k = 0; n > 0 && k < nd->n_links; k++) {
+		slink *l = &s->links[nd->links[k]];
+		chan *c = &l->c[1 - chan_from(l, i)]; /* its receiver is i */
+		if (c->up)
+			sync_receiver_fetch(c->rcv,
+					    (const uint8_t(*)[RECORD_ID_BYTES])ids,
+					    (size_t)n, wall(s, i));
+	}
+}
+
 static void on_tick(sim *s, int i)
 {
 	snode *nd = &s->nodes[i];
+	fetch_bodies(s, i);
 	for (size_t k = 0; nd->n && k < nd->n_links; k++) {
 		slink *l = &s->links[nd->links[k]];
 		chan *c = &l->c[chan_from(l, i)];
@@ -1048,7 +1119,8 @@ static bool converged(sim *s)
 		ledger *l = node_ledger(s->nodes[i].n);
 		ledger_digest(l, d);
 		if (memcmp(d, d0, sizeof(d)) != 0 ||
-		    ledger_record_count(l) != want)
+		    ledger_record_count(l) != want ||
+		    ledger_bodiless_count(l) != 0) /* every due body arrived */
 			return false;
 	}
 	return true;
@@ -1203,14 +1275,14 @@ static void report_seed(const sim *s)
 	const counters *c = &s->c;
 	printf("seed %llu ok: %zu nodes, %llu records, converged %.1f s after "
 	       "the faults; frames=%llu lost=%llu dup=%llu busy=%llu "
-	       "forged=%llu crashes=%llu cuts=%llu; records received=%llu "
-	       "stored=%llu duplicates=%llu refused=%llu\n",
+	       "forged=%llu stripped=%llu crashes=%llu cuts=%llu; records "
+	       "received=%llu stored=%llu duplicates=%llu refused=%llu\n",
 	       (unsigned long long)s->seed, s->n_nodes,
 	       (unsigned long long)(s->n_nodes + c->submitted),
 	       (double)s->converged_ms / 1000.0, (unsigned long long)c->frames,
 	       (unsigned long long)c->lost, (unsigned long long)c->duplicated,
 	       (unsigned long long)c->busy, (unsigned long long)c->forged,
-	       (unsigned long long)c->crashes, (unsigned long long)c->cuts,
+	       (unsigned long long)c->stripped, (unsigned long long)c->crashes, (unsigned long long)c->cuts,
 	       (unsigned long long)c->received, (unsigned long long)c->stored,
 	       (unsigned long long)c->duplicates,
 	       (unsigned long long)c->refused);

@@ -1326,6 +1326,157 @@ out:
 
 /* ---- 10. a node whose own certificate is not good does not start ---- */
 
+/* ---- bodies stripped by a relay (issue 11) ---- */
+
+/* Records first..last of region from `from`, each without its body but
+ * the genesis, as a stripping relay forwards them. */
+static size_t relay_stripped(site *from, site *to, const char *region,
+			     uint64_t first, uint64_t last, sync_result *res)
+{
+	record *r[MAX_RELAY] = {0};
+	const uint8_t *env[MAX_RELAY] = {0};
+	size_t len[MAX_RELAY] = {0}, n = 0;
+	for (uint64_t seq = first; seq <= last && n < MAX_RELAY; seq++) {
+		record *full = fetch(from, region, seq);
+		if (full == NULL)
+			break;
+		r[n] = seq == 1 ? full : record_without_body(full);
+		if (seq != 1)
+			record_free(&full);
+		env[n] = record_bytes(r[n], &len[n]);
+		n++;
+	}
+	receive(to, "relay", env, len, n, res);
+	for (size_t i = 0; i < n; i++)
+		record_free(&r[i]);
+	return n;
+}
+
+static int submit_alert(site *s, const char *org, ht_err *err)
+{
+	Hutong__FleeingOrganization fo = HUTONG__FLEEING_ORGANIZATION__INIT;
+	Hutong__Body body = HUTONG__BODY__INIT;
+	fo.org_id = (char *)org;
+	fo.name = "Stripped Trading Co";
+	fo.last_seen_region = "320100";
+	body.content_case = HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION;
+	body.fleeing_organization = &fo;
+	return submit_body(s, &body, err);
+}
+
+/* The stored hook: alerts with their body that reached the node. */
+static void count_alerts(void *ctx, const record *r)
+{
+	if (record_header(r)->kind == HUTONG__KIND__KIND_FLEEING_ORGANIZATION &&
+	    record_body(r) != NULL)
+		(*(int *)ctx)++;
+}
+
+static int count_row(void *ctx, const record *r, const ledger_meta *m)
+{
+	(void)r;
+	(void)m;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void count_problem(void *ctx, const uint8_t *id, const char *region,
+			  uint64_t seq, const char *reason)
+{
+	(void)id;
+	fprintf(stderr, "  verify: %s seq %llu: %s\n", region,
+		(unsigned long long)seq, reason);
+	(*(int *)ctx)++;
+}
+
+static void test_stripped_bodies(void)
+{
+	ht_err err;
+	sync_result res[8];
+	uint8_t id[RECORD_ID_BYTES], k2[RECORD_PK_BYTES];
+	pki_chain c2 = {0};
+	pki_identity id2;
+	node_missing miss[8];
+	int alerts = 0, terms = 0, problems = 0;
+	site a;
+	site_init(&a, "a12", "nanjing", "320100");
+	site_certify(&a, "p32");
+	cert_for(&a, "new", "new", "p32", "320100", &c2, &id2);
+	key_pk(F(&a, "new.key"), k2);
+	site_open(&a, "ledger.db", national_store());
+	open_b("t12.db");
+	if (a.n == NULL || recv_b.n == NULL)
+		goto out;
+	node_set_stored_hook(recv_b.n, count_alerts, &alerts);
+	CHECK_EQ_INT(submit_intel(&a, "a lead", &err), 0);
+	CHECK_EQ_INT(submit_alert(&a, "ORG-STRIP", &err), 0);
+	CHECK_EQ_INT(rotate(&a, "new", &c2, id, &err), 0);
+	a.now += 1000;
+	CHECK_EQ_INT(submit_intel(&a, "signed with the new key", &err), 0);
+
+	/* the relay strips every body but the genesis's */
+	size_t mark = log_mark(&recv_b);
+	CHECK_EQ_INT(relay_stripped(&a, &recv_b, "320100", 1, 5, res), 5);
+	CHECK(res[0] == SYNC_STORED && res[1] == SYNC_STORED &&
+	      res[2] == SYNC_STORED);
+	CHECK_EQ_INT(res[3], SYNC_REFUSED);
+	/* seq 5 is signed by the key seq 4 installs: refused for now */
+	CHECK(res[4] == SYNC_GAP || res[4] == SYNC_REFUSED);
+	CHECK_HAS(log_since(&recv_b, mark),
+		  "refused peer=relay origin=320100 seq=4");
+	CHECK_HAS(log_since(&recv_b, mark), "rotation record without its body");
+	CHECK_EQ_INT(node_get_counters(recv_b.n)->no_body, 1);
+	CHECK_EQ_INT(alerts, 0);
+	CHECK_EQ_INT(ledger_bodiless_count(node_ledger(recv_b.n)), 2);
+	CHECK_EQ_INT(node_missing_bodies(recv_b.n, miss, 8, &err), 2);
+	CHECK_EQ_INT(miss[0].seq, 2);
+	CHECK_EQ_INT(miss[1].seq, 3);
+	CHECK_STR(miss[0].source, "relay");
+	CHECK_EQ_INT(ledger_each_term(node_ledger(recv_b.n), "org:ORG-STRIP",
+				      count_row, &terms, &err),
+		     0);
+	CHECK_EQ_INT(terms, 0);
+
+	/* the honest full copy fills the bodies in and the rotation lands */
+	mark = log_mark(&recv_b);
+	CHECK_EQ_INT(relay(&a, &recv_b, "320100", 1, 5, res), 5);
+	CHECK_EQ_INT(res[0], SYNC_DUPLICATE);
+	for (int i = 1; i < 5; i++)
+		CHECK_EQ_INT(res[i], SYNC_STORED);
+	CHECK_HAS(log_since(&recv_b, mark),
+		  "body filled peer=nanjing origin=320100 seq=2");
+	CHECK_EQ_INT(node_get_counters(recv_b.n)->filled, 2);
+	CHECK_EQ_INT(alerts, 1); /* the alert runs once its content is here */
+	CHECK_EQ_INT(ledger_bodiless_count(node_ledger(recv_b.n)), 0);
+	CHECK_EQ_INT(node_missing_bodies(recv_b.n, miss, 8, &err), 0);
+	const ledger_origin *o =
+	    ledger_origin_find(node_ledger(recv_b.n), "320100");
+	CHECK(o != NULL && o->seq == 5 && memcmp(o->key, k2, sizeof(k2)) == 0);
+	record *r = fetch(&recv_b, "320100", 3);
+	CHECK(r != NULL && record_body(r) != NULL);
+	record_free(&r);
+	CHECK_EQ_INT(ledger_each_term(node_ledger(recv_b.n), "org:ORG-STRIP",
+				      count_row, &terms, &err),
+		     0);
+	CHECK_EQ_INT(terms, 1);
+	/* a third copy is a plain duplicate */
+	CHECK_EQ_INT(relay(&a, &recv_b, "320100", 2, 3, res), 2);
+	CHECK(res[0] == SYNC_DUPLICATE && res[1] == SYNC_DUPLICATE);
+	CHECK_EQ_INT(node_get_counters(recv_b.n)->filled, 2);
+	CHECK_EQ_INT(ledger_verify(node_ledger(recv_b.n), count_problem,
+				   &problems, &err),
+		     0);
+	CHECK_EQ_INT(problems, 0);
+	CHECK(record_needs_body(HUTONG__KIND__KIND_REVOCATION));
+	CHECK(record_needs_body(HUTONG__KIND__KIND_RECEIPT));
+	CHECK(record_needs_body(HUTONG__KIND__KIND_FORK));
+	CHECK(!record_needs_body(HUTONG__KIND__KIND_FLEEING_ORGANIZATION));
+out:
+	pki_chain_clear(&c2);
+	site_close(&recv_b);
+	site_free(&a);
+}
+
 static void test_open_refusals(void)
 {
 	ht_err err;
@@ -1422,6 +1573,7 @@ int main(void)
 	test_rotation();
 	test_batch_rotation();
 	test_open_refusals();
+	test_stripped_bodies();
 	test_revoked_province_ca(); /* last: revokes Jiangsu CA 2 */
 	site_free(&recv_b);
 	char cmd[4200];
