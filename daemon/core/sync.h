@@ -45,6 +45,7 @@
 #define SYNC_WANT_MS 1000                 /* at most one Want per origin per this */
 #define SYNC_RETRY_MS 100                 /* retry a send the channel refused */
 #define SYNC_REWIND_MAX_MS 30000          /* longest back-off between rewinds */
+#define SYNC_REFUSE_SENDS 3               /* sends of one record: "peer refuses" */
 
 /* What the node did with one envelope from a peer. */
 typedef enum sync_result {
@@ -110,6 +111,13 @@ typedef struct sync_stats {
 	uint64_t bytes_received; /* frames from the peer, as they came */
 	uint64_t frames_sent;
 	uint64_t frames_received;
+	/* Sender: records the peer refuses, that is records sent
+	 * SYNC_REFUSE_SENDS times without the peer's frontier for their
+	 * origin passing them (each counted once), and the last of them. */
+	uint64_t refused_by_peer;
+	char last_refused_origin[HT_REGION_LEN + 1]; /* "" when none */
+	uint64_t last_refused_seq;
+	uint8_t last_refused_id[RECORD_ID_BYTES]; /* zero when not read */
 } sync_stats;
 
 typedef struct sync_sender sync_sender;
