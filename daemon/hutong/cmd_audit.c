@@ -618,9 +618,11 @@ static int check_args(cli *c, const audit_sub *s, const cli_opts *o)
 static int ask(cli *c, const audit_sub *s, const cli_opts *o)
 {
 	audit_ask q = {.o = o};
-	if (s->id_arg && cli_parse_id(c, o->args[0], q.id) != 0)
-		return CLI_USAGE;
-	int rc = cli_read(c, s->fn, &q);
+	int rc = s->id_arg ? cli_resolve_id(c, NULL, "ID", o->args[0], q.id)
+			   : 0;
+	if (rc != 0)
+		return rc;
+	rc = cli_read(c, s->fn, &q);
 	if (rc == CLI_OK && fflush(stdout) != 0)
 		return cli_fail(c, "write failed: %s", strerror(errno));
 	return rc;

@@ -87,9 +87,9 @@ static int parse_resolve(cli *c, int argc, char **argv, cli_opts *o,
 		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
 	if (cli_parse_region(c, "CODE", o->args[0]) != 0)
 		return CLI_USAGE;
-	if (cli_parse_id(c, o->keep, keep) != 0)
-		return CLI_USAGE;
-	return cli_conf(c) != 0 ? CLI_FAIL : 0;
+	if ((rc = cli_conf(c)) != 0)
+		return rc;
+	return cli_resolve_id(c, NULL, "--keep", o->keep, keep);
 }
 
 static void resolved(const cli_opts *o, const char *via)

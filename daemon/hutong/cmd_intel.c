@@ -127,8 +127,8 @@ static int intel_show_cmd(cli *c, int argc, char **argv)
 {
 	intel_show a = {0};
 	int rc = cli_view_parse(c, argc, argv, &intel_show_spec, &a.o);
-	if (rc == 0 && cli_parse_id(c, a.o.args[0], a.id) != 0)
-		rc = CLI_USAGE;
+	if (rc == 0)
+		rc = cli_resolve_id(c, NULL, "ID", a.o.args[0], a.id);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	return cli_read(c, intel_show_run, &a);

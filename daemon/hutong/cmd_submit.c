@@ -265,15 +265,16 @@ static int put_time(cli *c, const flagdef *f, const char *arg, json_t *dst)
 static int put_id(cli *c, const flagdef *f, const char *arg, json_t *dst)
 {
 	uint8_t id[RECORD_ID_BYTES];
-	if (util_unhex(arg, id, sizeof(id)) != 0)
-		return cli_usage(c,
-				 "--%s: must be a 64-hex-digit record "
-				 "id, got '%.80s'",
-				 f->flag, arg);
+	char what[40], hex[CLI_HEX_ID];
+	snprintf(what, sizeof(what), "--%s", f->flag);
+	int rc = cli_resolve_id(c, NULL, what, arg, id);
+	if (rc != 0)
+		return rc;
+	util_hex(id, RECORD_ID_BYTES, hex);
 	if (f->type == F_IDS)
-		push(dst, f->key, json_string(arg));
+		push(dst, f->key, json_string(hex));
 	else
-		json_object_set_new(dst, f->key, json_string(arg));
+		json_object_set_new(dst, f->key, json_string(hex));
 	return 0;
 }
 
