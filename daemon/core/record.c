@@ -777,6 +777,7 @@ static int build_bytes(const Hutong__Submission *sub, const Hutong__Body *body,
 	h.scope = sub->scope;
 	h.body_hash.data = hash;
 	h.body_hash.len = sizeof(hash);
+	h.ref = sub->ref;
 	if ((hbytes = pack(&h.base, &hlen)) == NULL)
 		goto out;
 	if ((rc = sign(sign_ctx, hbytes, hlen, sig)) != 0)
@@ -1003,10 +1004,16 @@ void record_terms(const record *r, record_term_fn fn, void *ctx)
 	/* On the stack (10 KiB): an allocation failure here would silently
 	 * leave a stored record out of the term index. */
 	terms t;
-	if (r->body == NULL)
-		return;
 	t.fn = fn;
 	t.ctx = ctx;
 	t.n = 0;
+	if (r->hdr->ref != NULL && r->hdr->ref[0] != '\0') {
+		char key[RECORD_MAX_TERM];
+		snprintf(key, sizeof(key), "%s:%s", r->hdr->author,
+			 r->hdr->ref);
+		term_add(&t, "ref", key);
+	}
+	if (r->body == NULL)
+		return;
 	terms_body(&t, r->body);
 }

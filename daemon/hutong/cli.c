@@ -434,6 +434,8 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta)
 		: json_null());
 	json_object_set_new(j, "created", cli_time_json(h->created_ms));
 	json_object_set_new(j, "author", json_string(h->author));
+	if (h->ref != NULL && h->ref[0] != '\0')
+		json_object_set_new(j, "ref", json_string(h->ref));
 	json_object_set_new(j, "kind", json_string(record_kind_name(h->kind)));
 	json_object_set_new(j, "scope", json_string(scope_name(h->scope)));
 	json_object_set_new(
