@@ -557,7 +557,8 @@ static const audit_sub subs[] = {
      "Who originated record ID (origin, node, author, created), when and\n"
      "from which peer this node stored it, and for every node of the\n"
      "federation the earliest of its signed receipts that covers the record\n"
-     "(or that none does yet). csv: one row per node."},
+     "(or that none does yet). csv: one row per node. ID: 64 hex digits\n"
+     "or a unique prefix of at least 8."},
     {"origin", ask_origin, 1, false, "su", true,
      "audit origin CODE [--since T] [--until T] [--json | --format csv]",
      "What bureau CODE shared (records it originated, created in the range):\n"

@@ -69,7 +69,7 @@ static const char fork_help[] =
     "\nAfter a fork of origin CODE (two records it signed with one "
     "seq; see\n'hutong audit forks') this node refuses CODE's later "
     "records. An operator\nwho has settled which branch is genuine "
-    "resolves it: ID must be this\nnode's chain record at the forked "
+    "resolves it: ID (or a unique prefix of 8+ hex digits) must be\nthis node's chain record at the forked "
     "seq (the chain is never rewritten; a\nnode that holds the other "
     "branch cannot keep this one). The evidence\nstays, the decision "
     "is logged (audit peers), and CODE's later records are\ntaken "

@@ -118,7 +118,8 @@ static int intel_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 static const cli_view_spec intel_show_spec = {
     "", 1, "one record ID",
     "usage: hutong -d NODEDIR intel "
-    "show ID [--json]\n\nOne lead (ID: the lead's record, or a "
+    "show ID [--json]\n\nOne lead (ID, 64 hex digits or a unique prefix "
+    "of 8 or more:\nthe lead's record, or a "
     "correction of it) as its current\nversion, with every "
     "correction: applied or not, and why.\n",
     intel_show_run};
