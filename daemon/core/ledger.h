@@ -111,6 +111,20 @@ void ledger_digest(const ledger *l, uint8_t out[RECORD_ID_BYTES]);
 int ledger_get(ledger *l, const uint8_t id[RECORD_ID_BYTES], record **out,
 	       ledger_meta *meta, ht_err *err);
 
+/* Shortest and longest id prefix ledger_find_prefix takes, in hex. */
+#define LEDGER_PREFIX_MIN 8
+#define LEDGER_PREFIX_MAX (2 * RECORD_ID_BYTES)
+
+/* The ids of records (chain records and fork evidence) whose hex id begins
+ * with hex (LEDGER_PREFIX_MIN to LEDGER_PREFIX_MAX hex digits, either
+ * case), sorted, at most max of them into ids (the caller's); *n is how
+ * many were written. Pass max 2 or more to tell a unique prefix from an
+ * ambiguous one. HT_EINVAL (err names "id") for a prefix that is too
+ * short, too long or not hex. Uses the index on the ids' first 8 bytes. */
+int ledger_find_prefix(ledger *l, const char *hex,
+		       uint8_t (*ids)[RECORD_ID_BYTES], size_t max, size_t *n,
+		       ht_err *err);
+
 /* Fetch the record at origin/seq of the chain. */
 int ledger_get_seq(ledger *l, const char *region, uint64_t seq, record **out,
 		   ledger_meta *meta, ht_err *err);

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Turn the current row (envelope, stored_ms, source, n) into a record. */
 static int row_record(sqlite3_stmt *st, record **out, ledger_meta *meta,
@@ -61,6 +62,76 @@ int ledger_get(ledger *l, const uint8_t id[RECORD_ID_BYTES], record **out,
 			   util_hex(id, RECORD_ID_BYTES, hex));
 	}
 	return rc;
+}
+
+/* The smallest (fill '0') or largest (fill 'f') id with this hex prefix. */
+static void prefix_bound(const char *hex, size_t len, char fill,
+			 uint8_t out[RECORD_ID_BYTES])
+{
+	char full[LEDGER_PREFIX_MAX + 1];
+	memset(full, fill, LEDGER_PREFIX_MAX);
+	full[LEDGER_PREFIX_MAX] = '\0';
+	memcpy(full, hex, len);
+	if (util_unhex(full, out, RECORD_ID_BYTES) != 0)
+		memset(out, 0, RECORD_ID_BYTES);
+}
+
+static int check_prefix(const char *hex, size_t len, ht_err *err)
+{
+	if (len < LEDGER_PREFIX_MIN || len > LEDGER_PREFIX_MAX)
+		return ht_err_set(err, HT_EINVAL, "id",
+				  "want %d to %d hex digits, got %zu",
+				  LEDGER_PREFIX_MIN, LEDGER_PREFIX_MAX, len);
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("0123456789abcdefABCDEF", hex[i]))
+			return ht_err_set(err, HT_EINVAL, "id",
+					  "'%c' is not a hex digit", hex[i]);
+	return 0;
+}
+
+/* Does id begin with the hex prefix (any case)? */
+static bool has_prefix(const uint8_t *id, const char *hex, size_t len)
+{
+	char idhex[2 * RECORD_ID_BYTES + 1];
+	util_hex(id, RECORD_ID_BYTES, idhex);
+	return strncasecmp(idhex, hex, len) == 0;
+}
+
+int ledger_find_prefix(ledger *l, const char *hex,
+		       uint8_t (*ids)[RECORD_ID_BYTES], size_t max, size_t *n,
+		       ht_err *err)
+{
+	static const char sql[] =
+	    "SELECT id FROM record WHERE substr(id, 1, 8) BETWEEN ?1 AND ?2"
+	    " UNION SELECT id FROM fork WHERE id BETWEEN ?3 AND ?4"
+	    " ORDER BY 1";
+	uint8_t lo[RECORD_ID_BYTES], hi[RECORD_ID_BYTES];
+	size_t len = strlen(hex), found = 0;
+	sqlite3_stmt *st = NULL;
+	*n = 0;
+	int rc = check_prefix(hex, len, err);
+	if (rc != 0)
+		return rc;
+	prefix_bound(hex, len, '0', lo);
+	prefix_bound(hex, len, 'f', hi);
+	if ((rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return ledger_db_err(l, rc, "find id prefix", err);
+	sqlite3_bind_blob(st, 1, lo, 8, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, hi, 8, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, lo, RECORD_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, hi, RECORD_ID_BYTES, SQLITE_STATIC);
+	while (found < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *id = sqlite3_column_blob(st, 0);
+		if (sqlite3_column_bytes(st, 0) == RECORD_ID_BYTES &&
+		    has_prefix(id, hex, len))
+			memcpy(ids[found++], id, RECORD_ID_BYTES);
+	}
+	int ret = found == max || rc == SQLITE_DONE
+		      ? 0
+		      : ledger_db_err(l, rc, "find id prefix", err);
+	sqlite3_finalize(st);
+	*n = ret == 0 ? found : 0;
+	return ret;
 }
 
 int ledger_get_seq(ledger *l, const char *region, uint64_t seq, record **out,

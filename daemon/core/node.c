@@ -271,6 +271,49 @@ static int check_correction_target(node *n, const Hutong__Submission *s,
 	return rc;
 }
 
+typedef struct ref_find {
+	const char *region, *author, *ref;
+	uint8_t id[RECORD_ID_BYTES];
+	bool found;
+} ref_find;
+
+/* ledger_each_term callback: this origin's record by the author with the
+ * ref (the term may be cut short, so compare the header). */
+static int ref_match(void *ctx, const record *r, const ledger_meta *m)
+{
+	ref_find *f = ctx;
+	const Hutong__Header *h = record_header(r);
+	(void)m;
+	if (strcmp(h->origin_region, f->region) != 0 ||
+	    strcmp(h->author, f->author) != 0 || strcmp(h->ref, f->ref) != 0)
+		return 0;
+	memcpy(f->id, record_id(r), RECORD_ID_BYTES);
+	f->found = true;
+	return 1;
+}
+
+/* Was s's ref stored already (the same author, this origin)? Then res
+ * names that record and 1 is returned, so a re-run import does not
+ * duplicate records; 0 when not, or a storage error. Records earlier in the
+ * open batch count: their terms are in the transaction. */
+static int find_ref(node *n, const Hutong__Submission *s, node_result *res)
+{
+	char term[RECORD_MAX_TERM];
+	if (s->ref == NULL || s->ref[0] == '\0' || s->author == NULL)
+		return 0;
+	snprintf(term, sizeof(term), "ref:%s:%s", s->author, s->ref);
+	ref_find f = {n->region, s->author, s->ref, {0}, false};
+	int rc = ledger_each_term(n->ledger, term, ref_match, &f, &res->err);
+	if (rc < 0)
+		return rc;
+	if (!f.found)
+		return 0;
+	memcpy(res->id, f.id, RECORD_ID_BYTES);
+	res->existing = true;
+	res->code = 0;
+	return 1;
+}
+
 /* Build, sign and append one submission inside the open transaction. */
 static int submit_one(node *n, const Hutong__Submission *s, node_result *res)
 {
@@ -280,6 +323,8 @@ static int submit_one(node *n, const Hutong__Submission *s, node_result *res)
 	record *r = NULL;
 	ledger_outcome out;
 	int rc = record_check_submission(s, &res->err);
+	if (rc == 0 && (rc = find_ref(n, s, res)) != 0)
+		return rc < 0 ? (res->code = rc) : 0;
 	if (rc == 0)
 		rc = check_correction_target(n, s, &res->err);
 	if (rc == 0)
@@ -340,7 +385,7 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 		return fail_batch(n, count, results, rc, err);
 	char hex[2 * RECORD_ID_BYTES + 1];
 	for (size_t i = 0; i < count; i++)
-		if (results[i].code == 0)
+		if (results[i].code == 0 && !results[i].existing)
 			log_info(n->log, "stored id=%s origin=%s source=local",
 				 util_hex(results[i].id, RECORD_ID_BYTES, hex),
 				 n->region);

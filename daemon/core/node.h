@@ -50,6 +50,8 @@ typedef struct node_result {
 	int code;                     /* 0 stored, else HT_E* */
 	uint8_t id[RECORD_ID_BYTES];  /* when stored */
 	ht_err err;                   /* when refused */
+	bool existing;                /* code 0: id is the record already
+				       * stored for this author and ref */
 } node_result;
 
 /* Load the key, open the ledger and, on first start, write the origin's
@@ -62,7 +64,10 @@ const char *node_name(const node *n);
 const char *node_region(const node *n);
 const uint8_t *node_public_key(const node *n);
 
-/* Sign and store subs[0..count) in one transaction. Each submission that
+/* Sign and store subs[0..count) in one transaction. A submission with a
+ * ref that this origin already stored for the same author (earlier in the
+ * batch too) is not stored again: its result is code 0, existing, and the
+ * stored record's id. Each submission that
  * fails validation gets its own result and is skipped; the others are
  * stored. If storage fails (disk full, I/O), nothing of the batch is stored,
  * every result says so and the return is that error. Returns 0 otherwise. */

@@ -831,6 +831,7 @@ static int build_parts(const Hutong__Submission *sub, const record_origin *o,
 	h.scope = sub->scope;
 	h.body_hash.data = hash;
 	h.body_hash.len = sizeof(hash);
+	h.ref = sub->ref;
 	return (b->header = pack(&h.base, &b->hlen)) ? 0 : HT_ENOMEM;
 }
 
@@ -1125,11 +1126,17 @@ void record_terms(const record *r, record_term_fn fn, void *ctx)
 	/* On the stack (10 KiB): an allocation failure here would silently
 	 * leave a stored record out of the term index. */
 	terms t;
-	if (r->body == NULL)
-		return;
 	t.fn = fn;
 	t.ctx = ctx;
 	t.n = 0;
+	if (r->hdr->ref != NULL && r->hdr->ref[0] != '\0') {
+		char key[RECORD_MAX_TERM];
+		snprintf(key, sizeof(key), "%s:%s", r->hdr->author,
+			 r->hdr->ref);
+		term_add(&t, "ref", key);
+	}
+	if (r->body == NULL)
+		return;
 	terms_body(&t, r->body);
 }
 

@@ -144,8 +144,10 @@ int record_kind_parse(const char *name); /* -1 if unknown */
  *   region:CODE        a place, last-seen region or destination named
  *   dest:CODE          a suspected destination of a fleeing organization
  *   target:HEX         the record a correction amends or retracts
+ *   ref:AUTHOR:REF     the header's client ref (cut at RECORD_MAX_TERM:
+ *                      compare the header's author and ref on lookup)
  * fn is called once per distinct term (at most RECORD_MAX_TERMS); a record
- * without a body has none. */
+ * without a body has only its ref term. */
 typedef void (*record_term_fn)(void *ctx, const char *term);
 void record_terms(const record *r, record_term_fn fn, void *ctx);
 

@@ -382,6 +382,9 @@ typedef struct cursor {
 	uint64_t rewind_known; /* known at the last rewind */
 	int64_t rewind_at;     /* no rewind before this */
 	int64_t backoff_ms;    /* 0: none yet */
+	uint64_t stuck_seq;    /* known + 1 when last sent (refusal watch) */
+	uint32_t stuck_sends;  /* times stuck_seq was sent */
+	uint64_t refused_seq;  /* stuck_seq once reported as refused */
 } cursor;
 
 struct sync_sender {
@@ -525,6 +528,52 @@ static void cursor_rewind(sync_sender *s, cursor *c)
 	s->idle_at = NOT_IDLE;
 }
 
+/* ---- sender: records the peer refuses ---- */
+
+/* Count, remember and log once that the peer refuses origin/seq. */
+static void report_refused(sync_sender *s, cursor *c)
+{
+	sync_stats *st = &s->ss.stats;
+	record *r = NULL;
+	ht_err err = {0};
+	char hex[2 * RECORD_ID_BYTES + 1] = "-";
+	c->refused_seq = c->stuck_seq;
+	st->refused_by_peer++;
+	memcpy(st->last_refused_origin, c->origin,
+	       sizeof(st->last_refused_origin));
+	st->last_refused_seq = c->stuck_seq;
+	memset(st->last_refused_id, 0, sizeof(st->last_refused_id));
+	if (ledger_get_seq(s->ss.ops.ledger, c->origin, c->stuck_seq, &r,
+			   NULL, &err) == 0) {
+		memcpy(st->last_refused_id, record_id(r), RECORD_ID_BYTES);
+		util_hex(record_id(r), RECORD_ID_BYTES, hex);
+	}
+	record_free(&r);
+	log_warn(s->ss.ops.log,
+		 "peer refuses record peer=%s origin=%s seq=%llu id=%s "
+		 "sends=%u",
+		 s->ss.peer, c->origin, (unsigned long long)c->stuck_seq, hex,
+		 c->stuck_sends);
+}
+
+/* A batch went out starting at c->known + 1, the first record the peer
+ * lacks. The peer's Acks and Welcomes move c->known past a record it
+ * takes; one sent SYNC_REFUSE_SENDS times with c->known still below it is
+ * refused there, and without this the origin would never learn that its
+ * chain stopped spreading. */
+static void refusal_watch(sync_sender *s, cursor *c)
+{
+	uint64_t seq = c->known + 1;
+	if (c->stuck_seq != seq) {
+		c->stuck_seq = seq;
+		c->stuck_sends = 0;
+	}
+	if (c->stuck_sends < UINT32_MAX)
+		c->stuck_sends++;
+	if (c->stuck_sends >= SYNC_REFUSE_SENDS && c->refused_seq != seq)
+		report_refused(s, c);
+}
+
 /* ---- sender: batches ---- */
 
 typedef struct batch {
@@ -620,6 +669,8 @@ static int batch_send(sync_sender *s, batch *b)
 		return rc;
 	for (size_t i = 0; i < b->n_mark; i++) {
 		long pos = cursor_pos(s, b->mark[i].origin);
+		if (pos >= 0 && s->cur[pos].sent == s->cur[pos].known)
+			refusal_watch(s, &s->cur[pos]);
 		if (pos >= 0 && b->mark[i].upto > s->cur[pos].sent)
 			s->cur[pos].sent = b->mark[i].upto;
 	}

@@ -48,6 +48,7 @@
 #define SYNC_FETCH_MAX 64                 /* ids in one Fetch */
 #define SYNC_FETCH_MS 3000                /* ask one peer for one id at most this often */
 #define SYNC_FETCH_MEMO 256               /* ids a receiver remembers asking for */
+#define SYNC_REFUSE_SENDS 3               /* sends of one record: "peer refuses" */
 
 /* What the node did with one envelope from a peer. */
 typedef enum sync_result {
@@ -113,6 +114,13 @@ typedef struct sync_stats {
 	uint64_t bytes_received; /* frames from the peer, as they came */
 	uint64_t frames_sent;
 	uint64_t frames_received;
+	/* Sender: records the peer refuses, that is records sent
+	 * SYNC_REFUSE_SENDS times without the peer's frontier for their
+	 * origin passing them (each counted once), and the last of them. */
+	uint64_t refused_by_peer;
+	char last_refused_origin[HT_REGION_LEN + 1]; /* "" when none */
+	uint64_t last_refused_seq;
+	uint8_t last_refused_id[RECORD_ID_BYTES]; /* zero when not read */
 } sync_stats;
 
 typedef struct sync_sender sync_sender;

@@ -5,6 +5,8 @@
  */
 #include "status.h"
 
+#include <string.h>
+
 #include "util.h"
 
 static json_t *origins_json(ledger *l)
@@ -42,12 +44,28 @@ static json_t *time_or_null(int64_t ms)
 		      : json_null();
 }
 
+/* The last record the peer refuses (sender side), or null. */
+static json_t *last_refused_json(const sync_stats *tx)
+{
+	static const uint8_t zero[RECORD_ID_BYTES];
+	char hex[2 * RECORD_ID_BYTES + 1];
+	if (tx->refused_by_peer == 0)
+		return json_null();
+	bool has_id = memcmp(tx->last_refused_id, zero, sizeof(zero)) != 0;
+	return json_pack(
+	    "{s:s, s:I, s:o}", "origin", tx->last_refused_origin, "seq",
+	    (json_int_t)tx->last_refused_seq, "id",
+	    has_id ? json_string(util_hex(tx->last_refused_id,
+					  RECORD_ID_BYTES, hex))
+		   : json_null());
+}
+
 json_t *status_peer_json(const status_peer *p)
 {
 	const sync_stats *tx = &p->tx, *rx = &p->rx;
 	int64_t seen = tx->last_seen_ms > rx->last_seen_ms ? tx->last_seen_ms
 							   : rx->last_seen_ms;
-	return json_pack(
+	json_t *j = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
 	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 	    "name", p->name, "node", p->node, "region", p->region, "endpoint",
@@ -68,6 +86,12 @@ json_t *status_peer_json(const status_peer *p)
 	    "frames_received",
 	    (json_int_t)(tx->frames_received + rx->frames_received),
 	    "certificate", p->trusted ? "ok" : p->refusal);
+	if (j != NULL) {
+		json_object_set_new(j, "refused_by_peer",
+				    json_integer((json_int_t)tx->refused_by_peer));
+		json_object_set_new(j, "last_refused", last_refused_json(tx));
+	}
+	return j;
 }
 
 json_t *status_links_json(const status_links *s)

@@ -55,7 +55,9 @@ json_t *status_json(const char *name, const char *region, ledger *l,
  * inbound, last_seen (RFC 3339 or null), sent, received, stored, behind,
  * refused, duplicates, gaps, dropped, bad_frames, forks, buffered,
  * inbound_lost, bytes_sent, bytes_received, frames_sent, frames_received,
- * certificate ("ok" or why refused). The caller owns the result. */
+ * certificate ("ok" or why refused), refused_by_peer (records the peer
+ * keeps refusing, sync_stats) and last_refused ({origin, seq, id} of the
+ * last of them, or null). The caller owns the result. */
 json_t *status_peer_json(const status_peer *p);
 
 /* The "links" object: listen (or null), zap_admitted, zap_refused,

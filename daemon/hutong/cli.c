@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "ctl.h"
 #include "json.h"
@@ -62,7 +63,7 @@ int cli_conf(cli *c)
 {
 	if (c->cf != NULL)
 		return 0;
-	if (c->dir == NULL)
+	if (c->dir == NULL && (c->no_dir = true))
 		return cli_usage(c,
 				 "-d NODEDIR is required (or set HUTONG_DIR)");
 	char path[PATH_MAX];
@@ -112,12 +113,67 @@ int cli_want_args(cli *c, int argc, char **argv, int n, const char *what)
 	return cli_usage(c, "expected %s", what);
 }
 
-int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES])
+/* Most candidates an ambiguous prefix lists. */
+#define CLI_PREFIX_SHOWN 8
+
+/* "id prefix 'P' is ambiguous: ID, ID, ..." with the first candidates. */
+static int ambiguous(cli *c, const char *arg,
+		     const uint8_t (*ids)[RECORD_ID_BYTES], size_t n)
 {
-	if (util_unhex(arg, id, RECORD_ID_BYTES) != 0)
-		return cli_usage(c, "ID: must be 64 hex digits, got '%.80s'",
-				 arg);
+	char list[CLI_PREFIX_SHOWN * (CLI_HEX_ID + 2) + 8] = "";
+	char hex[CLI_HEX_ID];
+	size_t shown = n < CLI_PREFIX_SHOWN ? n : CLI_PREFIX_SHOWN;
+	for (size_t i = 0; i < shown; i++) {
+		if (i > 0)
+			strcat(list, ", ");
+		strcat(list, util_hex(ids[i], RECORD_ID_BYTES, hex));
+	}
+	if (n > shown)
+		strcat(list, ", ...");
+	return cli_fail(c, "id prefix '%s' is ambiguous: %s", arg, list);
+}
+
+/* Look the prefix up in l: the one id, or CLI_FAIL (printed). */
+static int find_prefix(cli *c, ledger *l, const char *arg,
+		       uint8_t id[RECORD_ID_BYTES])
+{
+	uint8_t ids[CLI_PREFIX_SHOWN + 1][RECORD_ID_BYTES];
+	size_t n = 0;
+	ht_err err = {0};
+	if (ledger_find_prefix(l, arg, ids, CLI_PREFIX_SHOWN + 1, &n, &err) !=
+	    0)
+		return cli_fail_err(c, &err);
+	if (n == 0)
+		return cli_fail(c, "id prefix '%s' matches no record", arg);
+	if (n > 1)
+		return ambiguous(c, arg, (const uint8_t(*)[RECORD_ID_BYTES])ids,
+				 n);
+	memcpy(id, ids[0], RECORD_ID_BYTES);
 	return 0;
+}
+
+int cli_resolve_id(cli *c, ledger *l, const char *what, const char *arg,
+		   uint8_t id[RECORD_ID_BYTES])
+{
+	size_t len = strlen(arg);
+	if (len < LEDGER_PREFIX_MIN || len > LEDGER_PREFIX_MAX ||
+	    strspn(arg, "0123456789abcdefABCDEF") != len)
+		return cli_usage(c,
+				 "%s: must be a record id or a unique prefix "
+				 "of it, 8 to 64 hex digits, got '%.80s'",
+				 what, arg);
+	if (len == LEDGER_PREFIX_MAX)
+		return util_unhex(arg, id, RECORD_ID_BYTES) == 0 ? 0 : CLI_USAGE;
+	if (l != NULL)
+		return find_prefix(c, l, arg, id);
+	int rc = cli_conf(c);
+	if (rc != 0)
+		return rc;
+	if ((l = cli_ledger(c)) == NULL)
+		return CLI_FAIL;
+	rc = find_prefix(c, l, arg, id);
+	ledger_close(&l);
+	return rc;
 }
 
 int cli_parse_region(cli *c, const char *what, const char *arg)
@@ -126,6 +182,18 @@ int cli_parse_region(cli *c, const char *what, const char *arg)
 		return cli_usage(c, "%s: must be six digits, got '%.20s'", what,
 				 arg);
 	return 0;
+}
+
+/* --since after --until: refused while parsing, before any output (a
+ * table header) is written. Open ends never conflict. */
+static int check_range(cli *c, int64_t since, int64_t until, bool given)
+{
+	ht_err err = {0};
+	char msg[HT_ERR_MSG_MAX];
+	if (!given || audit_check_range(since, until, &err) == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s", err.msg);
+	return cli_usage(c, "%s", msg);
 }
 
 static int parse_time(cli *c, const char *flag, const char *arg, int64_t *ms)
@@ -203,6 +271,9 @@ int cli_parse_query(cli *c, int argc, char **argv, cli_query *q,
 		if (rc != 0)
 			return rc;
 	}
+	if (check_range(c, q->f.since_ms, q->f.until_ms,
+			q->f.since_ms != 0 && q->f.until_ms != 0) != 0)
+		return CLI_USAGE;
 	return cli_want_args(c, argc, argv, 0, NULL);
 }
 
@@ -290,6 +361,9 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
 		return cli_usage(c,
 				 "--json and --format %.20s exclude each other",
 				 seen.format);
+	if (check_range(c, o->since, o->until,
+			o->since != INT64_MIN && o->until != INT64_MAX) != 0)
+		return CLI_USAGE;
 	o->out = seen.json ? CLI_OUT_JSON : CLI_OUT_TEXT;
 	if (seen.format != NULL && parse_format(c, seen.format, o) != 0)
 		return CLI_USAGE;
@@ -360,6 +434,8 @@ json_t *cli_record_json(const record *r, const ledger_meta *meta)
 		: json_null());
 	json_object_set_new(j, "created", cli_time_json(h->created_ms));
 	json_object_set_new(j, "author", json_string(h->author));
+	if (h->ref != NULL && h->ref[0] != '\0')
+		json_object_set_new(j, "ref", json_string(h->ref));
 	json_object_set_new(j, "kind", json_string(record_kind_name(h->kind)));
 	json_object_set_new(j, "scope", json_string(scope_name(h->scope)));
 	json_object_set_new(

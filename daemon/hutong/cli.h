@@ -25,6 +25,7 @@ typedef struct cli {
 	const char *dir; /* -d NODEDIR (NULL if not given) */
 	const char *cmd; /* "submit", "list", ... for messages */
 	conf *cf;	 /* loaded by cli_conf */
+	bool no_dir;	 /* a command needed -d and had none: exit 2 */
 } cli;
 
 typedef struct cli_cmd {
@@ -45,7 +46,9 @@ int cli_fail_err(cli *c, const ht_err *e);
 
 /* ---- the node ---- */
 
-/* Load NODEDIR/hutongd.conf (requires -d). 0 or CLI_* code (printed). */
+/* Load NODEDIR/hutongd.conf (requires -d). 0 or CLI_* code (printed).
+ * Without -d (or HUTONG_DIR) it sets c->no_dir, and main exits 2 (a usage
+ * error) whatever code the command returns after it. */
 int cli_conf(cli *c);
 
 /* Open the node's ledger read-only; NULL after printing the reason. */
@@ -68,8 +71,15 @@ int cli_read(cli *c, cli_read_fn fn, void *ctx);
  * 'X'" when n is 0, otherwise "expected WHAT". */
 int cli_want_args(cli *c, int argc, char **argv, int n, const char *what);
 
-/* Parse a 64-hex record id argument; prints the error. */
-int cli_parse_id(cli *c, const char *arg, uint8_t id[RECORD_ID_BYTES]);
+/* A record id argument: 64 hex digits, or a unique prefix of at least
+ * LEDGER_PREFIX_MIN (8) hex digits looked up in l (or, when l is NULL, in
+ * the node's ledger opened read-only for the call; a full id needs no
+ * ledger). what names the argument in messages ("ID", "--keep"). 0 with
+ * id set; CLI_USAGE for a malformed argument; CLI_FAIL when the prefix
+ * matches no record ("id prefix 'P' matches no record") or several ("id
+ * prefix 'P' is ambiguous: ID, ID"), all printed. */
+int cli_resolve_id(cli *c, ledger *l, const char *what, const char *arg,
+		   uint8_t id[RECORD_ID_BYTES]);
 
 /* Check a six-digit region code argument; what names it in the usage
  * error ("--region: must be six digits, got '32'"). */
@@ -111,7 +121,7 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
 /* ---- output ---- */
 
 /* The JSON object for a stored record: id, origin, node, seq, prev,
- * created, author, kind, scope, body_hash, stored, source, body (the
+ * created, author, ref (only when the record has one), kind, scope, body_hash, stored, source, body (the
  * proto3 JSON mapping of Body, or null when withheld). meta may be NULL. */
 json_t *cli_record_json(const record *r, const ledger_meta *meta);
 

@@ -557,7 +557,8 @@ static const audit_sub subs[] = {
      "Who originated record ID (origin, node, author, created), when and\n"
      "from which peer this node stored it, and for every node of the\n"
      "federation the earliest of its signed receipts that covers the record\n"
-     "(or that none does yet). csv: one row per node."},
+     "(or that none does yet). csv: one row per node. ID: 64 hex digits\n"
+     "or a unique prefix of at least 8."},
     {"origin", ask_origin, 1, false, "su", true,
      "audit origin CODE [--since T] [--until T] [--json | --format csv]",
      "What bureau CODE shared (records it originated, created in the range):\n"
@@ -618,9 +619,11 @@ static int check_args(cli *c, const audit_sub *s, const cli_opts *o)
 static int ask(cli *c, const audit_sub *s, const cli_opts *o)
 {
 	audit_ask q = {.o = o};
-	if (s->id_arg && cli_parse_id(c, o->args[0], q.id) != 0)
-		return CLI_USAGE;
-	int rc = cli_read(c, s->fn, &q);
+	int rc = s->id_arg ? cli_resolve_id(c, NULL, "ID", o->args[0], q.id)
+			   : 0;
+	if (rc != 0)
+		return rc;
+	rc = cli_read(c, s->fn, &q);
 	if (rc == CLI_OK && fflush(stdout) != 0)
 		return cli_fail(c, "write failed: %s", strerror(errno));
 	return rc;

@@ -69,7 +69,7 @@ static const char fork_help[] =
     "\nAfter a fork of origin CODE (two records it signed with one "
     "seq; see\n'hutong audit forks') this node refuses CODE's later "
     "records. An operator\nwho has settled which branch is genuine "
-    "resolves it: ID must be this\nnode's chain record at the forked "
+    "resolves it: ID (or a unique prefix of 8+ hex digits) must be\nthis node's chain record at the forked "
     "seq (the chain is never rewritten; a\nnode that holds the other "
     "branch cannot keep this one). The evidence\nstays, the decision "
     "is logged (audit peers), and CODE's later records are\ntaken "
@@ -87,9 +87,9 @@ static int parse_resolve(cli *c, int argc, char **argv, cli_opts *o,
 		return cli_usage(c, "expected 'fork resolve CODE --keep ID'");
 	if (cli_parse_region(c, "CODE", o->args[0]) != 0)
 		return CLI_USAGE;
-	if (cli_parse_id(c, o->keep, keep) != 0)
-		return CLI_USAGE;
-	return cli_conf(c) != 0 ? CLI_FAIL : 0;
+	if ((rc = cli_conf(c)) != 0)
+		return rc;
+	return cli_resolve_id(c, NULL, "--keep", o->keep, keep);
 }
 
 static void resolved(const cli_opts *o, const char *via)

@@ -118,7 +118,8 @@ static int intel_show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 static const cli_view_spec intel_show_spec = {
     "", 1, "one record ID",
     "usage: hutong -d NODEDIR intel "
-    "show ID [--json]\n\nOne lead (ID: the lead's record, or a "
+    "show ID [--json]\n\nOne lead (ID, 64 hex digits or a unique prefix "
+    "of 8 or more:\nthe lead's record, or a "
     "correction of it) as its current\nversion, with every "
     "correction: applied or not, and why.\n",
     intel_show_run};
@@ -127,8 +128,8 @@ static int intel_show_cmd(cli *c, int argc, char **argv)
 {
 	intel_show a = {0};
 	int rc = cli_view_parse(c, argc, argv, &intel_show_spec, &a.o);
-	if (rc == 0 && cli_parse_id(c, a.o.args[0], a.id) != 0)
-		rc = CLI_USAGE;
+	if (rc == 0)
+		rc = cli_resolve_id(c, NULL, "ID", a.o.args[0], a.id);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	return cli_read(c, intel_show_run, &a);

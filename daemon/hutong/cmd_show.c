@@ -73,8 +73,8 @@ static int show_run(cli *c, ledger *l, void *ctx, ht_err *err)
 static const char show_help[] =
     "usage: hutong -d NODEDIR show ID [--json | --raw]\n\n"
     "Shows one record (chain or fork evidence) by its "
-    "id (64 hex digits).\n--raw writes the exact "
-    "envelope bytes to stdout.\n";
+    "id (64 hex digits,\nor any unique prefix of at least 8)."
+    " --raw writes the exact envelope\nbytes to stdout.\n";
 
 /* 0, -1 after printing help, or a CLI_* code. */
 static int parse_show(cli *c, int argc, char **argv, show_args *a)
@@ -97,9 +97,7 @@ static int parse_show(cli *c, int argc, char **argv, show_args *a)
 		return CLI_USAGE;
 	if (a->json && a->raw)
 		return cli_usage(c, "--json and --raw exclude each other");
-	if (cli_parse_id(c, argv[optind], a->id) != 0)
-		return CLI_USAGE;
-	return 0;
+	return cli_resolve_id(c, NULL, "ID", argv[optind], a->id);
 }
 
 int cmd_show(cli *c, int argc, char **argv)

@@ -47,6 +47,19 @@ static long long int_of(const json_t *o, const char *key)
 	return (long long)json_integer_value(json_object_get(o, key));
 }
 
+/* A record the peer keeps refusing: the origin's chain stops there. */
+static void refused_text(const json_t *p)
+{
+	const json_t *last = json_object_get(p, "last_refused");
+	if (int_of(p, "refused_by_peer") == 0 || !json_is_object(last))
+		return;
+	const char *id = json_string_value(json_object_get(last, "id"));
+	printf("    refuses %lld record(s); last: origin %s seq %lld id %s\n",
+	       int_of(p, "refused_by_peer"),
+	       json_string_value(json_object_get(last, "origin")),
+	       int_of(last, "seq"), id ? id : "-");
+}
+
 static void peer_text(const json_t *p)
 {
 	const char *seen = json_string_value(json_object_get(p, "last_seen"));
@@ -61,6 +74,7 @@ static void peer_text(const json_t *p)
 	       seen ? seen : "never", int_of(p, "sent"), int_of(p, "received"),
 	       int_of(p, "behind"), bad ? "  certificate: " : "",
 	       bad ? cert : "");
+	refused_text(p);
 }
 
 static void status_text(const json_t *j)

@@ -52,6 +52,8 @@ static const flagdef flags[] = {
     {NULL, "author", "author", F_STR, NULL, "officer id (required)"},
     {NULL, "scope", "scope", F_ENUM, "SCOPE_",
      "national|province|neighbours|local (default national)"},
+    {NULL, "ref", "ref", F_STR, NULL,
+     "client reference: stored once per author"},
     {"intel", "summary", "summary", F_STR, NULL, "what is known (required)"},
     {"intel", "org", "organization", F_STR, NULL, "organization name"},
     {"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
@@ -121,7 +123,7 @@ static const char *content_key(const char *kind)
 static void submit_help(void)
 {
 	printf("usage: hutong -d NODEDIR submit KIND --author ID [flags]\n"
-	       "       hutong -d NODEDIR submit --json FILE|-\n"
+	       "       hutong -d NODEDIR submit --json FILE|- [--lines]\n"
 	       "       hutong -d NODEDIR submit revocation [--author ID] "
 	       "CRLFILE\n\n"
 	       "Signs and stores records through hutongd; prints each new "
@@ -130,7 +132,13 @@ static void submit_help(void)
 	       "proto/hutong.proto):\none object, or one object per line for a "
 	       "bulk import. Bad lines are reported\n(line number and reason) "
 	       "and the others stored; the exit status is 1 if any\nline was "
-	       "refused.\n\nFlags:\n");
+	       "refused. --lines prints 'N ID' (N the input line) for each "
+	       "stored\nline instead of the bare id.\n\n"
+	       "A submission's ref (--ref R, or \"ref\" in JSON) is stored "
+	       "once per author: a\nrepeat prints the stored record's id and "
+	       "'already stored as ID (ref R)', exit 0.\nIds (--target, "
+	       "--related) may be unique prefixes of 8+ hex digits.\n\n"
+	       "Flags:\n");
 	for (size_t i = 0; i < N_FLAGS; i++)
 		printf("  %-13s --%-12s %s\n",
 		       flags[i].kind ? flags[i].kind : "(all)", flags[i].flag,
@@ -265,15 +273,16 @@ static int put_time(cli *c, const flagdef *f, const char *arg, json_t *dst)
 static int put_id(cli *c, const flagdef *f, const char *arg, json_t *dst)
 {
 	uint8_t id[RECORD_ID_BYTES];
-	if (util_unhex(arg, id, sizeof(id)) != 0)
-		return cli_usage(c,
-				 "--%s: must be a 64-hex-digit record "
-				 "id, got '%.80s'",
-				 f->flag, arg);
+	char what[40], hex[CLI_HEX_ID];
+	snprintf(what, sizeof(what), "--%s", f->flag);
+	int rc = cli_resolve_id(c, NULL, what, arg, id);
+	if (rc != 0)
+		return rc;
+	util_hex(id, RECORD_ID_BYTES, hex);
 	if (f->type == F_IDS)
-		push(dst, f->key, json_string(arg));
+		push(dst, f->key, json_string(hex));
 	else
-		json_object_set_new(dst, f->key, json_string(arg));
+		json_object_set_new(dst, f->key, json_string(hex));
 	return 0;
 }
 
@@ -332,7 +341,8 @@ typedef struct batch {
 	Hutong__Submission *items[SUBMIT_BATCH];
 	long lines[SUBMIT_BATCH];
 	size_t n;
-	long stored, refused;
+	long stored, refused, existing;
+	bool put_lines; /* --lines: "N ID" on stdout */
 } batch;
 
 static void batch_clear(batch *b)
@@ -342,11 +352,33 @@ static void batch_clear(batch *b)
 	b->n = 0;
 }
 
+/* A stored (or already stored) record: its id, after its line number
+ * with --lines; a repeated ref says which record it already is. */
+static void put_stored(batch *b, size_t i, const Hutong__SubmitResult *r,
+		       bool bulk)
+{
+	char hex[CLI_HEX_ID], at[32] = "";
+	util_hex(r->id.data, RECORD_ID_BYTES, hex);
+	if (b->put_lines)
+		printf("%ld %s\n", b->lines[i], hex);
+	else
+		printf("%s\n", hex);
+	if (!r->existing) {
+		b->stored++;
+		return;
+	}
+	b->existing++;
+	if (bulk)
+		snprintf(at, sizeof(at), "line %ld: ", b->lines[i]);
+	fprintf(stderr, "hutong submit: %salready stored as %s (ref %s)\n", at,
+		hex, b->items[i]->ref);
+}
+
 static void report_result(batch *b, size_t i, const Hutong__SubmitResult *r,
 			  bool bulk)
 {
-	if (cli_put_result(r)) {
-		b->stored++;
+	if (r->id.len == RECORD_ID_BYTES) {
+		put_stored(b, i, r, bulk);
 		return;
 	}
 	b->refused++;
@@ -376,8 +408,46 @@ static int batch_send(cli *c, batch *b, bool bulk)
 	return rc == 0 ? 0 : CLI_FAIL;
 }
 
-/* JSON object -> checked Submission added to the batch. */
-static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk)
+/* Does the proto field name (case_id, summary; "[i]" ignored) name the
+ * JSON key (caseId, summary)? */
+static bool same_name(const char *field, const char *key)
+{
+	for (;; field++, key++) {
+		if (*field == '_')
+			field++;
+		if (*field == '[' || *field == '\0')
+			return *key == '\0';
+		if (tolower((unsigned char)*field) !=
+		    tolower((unsigned char)*key))
+			return false;
+	}
+}
+
+/* A submission made from flags: name the flag in err ("--author"), not
+ * the field ("author"), when one flag of kind sets the field. */
+static void name_flag(const char *kind, ht_err *err)
+{
+	const char *last = strrchr(err->field, '.');
+	size_t dots = 0;
+	for (const char *p = err->field; *p; p++)
+		dots += *p == '.';
+	for (size_t i = 0; i < N_FLAGS; i++) {
+		const flagdef *f = &flags[i];
+		bool top = f->kind == NULL;
+		if (!top && strcmp(f->kind, kind) != 0)
+			continue;
+		if (dots != (top ? 0u : 2u) ||
+		    !same_name(top ? err->field : last + 1, f->key))
+			continue;
+		snprintf(err->field, sizeof(err->field), "--%s", f->flag);
+		return;
+	}
+}
+
+/* JSON object -> checked Submission added to the batch. kind: the KIND
+ * whose flags made o (errors then name the flag), NULL for JSON input. */
+static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk,
+		    const char *kind)
 {
 	ht_err err = {0};
 	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
@@ -387,6 +457,8 @@ static int add_json(cli *c, batch *b, const json_t *o, long line, bool bulk)
 		protobuf_c_message_free_unpacked(&s->base, NULL);
 		s = NULL;
 	}
+	if (s == NULL && kind != NULL)
+		name_flag(kind, &err);
 	if (s == NULL) {
 		b->refused++;
 		if (bulk)
@@ -452,7 +524,7 @@ static int submit_flags(cli *c, const char *kind, int argc, char **argv)
 			    json_pack("{s:o}", content_key(kind), content));
 	int rc = parse_kind(c, kind, argc, argv, top, content);
 	batch b = {0};
-	if (rc == 0 && cli_conf(c) == 0 && add_json(c, &b, top, 0, false) == 0)
+	if (rc == 0 && cli_conf(c) == 0 && add_json(c, &b, top, 0, false, kind) == 0)
 		rc = batch_send(c, &b, false);
 	else if (rc == 0)
 		rc = CLI_FAIL;
@@ -514,16 +586,16 @@ static int submit_line(cli *c, batch *b, const char *line, size_t len, long no)
 					      : je.text);
 		b->refused++;
 	} else {
-		rc = add_json(c, b, o, no, true);
+		rc = add_json(c, b, o, no, true, NULL);
 	}
 	json_decref(o);
 	return rc;
 }
 
 /* One JSON object per line; blank lines skipped. */
-static int submit_lines(cli *c, char *text, bool tty)
+static int submit_lines(cli *c, char *text, bool tty, bool put_lines)
 {
-	batch b = {0};
+	batch b = {.put_lines = put_lines};
 	long no = 0;
 	int rc = 0;
 	for (char *line = text, *next; rc == 0 && line != NULL; line = next) {
@@ -543,17 +615,24 @@ static int submit_lines(cli *c, char *text, bool tty)
 	progress(&b, tty);
 	if (tty)
 		fputc('\n', stderr);
-	fprintf(stderr, "hutong submit: stored %ld, refused %ld\n", b.stored,
-		b.refused);
+	if (b.existing > 0)
+		fprintf(stderr,
+			"hutong submit: stored %ld, refused %ld, already "
+			"stored %ld\n",
+			b.stored, b.refused, b.existing);
+	else
+		fprintf(stderr, "hutong submit: stored %ld, refused %ld\n",
+			b.stored, b.refused);
 	batch_clear(&b);
 	return rc != 0 ? rc : b.refused ? CLI_FAIL : CLI_OK;
 }
 
 /* A document holding one (possibly multi-line) object, else JSON lines. */
-static int submit_json(cli *c, const char *path)
+static int submit_json(cli *c, const char *path, bool put_lines)
 {
-	if (cli_conf(c) != 0)
-		return CLI_FAIL;
+	int rc = cli_conf(c);
+	if (rc != 0)
+		return rc;
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (f == NULL)
 		return cli_fail(c, "--json: cannot open %s", path);
@@ -564,18 +643,17 @@ static int submit_json(cli *c, const char *path)
 	if (text == NULL)
 		return cli_fail(
 		    c, "--json: %s: cannot read (larger than 1 GiB?)", path);
-	int rc;
 	json_t *whole = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	if (strspn(text, " \t\r\n") == len) {
 		rc = cli_fail(c, "--json: %s holds no JSON", path);
 	} else if (whole != NULL && json_is_object(whole)) {
-		batch b = {0};
-		rc = add_json(c, &b, whole, 1, false);
+		batch b = {.put_lines = put_lines};
+		rc = add_json(c, &b, whole, 1, false, NULL);
 		if (rc == 0)
 			rc = batch_send(c, &b, false);
 		rc = rc ? rc : b.refused ? CLI_FAIL : CLI_OK;
 	} else {
-		rc = submit_lines(c, text, isatty(STDERR_FILENO));
+		rc = submit_lines(c, text, isatty(STDERR_FILENO), put_lines);
 	}
 	json_decref(whole);
 	free(text);
@@ -657,6 +735,30 @@ static int submit_revocation(cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* submit --json FILE [--lines] (either order, or --json=FILE). */
+static int json_args(cli *c, int argc, char **argv)
+{
+	const char *path = NULL;
+	bool put_lines = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--lines") == 0 && !put_lines)
+			put_lines = true;
+		else if (strcmp(argv[i], "--json") == 0 && !path &&
+			 i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--json=", 7) == 0 && !path)
+			path = argv[i] + 7;
+		else
+			return cli_usage(c, "expected --json FILE (or - for "
+					    "standard input) [--lines], got "
+					    "'%.40s'",
+					 argv[i]);
+	}
+	if (path == NULL)
+		return cli_usage(c, "--lines goes with --json FILE");
+	return submit_json(c, path, put_lines);
+}
+
 int cmd_submit(cli *c, int argc, char **argv)
 {
 	if (argc < 2)
@@ -666,14 +768,8 @@ int cmd_submit(cli *c, int argc, char **argv)
 		submit_help();
 		return CLI_OK;
 	}
-	if (strcmp(a, "--json") == 0) {
-		if (argc != 3)
-			return cli_usage(c, "--json takes one FILE (or - for "
-					    "standard input)");
-		return submit_json(c, argv[2]);
-	}
-	if (strncmp(a, "--json=", 7) == 0 && argc == 2)
-		return submit_json(c, a + 7);
+	if (strncmp(a, "--json", 6) == 0 || strcmp(a, "--lines") == 0)
+		return json_args(c, argc, argv);
 	if (strcmp(a, "revocation") == 0)
 		return submit_revocation(c, argc - 1, argv + 1);
 	if (content_key(a) == NULL)

@@ -147,5 +147,5 @@ int main(int argc, char **argv)
 	optind = 0; /* reset getopt for the command */
 	rc = cmd->fn(&c, rest, args);
 	conf_free(&c.cf);
-	return rc;
+	return c.no_dir ? CLI_USAGE : rc;
 }

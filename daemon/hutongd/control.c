@@ -77,9 +77,10 @@ static void on_submit(control_ctx *c, const Hutong__ControlRequest *req,
 	if (rep->code != 0)
 		rep->error = strdup(ht_err_str(&err, msg, sizeof(msg)));
 	for (size_t i = 0; i < n; i++) {
-		if (res[i].code == 0)
+		if (res[i].code == 0) {
 			result_set_id(rep->results[i], res[i].id);
-		else
+			rep->results[i]->existing = res[i].existing;
+		} else
 			rep->results[i]->error =
 			    strdup(ht_err_str(&res[i].err, msg, sizeof(msg)));
 	}

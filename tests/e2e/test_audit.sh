@@ -55,7 +55,7 @@ check "record: held by 1 of 1" test "$(echo "$OUT" | json '(d["held_by"], d["nod
 check "record: receipt time" test "$(echo "$OUT" | json 'd["receipts"][0]["receipt"][:2]')" = 20
 check "record: text" sh -c "\"$HUTONG\" -d \"$N\" audit record $ID1 | grep -q 'held by   1 of 1 nodes'"
 check "record: csv" test "$(H audit record "$ID1" --format csv | head -1 | tr -d '\r')" = '"node","name","held","receipt"'
-expect_fail "record: not hex" "must be 64 hex digits" H audit record "'; DROP TABLE record; --"
+expect_fail "record: not hex" "must be a record id or a unique prefix of it, 8 to 64 hex digits" H audit record "'; DROP TABLE record; --"
 expect_fail "record: unknown id" "no record" H audit record "$(printf '%064d' 7)"
 expect_fail "record: --json and csv" "exclude each other" H audit record "$ID1" --json --format csv
 expect_fail "record: no id" "expected 1 argument" H audit record

@@ -60,7 +60,7 @@ before=$("$HUTONG" -d "$N" status --json | grep -o '"records": [0-9]*' | grep -o
 # Every bad input: specific error, non-zero exit, nothing stored.
 expect_fail "missing author" "author: required" "$HUTONG" -d "$N" submit intel --summary x
 expect_fail "missing summary" "summary: required" "$HUTONG" -d "$N" submit intel --author a
-expect_fail "region not six digits" "to_region: must be six digits, got '4501'" \
+expect_fail "region not six digits" "--to: must be six digits, got '4501'" \
 	"$HUTONG" -d "$N" submit repatriation --author a --case c --step request --from 320100 --to 4501
 expect_fail "unknown kind" "unknown kind 'lead'" "$HUTONG" -d "$N" submit lead --author a
 expect_fail "unknown enum value" "--step: unknown value" \

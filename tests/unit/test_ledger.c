@@ -8,6 +8,7 @@
  * clean ledger with sqlite3 directly, as a disk fault or a hand with the
  * sqlite3 shell would, and checking that the damage is reported by id.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -1117,6 +1118,66 @@ static void test_rotation(void)
 }
 
 /* Remove the temporary directory and everything in it. */
+/* Ids by prefix: unique, ambiguous (two ids made to share 63 digits),
+ * none, and prefixes that are not ids at all. */
+static void test_find_prefix(void)
+{
+	record *c[5];
+	uint8_t ids[4][RECORD_ID_BYTES], twin[RECORD_ID_BYTES];
+	char hex[2 * RECORD_ID_BYTES + 1], path[PATH_MAX], upper[20];
+	size_t n = 99;
+	ht_err e;
+	ledger *l = open_new("prefix.db", NULL);
+	make_chain(&keys[0], c, 5);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(append(l, c[i], "local", NULL), LEDGER_APPENDED);
+	util_hex(record_id(c[1]), RECORD_ID_BYTES, hex);
+	hex[16] = '\0';
+	CHECK_EQ_INT(ledger_find_prefix(l, hex, ids, 4, &n, &e), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(same_id(ids[0], record_id(c[1])));
+	for (int i = 0; i < 8; i++)
+		upper[i] = (char)toupper((unsigned char)hex[i]);
+	upper[8] = '\0';
+	CHECK_EQ_INT(ledger_find_prefix(l, upper, ids, 4, &n, &e), 0);
+	CHECK_EQ_INT(n, 1);
+	hex[7] = '\0';
+	CHECK_EQ_INT(ledger_find_prefix(l, hex, ids, 4, &n, &e), HT_EINVAL);
+	CHECK_EQ_INT(ledger_find_prefix(l, "0123456g", ids, 4, &n, &e),
+		     HT_EINVAL);
+	ledger_close(&l);
+
+	/* seq 3 takes an id that differs from seq 2's in the last digit */
+	memcpy(twin, record_id(c[1]), RECORD_ID_BYTES);
+	twin[RECORD_ID_BYTES - 1] ^= 1;
+	path_of(path, "prefix.db");
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "UPDATE record SET id = ?1 WHERE seq = 3",
+				 -1, &st, NULL) == SQLITE_OK);
+	sqlite3_bind_blob(st, 1, twin, RECORD_ID_BYTES, SQLITE_STATIC);
+	CHECK(sqlite3_step(st) == SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	l = ledger_open(path, LEDGER_RDONLY, NULL, &e);
+	CHECK(l != NULL);
+	util_hex(record_id(c[1]), RECORD_ID_BYTES, hex);
+	hex[63] = '\0';
+	CHECK_EQ_INT(ledger_find_prefix(l, hex, ids, 4, &n, &e), 0);
+	CHECK_EQ_INT(n, 2);
+	hex[8] = '\0';
+	CHECK_EQ_INT(ledger_find_prefix(l, hex, ids, 1, &n, &e), 0);
+	CHECK_EQ_INT(n, 1);
+	util_hex(record_id(c[1]), RECORD_ID_BYTES, hex);
+	CHECK_EQ_INT(ledger_find_prefix(l, hex, ids, 4, &n, &e), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(ledger_find_prefix(l, "00000000", ids, 4, &n, &e), 0);
+	CHECK(n == 0 || !same_id(ids[0], record_id(c[0])));
+	ledger_close(&l);
+	free_chain(c, 5);
+}
+
 static void cleanup(void)
 {
 	char cmd[PATH_MAX + 16];
@@ -1139,6 +1200,7 @@ int main(void)
 	test_each();
 	test_verify();
 	test_rotation();
+	test_find_prefix();
 	cleanup();
 	return check_done("test_ledger");
 }

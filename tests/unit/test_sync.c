@@ -1140,6 +1140,75 @@ static void test_verdicts(void)
 	tnode_close(&b);
 }
 
+/* A store that refuses seq 5 of every origin and takes the rest. */
+static int refuse_seq5(void *ctx, const char *peer, const uint8_t *const *env,
+		       const size_t *len, size_t n, sync_verdict *results)
+{
+	for (size_t i = 0; i < n; i++) {
+		ht_err err = {0};
+		record *r = record_parse(env[i], len[i], &err);
+		bool refuse = r != NULL && record_header(r)->seq == 5;
+		if (refuse) {
+			results[i] = (sync_verdict){.result = SYNC_REFUSED};
+			snprintf(results[i].origin, sizeof(results[i].origin),
+				 "%s", record_header(r)->origin_region);
+			results[i].seq = 5;
+		}
+		record_free(&r);
+		int rc = refuse ? 0
+				: node_receive(ctx, peer, &env[i], &len[i], 1,
+					       &results[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A record every resend of which the peer refuses is counted once, named
+ * in the stats and logged at warn once, while the peer's frontier stays
+ * below it; the origin learns that its chain stopped spreading. */
+static void test_refused_by_peer(void)
+{
+	tnode a, b;
+	net nt = {0};
+	tnode_open(&a, "refused-a", "610100");
+	tnode_open(&b, "refused-b", "610000");
+	b.ops.store = refuse_seq5;
+	submit(&a, 8);
+	tlink *ab = link_new(&nt, &a, &b);
+	connect_all(&nt);
+	run(&nt);
+	const sync_stats *st = sync_sender_stats(ab->s);
+	CHECK_EQ_INT(ledger_origin_find(L(&b), "610100")->seq, 4);
+	CHECK_EQ_INT(st->refused_by_peer, 0);
+	for (int i = 0; i < 8; i++) {
+		tick_all(&nt, SYNC_REWIND_MAX_MS);
+		run(&nt);
+	}
+	CHECK_EQ_INT(ledger_origin_find(L(&b), "610100")->seq, 4);
+	CHECK_EQ_INT(st->refused_by_peer, 1);
+	CHECK_STR(st->last_refused_origin, "610100");
+	CHECK_EQ_INT(st->last_refused_seq, 5);
+	record *r = NULL;
+	ht_err err = {0};
+	CHECK_EQ_INT(ledger_get_seq(L(&a), "610100", 5, &r, NULL, &err), 0);
+	if (r != NULL) {
+		CHECK(memcmp(st->last_refused_id, record_id(r),
+			     RECORD_ID_BYTES) == 0);
+		char hex[2 * RECORD_ID_BYTES + 1], line[200];
+		snprintf(line, sizeof(line),
+			 "peer refuses record peer=refused-b origin=610100 "
+			 "seq=5 id=%s",
+			 util_hex(record_id(r), RECORD_ID_BYTES, hex));
+		CHECK_EQ_INT(count_lines(tnode_log(&a), line), 1);
+		CHECK(strstr(tnode_log(&a), "warn") != NULL);
+	}
+	record_free(&r);
+	net_free(&nt);
+	tnode_close(&a);
+	tnode_close(&b);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL) {
@@ -1158,6 +1227,7 @@ int main(void)
 	test_forged();
 	test_duplicates();
 	test_verdicts();
+	test_refused_by_peer();
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
