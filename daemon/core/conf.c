@@ -248,6 +248,11 @@ static int check_endpoint(const char *field, const char *s, bool listen,
 	return 0;
 }
 
+int conf_check_listen(const char *s, ht_err *err)
+{
+	return check_endpoint("listen", s, true, err);
+}
+
 static int set_listen(const conf_key *k, const char *dir, const char *val,
 		      void *dst, ht_err *err)
 {

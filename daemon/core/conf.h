@@ -108,4 +108,9 @@ int conf_file_remove_peer(const char *path, const char *name, ht_err *err);
  * starting with a letter or digit). */
 bool conf_is_node_name(const char *s);
 
+/* Is s a listen endpoint (tcp://HOST:PORT, HOST may be '*')? 0, or
+ * HT_EINVAL with err naming field "listen" and the reason (for checks
+ * before anything is written, as hutong init does). */
+int conf_check_listen(const char *s, ht_err *err);
+
 #endif

@@ -32,10 +32,14 @@
 #include "ledger_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define LEDGER_SCHEMA_VERSION 1
 #define LEDGER_CACHE_KIB 131072
@@ -324,6 +328,104 @@ static int check_schema(ledger *l, ht_err *err)
 	return 0;
 }
 
+#define DAMAGED_FIX                                                        \
+	"restore it from a backup or move it aside to catch up from "      \
+	"neighbours (hutongd --skip-check starts on it anyway)"
+
+/* err says path is damaged, with SQLite's words; HT_ECORRUPT. */
+static int damaged(const char *path, const char *what, ht_err *err)
+{
+	char why[HT_ERR_MSG_MAX / 2];
+	snprintf(why, sizeof(why), "%s", what);
+	return ht_err_set(err, HT_ECORRUPT, "ledger",
+			  "%s is damaged (%s); " DAMAGED_FIX, path, why);
+}
+
+/* quick_check's text on one line (it starts "*** in database main ***"
+ * and breaks lines), for a one-line message and log line. */
+static void one_line(const char *t, char *out, size_t len)
+{
+	static const char banner[] = "*** in database main ***";
+	if (strncmp(t, banner, sizeof(banner) - 1) == 0)
+		t += sizeof(banner) - 1;
+	while (*t == '\n' || *t == ' ')
+		t++;
+	size_t i = 0;
+	for (; *t != '\0' && i + 1 < len; t++)
+		out[i++] = *t == '\n' || *t == '\r' ? ' ' : *t;
+	out[i] = '\0';
+}
+
+int ledger_check(ledger *l, ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char first[HT_ERR_MSG_MAX / 4] = "";
+	int bad = 0;
+	int rc = sqlite3_prepare_v2(l->db, "PRAGMA quick_check(10)", -1, &st,
+				    NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t != NULL && strcmp(t, "ok") != 0 && bad++ == 0)
+			one_line(t, first, sizeof(first));
+	}
+	if (rc != SQLITE_DONE && bad++ == 0)
+		snprintf(first, sizeof(first), "%s", sqlite3_errmsg(l->db));
+	sqlite3_finalize(st);
+	if (bad == 0)
+		return 0;
+	char what[HT_ERR_MSG_MAX / 3];
+	snprintf(what, sizeof(what), "quick_check: %s%s", first,
+		 bad > 1 ? "; and more" : "");
+	return damaged(sqlite3_db_filename(l->db, "main"), what, err);
+}
+
+/* The directory part of path into out ("." when none). */
+static void dir_of(const char *path, char *out, size_t len)
+{
+	snprintf(out, len, "%s", path);
+	char *slash = strrchr(out, '/');
+	if (slash == NULL)
+		snprintf(out, len, ".");
+	else
+		slash[slash == out ? 1 : 0] = '\0';
+}
+
+/* Before SQLite sees path: a clear reason when it cannot be used, and a
+ * new file created 0600 whatever the umask (bodies are in it; SQLite gives
+ * -wal and -shm the database file's mode). SQLite alone would say "unable
+ * to open database file", or open an unwritable file read-only. */
+static int check_file(const char *path, bool rdonly, ht_err *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (access(path, rdonly ? R_OK : R_OK | W_OK) != 0)
+			return ht_err_set(err, HT_EIO, "ledger",
+					  "%s: cannot be %s by this user: %s",
+					  path, rdonly ? "read" : "read and written",
+					  strerror(errno));
+		return 0;
+	}
+	int e = errno;
+	dir_of(path, dir, sizeof(dir));
+	if (e == ENOENT && stat(dir, &st) != 0)
+		return ht_err_set(err, HT_ENOTFOUND, "ledger",
+				  "%s: directory %s: %s", path, dir,
+				  strerror(errno));
+	if (e != ENOENT || rdonly)
+		return ht_err_set(err, e == ENOENT ? HT_ENOTFOUND : HT_EIO,
+				  "ledger", "%s: %s", path, strerror(e));
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return ht_err_set(err, HT_EIO, "ledger", "%s: cannot create: %s",
+				  path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 		    ht_err *err)
 {
@@ -334,6 +436,8 @@ ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 	}
 	l->clock = clock ? clock : util_clock_system();
 	l->rdonly = mode == LEDGER_RDONLY;
+	if (check_file(path, l->rdonly, err) != 0)
+		goto fail;
 	int flags = l->rdonly ? SQLITE_OPEN_READWRITE
 			      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	int rc = sqlite3_open_v2(path, &l->db, flags | SQLITE_OPEN_NOMUTEX,
@@ -343,10 +447,14 @@ ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 			   "ledger", "%s: %s", path, sqlite3_errstr(rc));
 		goto fail;
 	}
-	if (configure(l, err) != 0 || check_schema(l, err) != 0 ||
-	    prepare_all(l, err) != 0 || ledger_load_state(l, err) != 0 ||
-	    (!l->rdonly && ledger_body_setup(l, err) != 0))
+	if ((rc = configure(l, err)) != 0 || (rc = check_schema(l, err)) != 0 ||
+	    (rc = prepare_all(l, err)) != 0 ||
+	    (rc = ledger_load_state(l, err)) != 0 ||
+	    (!l->rdonly && (rc = ledger_body_setup(l, err)) != 0)) {
+		if (rc == HT_ECORRUPT)
+			damaged(path, err->msg, err);
 		goto fail;
+	}
 	return l;
 fail:
 	ledger_close(&l);

@@ -62,9 +62,21 @@ typedef struct ledger_filter {
 	int64_t limit;        /* 0 = no limit */
 } ledger_filter;
 
-/* Open (creating when RDWR) the ledger at path. clock may be NULL. */
+/* Open (creating when RDWR) the ledger at path: a new file is created 0600
+ * whatever the umask; a missing directory or a file this user cannot read
+ * (and, RDWR, write) is refused naming the path and the reason, and a file
+ * SQLite finds damaged while opening is HT_ECORRUPT with what to do. clock may be NULL. */
 ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 		    ht_err *err);
+/* SQLite's PRAGMA quick_check over the whole file (b-tree structure,
+ * page and cell bounds, NOT NULL; not the indexes' contents: ledger_verify
+ * checks the records). Returns 0, or HT_ECORRUPT with err saying
+ * "PATH is damaged (quick_check: ...); restore it from a backup or move it
+ * aside ...". Reads every page once: 3.2 s for 1M records (961 MB) in
+ * the page cache, 6 times a plain read of the file (bench_quickcheck;
+ * hutongd(8)). */
+int ledger_check(ledger *l, ht_err *err);
+
 /* Roll back an open transaction, close the file and free *l; *l becomes
  * NULL. Accepts NULL and *l == NULL. */
 void ledger_close(ledger **l);

@@ -1,7 +1,9 @@
 /*
  * cmd_init: make a node directory: the Ed25519 identity key, the X25519 link
- * key, a commented hutongd.conf, and node.csr for the CA. Refuses to touch a
- * directory that already holds a key.
+ * key, a commented hutongd.conf, and node.csr for the CA. Everything is
+ * checked before anything is written (name, region, listen, the directory:
+ * not one another user controls, none of these files in it yet), so a
+ * refused init leaves nothing behind and can simply be run again.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +15,7 @@
 #include "ca.h"
 #include "cli.h"
 #include "ident.h"
+#include "perm.h"
 #include "pki.h"
 #include "util.h"
 
@@ -32,18 +35,67 @@ static void init_help(void)
 	       "and link key\n"
 	       "NAME: 1-64 of a-z 0-9 . _ - ; CODE: the bureau's six-digit GB/T "
 	       "2260 code;\nENDPOINT: tcp://HOST:PORT where hutongd listens "
-	       "for peers.\nRefuses to overwrite an existing key.\n");
+	       "for peers.\nChecks everything before it writes anything; "
+	       "refuses to overwrite a node's\nfiles, and a directory (or one "
+	       "above it) that another user owns or that\ngroup or others "
+	       "can write (see hutongd(8), FILES AND PERMISSIONS).\n");
+}
+
+static void report_problem(void *ctx, const char *line)
+{
+	cli *c = ctx;
+	cli_fail(c, "%s", line);
+}
+
+/* The directory as it is now: one another user controls is refused
+ * (perm.h), and so is one that already holds any file init writes. */
+static int check_existing(cli *c, const char *dir)
+{
+	static const char *const files[] = {"node.key", "link.key",
+					    "hutongd.conf", "node.csr"};
+	char path[PATH_MAX];
+	if (perm_check(dir, PERM_DIR, report_problem, c) != 0)
+		return cli_fail(c, "%s: refusing a directory another user "
+				"could change", dir);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		util_path_join(dir, files[i], path, sizeof(path));
+		if (access(path, F_OK) == 0)
+			return cli_fail(c, "%s already exists; refusing to "
+					"overwrite a node's files", path);
+	}
+	return 0;
+}
+
+/* Everything that can be checked before a file is written. */
+static int check_all(cli *c, const char *dir, const init_args *a)
+{
+	ht_err err = {0};
+	if (util_check_region(a->region, "--region", &err) != 0)
+		return cli_fail_err(c, &err) + 1;
+	if (a->listen != NULL && a->listen[0] != '\0' &&
+	    conf_check_listen(a->listen, &err) != 0) {
+		snprintf(err.field, sizeof(err.field), "--listen");
+		return cli_fail_err(c, &err) + 1;
+	}
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return check_existing(c, dir);
+	if (errno != ENOENT)
+		return cli_fail(c, "%s: %s", dir, strerror(errno));
+	if (perm_check_parents(dir, report_problem, c) != 0)
+		return cli_fail(c, "%s: refusing to create it there", dir);
+	return 0;
 }
 
 static int make_dir(cli *c, const char *dir)
 {
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return cli_fail(c, "%s: %s", dir, strerror(errno));
-	char key[PATH_MAX];
-	util_path_join(dir, "node.key", key, sizeof(key));
-	if (access(key, F_OK) == 0)
-		return cli_fail(c, "%s already exists; refusing to overwrite a "
-				"node's key", key);
+	if (mkdir(dir, 0700) != 0) {
+		if (errno != EEXIST)
+			return cli_fail(c, "%s: %s", dir, strerror(errno));
+		int rc = check_existing(c, dir); /* made meanwhile */
+		if (rc != 0)
+			return rc;
+	}
 	if (chmod(dir, 0700) != 0)
 		return cli_fail(c, "%s: %s", dir, strerror(errno));
 	return 0;
@@ -108,9 +160,8 @@ int cmd_init(cli *c, int argc, char **argv)
 	if (!conf_is_node_name(a.name))
 		return cli_usage(c, "--name: 1-64 of a-z 0-9 . _ - starting with a "
 				 "letter or digit, got '%.70s'", a.name);
-	ht_err err = {0};
-	if (util_check_region(a.region, "--region", &err) != 0)
-		return cli_fail_err(c, &err) + 1;
-	int rc = make_dir(c, dir);
+	int rc = check_all(c, dir, &a);
+	if (rc == 0)
+		rc = make_dir(c, dir);
 	return rc != 0 ? rc : create_files(c, dir, &a);
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -28,6 +30,7 @@
 #include "links.h"
 #include "alert.h"
 #include "view.h"
+#include "perm.h"
 
 static volatile sig_atomic_t got_stop, got_reload;
 
@@ -52,21 +55,27 @@ typedef struct daemon_state {
 	alert_runner *alerts; /* on_alert for alerts concerning this region */
 	int lock_fd;
 	bool stop;
+	bool skip_check; /* --skip-check: no quick_check at start */
 } daemon_state;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hutongd -c FILE [--log-level warn|info|debug]\n"
+		"usage: hutongd -c FILE [--log-level warn|info|debug] "
+		"[--skip-check]\n"
 		"       hutongd --check-config -c FILE\n"
 		"       hutongd --version | --help\n\n"
 		"Runs a hutong node in the foreground, logging to stderr. It\n"
 		"serves the control socket named in the config (the hutong CLI\n"
 		"talks to it) and stops cleanly on SIGTERM or SIGINT; SIGHUP\n"
-		"re-reads the config (a bad config keeps the old one).\n\n"
+		"re-reads the config (a bad config keeps the old one).\n"
+		"It refuses files that another user could change (StrictModes,\n"
+		"see hutongd(8)) and a damaged ledger.\n\n"
 		"  -c, --config FILE   the node's hutongd.conf\n"
 		"  --check-config      report every problem in FILE, exit 1 if any\n"
 		"  --log-level LEVEL   override log_level from the config\n"
+		"  --skip-check        start without checking the ledger file\n"
+		"                      (PRAGMA quick_check); emergencies only\n"
 		"  --version           print the version\n");
 }
 
@@ -150,13 +159,63 @@ static int hook_views(daemon_state *d, ht_err *err)
 	return 0;
 }
 
+static void report_problem(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "hutongd: %s\n", line);
+}
+
+/* StrictModes (perm.h) on every file the config names, before any is
+ * used: each problem on stderr, then one refusal. */
+static int check_files(daemon_state *d, ht_err *err)
+{
+	int n = perm_check_conf(d->cf, 0, report_problem, NULL);
+	if (n == 0)
+		return 0;
+	return ht_err_set(err, HT_EINVAL, "",
+			  "not starting: %d file permission problem%s above "
+			  "(another user could change what this node runs "
+			  "or read what it holds; see hutongd(8))",
+			  n, n == 1 ? "" : "s");
+}
+
+/* PRAGMA quick_check on an existing ledger before the node opens it (and
+ * before anything is written to it), unless --skip-check. */
+static int check_ledger(daemon_state *d, ht_err *err)
+{
+	struct stat st;
+	if (d->skip_check) {
+		log_warn(d->log, "ledger check skipped (--skip-check) ledger=%s",
+			 d->cf->ledger);
+		return 0;
+	}
+	if (stat(d->cf->ledger, &st) != 0 || st.st_size == 0)
+		return 0; /* ledger_open reports a missing directory */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ledger *l = ledger_open(d->cf->ledger, LEDGER_RDONLY, NULL, err);
+	int rc = l == NULL ? HT_ECORRUPT : ledger_check(l, err);
+	ledger_close(&l);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0)
+		log_info(d->log, "ledger checked ledger=%s ms=%lld",
+			 d->cf->ledger,
+			 (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+				     (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	return rc;
+}
+
 static int start(daemon_state *d, ht_err *err)
 {
 	char msg[HT_ERR_MSG_MAX];
+	if (check_files(d, err) != 0)
+		return HT_EINVAL;
 	if (take_lock(d, err) != 0)
 		return HT_EEXIST;
 	if (load_trust(d, err) != 0)
 		return HT_ETRUST;
+	if (check_ledger(d, err) != 0)
+		return HT_ECORRUPT;
 	node_config nc = {.name = d->cf->name, .region = d->cf->region,
 			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
 			  .log = d->log, .pki = d->pki,
@@ -186,6 +245,22 @@ static int start(daemon_state *d, ht_err *err)
 	return 0;
 }
 
+static void log_problem(void *ctx, const char *line)
+{
+	const daemon_state *d = ctx;
+	log_warn(d->log, "reload: unsafe file problem=\"%s\"", line);
+}
+
+/* Does fresh name a file another user could change? (logged) */
+static bool reload_files_bad(const daemon_state *d, const conf *fresh)
+{
+	if (perm_check_conf(fresh, 0, log_problem, (void *)d) == 0)
+		return false;
+	log_warn(d->log, "reload: file permission problems, running config "
+		 "kept config=%s", fresh->path);
+	return true;
+}
+
 /* The config file again, or NULL (logged) when it has errors or changes
  * what cannot change while running. */
 static conf *reload_conf(const daemon_state *d)
@@ -207,6 +282,8 @@ static conf *reload_conf(const daemon_state *d)
 			 d->cf->path);
 		conf_free(&fresh);
 	}
+	if (fresh != NULL && reload_files_bad(d, fresh))
+		conf_free(&fresh);
 	return fresh;
 }
 
@@ -303,11 +380,22 @@ static void shutdown_all(daemon_state *d)
 	log_free(&d->log);
 }
 
+/* --check-config's file checks: StrictModes, and an on_alert that must
+ * exist and be executable. Each problem as "FILE: ..." on stderr. */
+static int check_config_files(const conf *c)
+{
+	return perm_check_conf(c, PERM_ALERT_REQUIRED, report_stderr, NULL);
+}
+
 static int check_config(const char *path)
 {
 	conf *c = conf_load(path, report_stderr, NULL);
 	if (c == NULL)
 		return 1;
+	if (check_config_files(c) != 0) {
+		conf_free(&c);
+		return 1;
+	}
 	char *dump = conf_dump(c);
 	printf("%s: OK\n%s", path, dump ? dump : "");
 	free(dump);
@@ -334,6 +422,7 @@ typedef struct args {
 	const char *path;  /* -c FILE */
 	const char *level; /* --log-level, or NULL */
 	bool check;	   /* --check-config */
+	bool skip_check;   /* --skip-check */
 } args;
 
 /* The command line into *a: -1 to go on, else the exit status. */
@@ -343,6 +432,7 @@ static int parse_args(int argc, char **argv, args *a)
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'k'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"skip-check", no_argument, NULL, 's'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -352,6 +442,7 @@ static int parse_args(int argc, char **argv, args *a)
 		case 'c': a->path = optarg; break;
 		case 'k': a->check = true; break;
 		case 'l': a->level = optarg; break;
+		case 's': a->skip_check = true; break;
 		case 'V': printf("hutongd %s\n", HUTONG_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -389,6 +480,7 @@ int main(int argc, char **argv)
 {
 	args a = {0};
 	daemon_state d = {.lock_fd = -1};
+	umask(077); /* keys, ledger, pid and socket: this user's only */
 	ht_err err = {0};
 	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
 	int rc = parse_args(argc, argv, &a);
@@ -398,6 +490,7 @@ int main(int argc, char **argv)
 		return check_config(a.path);
 	if ((rc = load_config(&d, &a)) >= 0)
 		return rc;
+	d.skip_check = a.skip_check;
 	install_signals();
 	rc = start(&d, &err);
 	if (rc != 0)

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -407,6 +408,55 @@ static void test_open_errors(void)
 	ht_err_clear(&e);
 	CHECK(ledger_open(path, LEDGER_RDWR, NULL, &e) == NULL);
 	CHECK_HAS(e.msg, "schema version 99");
+}
+
+/* A new ledger is 0600 whatever the umask; a missing directory is named;
+ * ledger_check passes a sound file and names a damaged page. */
+static void test_modes_and_check(void)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	ht_err e;
+	struct stat st;
+	mode_t old = umask(022);
+	ledger *l = open_new("mode.db", NULL);
+	umask(old);
+	path_of(path, "mode.db");
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK_EQ_INT(ledger_check(l, &e), 0);
+	ledger_close(&l);
+
+	path_of(sub, "no-such-dir/ledger.db");
+	ht_err_clear(&e);
+	CHECK(ledger_open(sub, LEDGER_RDWR, NULL, &e) == NULL);
+	CHECK_HAS(e.msg, "no-such-dir: No such file or directory");
+
+	/* 8 bytes over the header of the event index's root page */
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int root = 0;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_master"
+				 " WHERE name = 'event_time'", -1, &q,
+				 NULL) == SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		root = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	CHECK(root > 1);
+	FILE *f = fopen(path, "r+b");
+	CHECK(f != NULL);
+	if (f != NULL) {
+		CHECK(fseek(f, (long)(root - 1) * 4096, SEEK_SET) == 0);
+		fwrite("\xde\xad\xbe\xef\xde\xad\xbe\xef", 1, 8, f);
+		fclose(f);
+	}
+	l = open_new("mode.db", NULL);
+	ht_err_clear(&e);
+	CHECK_EQ_INT(ledger_check(l, &e), HT_ECORRUPT);
+	CHECK_HAS(e.msg, "mode.db is damaged (quick_check: ");
+	CHECK_HAS(e.msg, "restore it from a backup");
+	CHECK(strchr(e.msg, '\n') == NULL);
+	ledger_close(&l);
 }
 
 /* ---- digest and frontier ---- */
@@ -1194,6 +1244,7 @@ int main(void)
 	}
 	make_keys();
 	test_open_errors();
+	test_modes_and_check();
 	test_chain_rules();
 	test_digest();
 	test_transactions();
