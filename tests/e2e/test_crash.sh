@@ -161,7 +161,10 @@ check "A verifies after the load" bash -c "'$HUTONG' -d '$A' verify >/dev/null"
 check "B verifies after the load" bash -c "'$HUTONG' -d '$B' verify >/dev/null"
 check "no origin forked at A" bash -c "! '$HUTONG' -d '$A' status --json | grep -q '\"forked\": true'"
 check "no origin forked at B" bash -c "! '$HUTONG' -d '$B' status --json | grep -q '\"forked\": true'"
-check "B refused nothing from A" bash -c "! grep -Eq 'refused|fork' '$B/hutongd.log'"
+# Record refusals and forks only: a link torn down mid-handshake when A is
+# killed logs "connection closed ... refused by ZAP", which is no refusal
+# of a record.
+check "B refused nothing from A" bash -c "! grep -Eq ' warn (refused|fork) ' '$B/hutongd.log'"
 recs=$(ids_of "$A" | wc -l)
 check "A stops cleanly" stop_daemon "$A"
 check "B stops cleanly" stop_daemon "$B"
