@@ -14,6 +14,7 @@
 
 #include "ca.h"
 #include "cli.h"
+#include "region.h"
 #include "ident.h"
 #include "perm.h"
 #include "pki.h"
@@ -72,6 +73,9 @@ static int check_all(cli *c, const char *dir, const init_args *a)
 	ht_err err = {0};
 	if (util_check_region(a->region, "--region", &err) != 0)
 		return cli_fail_err(c, &err) + 1;
+	if (!region_known(a->region)) /* the table changes: warn, not refuse */
+		fprintf(stderr, "hutong init: warning: --region %s is not in the "
+			"GB/T 2260 table; check the code\n", a->region);
 	if (a->listen != NULL && a->listen[0] != '\0' &&
 	    conf_check_listen(a->listen, &err) != 0) {
 		snprintf(err.field, sizeof(err.field), "--listen");

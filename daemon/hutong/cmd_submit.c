@@ -354,6 +354,23 @@ static void batch_clear(batch *b)
 
 /* A stored (or already stored) record: its id, after its line number
  * with --lines; a repeated ref says which record it already is. */
+/* Stored, with what deserves a word: region codes that the GB/T 2260 table
+ * does not know (it changes over time, so they are not refused). */
+static void put_warnings(const batch *b, size_t i, bool bulk)
+{
+	record_warnings w;
+	char at[32] = "";
+	if (record_warnings_of(b->items[i]->body, &w) == 0)
+		return;
+	if (bulk)
+		snprintf(at, sizeof(at), "line %ld: ", b->lines[i]);
+	for (size_t k = 0; k < w.n; k++)
+		fprintf(stderr, "hutong submit: %swarning: %s\n", at, w.msg[k]);
+	if (w.total > w.n)
+		fprintf(stderr, "hutong submit: %swarning: %zu more\n", at,
+			w.total - w.n);
+}
+
 static void put_stored(batch *b, size_t i, const Hutong__SubmitResult *r,
 		       bool bulk)
 {
@@ -365,6 +382,7 @@ static void put_stored(batch *b, size_t i, const Hutong__SubmitResult *r,
 		printf("%s\n", hex);
 	if (!r->existing) {
 		b->stored++;
+		put_warnings(b, i, bulk);
 		return;
 	}
 	b->existing++;

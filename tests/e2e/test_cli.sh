@@ -67,6 +67,16 @@ check "the repeat is noted" grep -q "line 5: already stored as $r1 (ref imp-1)" 
 check "the refused line is named" grep -q "line 3:" "$E2E_TMP/err"
 count() { H list --author officer2 | wc -l; }
 check "two records stored" test "$(count)" = 2
+# Region codes the GB/T 2260 table does not know: stored, with a warning
+out=$(H submit intel --author officer1 --summary "a lead" --place 999999 2>&1 >/dev/null); rc=$?
+check "an unknown place region is stored (exit 0)" test "$rc" = 0
+check "and warned about, naming the field" grep -qF "warning: unknown region 999999 at body.intelligence.places[0].region" <<<"$out"
+out=$(H submit intel --author officer1 --summary "a lead" --place 450103 2>&1 >/dev/null)
+check "a known region gives no warning" test -z "$out"
+out=$("$HUTONG" init --dir "$E2E_TMP/nowhere" --name nowhere --region 999999 2>&1 >/dev/null); rc=$?
+check "init --region 999999 succeeds" test "$rc" = 0
+check "init --region 999999 warns" grep -q "warning: --region 999999 is not in the GB/T 2260 table" <<<"$out"
+
 stop_daemon "$N"
 start_daemon "$N" || not_ok "daemon restart"
 out=$(H submit --json "$E2E_TMP/bulk.jsonl" 2>"$E2E_TMP/err")
