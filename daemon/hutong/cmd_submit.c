@@ -31,7 +31,7 @@ typedef enum ftype {
 	F_UINT,	  /* uint32 */
 	F_TIME,	  /* RFC 3339 -> int64 ms (as a string) */
 	F_BOOL,	  /* flag without argument -> true */
-	F_PEOPLE, /* NAME[:ROLE[:ID_NUMBER[:PHONE]]] -> repeated Person */
+	F_PEOPLE, /* NAME[:ROLE[:ID_NUMBER[:PHONE[:DOC]]]] -> repeated Person */
 	F_PLACES, /* REGION[:ADDRESS] -> repeated Place */
 	F_IDS,	  /* hex ids -> repeated bytes */
 	F_ID,	  /* hex id -> bytes */
@@ -58,7 +58,8 @@ static const flagdef flags[] = {
     {"intel", "org", "organization", F_STR, NULL, "organization name"},
     {"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
     {"intel", "person", "people", F_PEOPLE, NULL,
-     "NAME[:ROLE[:ID_NUMBER[:PHONE]]], ROLE organizer|backbone|participant"},
+     "NAME[:ROLE[:ID_NUMBER[:PHONE[:DOC]]]], ROLE organizer|backbone|participant, "
+     "DOC resident-id (default)|passport|hk-macao-permit|taiwan-permit|other"},
     {"intel", "place", "places", F_PLACES, NULL, "REGION[:ADDRESS]"},
     {"intel", "mode", "mode", F_ENUM, "MODE_", "gathering|online"},
     {"intel", "source", "source", F_STR, NULL, "where it came from"},
@@ -71,7 +72,7 @@ static const flagdef flags[] = {
     {"repatriation", "step", "step", F_ENUM, "STEP_",
      "request|accept|reject|depart|hand-over|receive|cancel"},
     {"repatriation", "person", "people", F_PEOPLE, NULL,
-     "NAME[:ROLE[:ID_NUMBER[:PHONE]]] (repeatable)"},
+     "NAME[:ROLE[:ID_NUMBER[:PHONE[:DOC]]]] (repeatable)"},
     {"repatriation", "from", "fromRegion", F_STR, NULL,
      "region code where the people were found"},
     {"repatriation", "to", "toRegion", F_STR, NULL, "home region code"},
@@ -167,20 +168,31 @@ static size_t split(char *s, char **parts, size_t max)
 	return n;
 }
 
+/* NAME[:ROLE[:ID_NUMBER[:PHONE[:DOCUMENT]]]]; DOCUMENT is resident-id
+ * (the default), passport, hk-macao-permit, taiwan-permit or other. */
 static json_t *person_json(const char *arg)
 {
-	char buf[1024], *p[4], role[64];
-	snprintf(buf, sizeof(buf), "%s", arg);
-	size_t n = split(buf, p, 4);
+	char *buf = strdup(arg), *p[5], name[64];
+	if (buf == NULL)
+		return NULL;
+	size_t n = split(buf, p, 5);
 	json_t *j = json_pack("{s:s}", "name", p[0]);
-	if (n > 1 && p[1][0]) {
-		enum_name("ROLE_", p[1], role, sizeof(role));
-		json_object_set_new(j, "role", json_string(role));
+	static const struct {
+		const char *key, *prefix;
+	} at[5] = {{NULL, NULL},
+		   {"role", "ROLE_"},
+		   {"idNumber", NULL},
+		   {"phone", NULL},
+		   {"documentType", "DOCUMENT_TYPE_"}};
+	for (size_t i = 1; j != NULL && i < n; i++) {
+		if (p[i][0] == '\0')
+			continue;
+		if (at[i].prefix != NULL)
+			enum_name(at[i].prefix, p[i], name, sizeof(name));
+		json_object_set_new(j, at[i].key,
+				    json_string(at[i].prefix ? name : p[i]));
 	}
-	if (n > 2 && p[2][0])
-		json_object_set_new(j, "idNumber", json_string(p[2]));
-	if (n > 3 && p[3][0])
-		json_object_set_new(j, "phone", json_string(p[3]));
+	free(buf);
 	return j;
 }
 

@@ -67,6 +67,21 @@ check "the repeat is noted" grep -q "line 5: already stored as $r1 (ref imp-1)" 
 check "the refused line is named" grep -q "line 3:" "$E2E_TMP/err"
 count() { H list --author officer2 | wc -l; }
 check "two records stored" test "$(count)" = 2
+# Identity documents: resident numbers are checked, other documents are not
+expect_fail "a wrong check character names the expected one" "check character should be" \
+	H submit intel --author officer1 --summary "x" --person "王五:participant:450102199001011234"
+expect_fail "month 13 is refused" "month of birth 13 is not 01-12" \
+	H submit intel --author officer1 --summary "x" --person "王五:participant:450102199013011234"
+expect_fail "abc is not a resident number" "a resident identity number has 18 characters, got 3" \
+	H submit intel --author officer1 --summary "x" --person "王五:participant:abc"
+pp=$(H submit intel --author officer1 --summary "x" --person "Ana Silva:participant:CB1234567::passport")
+check "a passport number is not given the resident checksum" test "${#pp}" = 64
+check "the document type is stored" sh -c "\"$HUTONG\" -d \"$N\" show $pp --json | grep -q DOCUMENT_TYPE_PASSPORT"
+expect_fail "an unknown document type is refused" "documentType" \
+	H submit intel --author officer1 --summary "x" --person "A:participant:X1::visa"
+expect_fail "a phone with letters is refused" "phone" \
+	H submit intel --author officer1 --summary "x" --person "A:participant::138abc"
+
 # Region codes the GB/T 2260 table does not know: stored, with a warning
 out=$(H submit intel --author officer1 --summary "a lead" --place 999999 2>&1 >/dev/null); rc=$?
 check "an unknown place region is stored (exit 0)" test "$rc" = 0
