@@ -1449,8 +1449,7 @@ static int send_welcome(sync_receiver *r, bool certs)
 	return rc;
 }
 
-/* A Ping or a repeated Hello that would make us send the full frontier
- * again: refused (counted, logged) within SYNC_FRONTIER_MS of the last one
+/* A Ping that would make us send the full frontier again: refused (counted, logged) within SYNC_FRONTIER_MS of the last one
  * or when the send budget is spent. */
 static bool frontier_limited(sync_receiver *r, const char *what)
 {
@@ -1536,8 +1535,13 @@ static void hello_heads(sync_receiver *r, const Hutong__Hello *h)
 static int on_hello(sync_receiver *r, const sync_msg *m, ht_err *err)
 {
 	const Hutong__Hello *h = m->hello;
-	if (r->hello && frontier_limited(r, "hello"))
+	if (r->hello && !budget_ok(&r->ss, r->now)) {
+		/* a Hello starts a session (the peer may have reconnected
+		 * unseen), so only the send budget holds it back */
+		budget_held(&r->ss, "welcome");
+		r->ss.stats.pings_limited++;
 		return 0;
+	}
 	if (check_chain(&r->ss, h->certificates, h->n_certificates, err) != 0)
 		return HT_ETRUST;
 	if (!r->hello)

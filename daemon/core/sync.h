@@ -57,7 +57,7 @@
  * full batches. Acks are never held back (they are the flow control). */
 #define SYNC_SEND_RATE (32 * 1024 * 1024)   /* bytes per second, per session */
 #define SYNC_SEND_BURST (8 * 1024 * 1024)   /* bucket size, bytes */
-/* A receiver answers a Ping (or a repeated Hello) with its full frontier at
+/* A receiver answers a Ping with its full frontier at
  * most once per SYNC_FRONTIER_MS; beyond that it is counted and ignored. An
  * honest sender pings every SYNC_PING_MS, three times slower. */
 #define SYNC_FRONTIER_MS 1000
