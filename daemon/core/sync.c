@@ -56,6 +56,9 @@ typedef struct session {
 	sync_send_fn send;
 	void *send_ctx;
 	sync_stats stats;
+	int64_t budget;	   /* bytes the session may still send (can go < 0) */
+	int64_t budget_ms; /* when the bucket was last refilled */
+	bool budget_set;   /* budget_ms is set */
 } session;
 
 static void session_init(session *ss, const sync_node_ops *ops,
@@ -65,6 +68,91 @@ static void session_init(session *ss, const sync_node_ops *ops,
 	snprintf(ss->peer, sizeof(ss->peer), "%s", peer ? peer : "");
 	ss->send = send;
 	ss->send_ctx = ctx;
+	ss->budget = SYNC_SEND_BURST;
+}
+
+/* 1st, 2nd, 4th, 8th ...: counts that a flood drives are logged without
+ * flooding the log. */
+static bool log_due(uint64_t count) { return (count & (count - 1)) == 0; }
+
+/* Refill the send bucket for the time since the last refill. */
+static void budget_refill(session *ss, int64_t now)
+{
+	if (!ss->budget_set || now < ss->budget_ms) {
+		ss->budget_set = true;
+		ss->budget_ms = now;
+		return;
+	}
+	int64_t ms = now - ss->budget_ms;
+	int64_t room = SYNC_SEND_BURST - ss->budget;
+	if (ms > 0 && room > 0)
+		ss->budget += ms >= 1000 || ms * (int64_t)SYNC_SEND_RATE / 1000 >
+						room
+				  ? room
+				  : ms * (int64_t)SYNC_SEND_RATE / 1000;
+	ss->budget_ms = now;
+}
+
+/* May the session send a frame now? */
+static bool budget_ok(session *ss, int64_t now)
+{
+	budget_refill(ss, now);
+	return ss->budget > 0;
+}
+
+/* The budget held `what` back: count and log (rate-limited). */
+static void budget_held(session *ss, const char *what)
+{
+	uint64_t n = ++ss->stats.throttled;
+	if (log_due(n))
+		log_warn(ss->ops.log,
+			 "send budget spent peer=%s held=%s count=%llu "
+			 "rate=%d: the peer asks for more than it may",
+			 ss->peer, what, (unsigned long long)n, SYNC_SEND_RATE);
+}
+
+/* Does l hold e's origin at e's seq with another record? *agree is set
+ * when it holds the same one (then the chains agree up to there). */
+static bool frontier_conflict(ledger *l, const Hutong__FrontierEntry *e,
+			      bool *agree)
+{
+	const ledger_origin *o = ledger_origin_find(l, e->origin);
+	record *r = NULL;
+	bool differ;
+	*agree = false;
+	if (o == NULL || e->seq > o->seq)
+		return false;
+	if (e->seq == o->seq) {
+		differ = memcmp(o->head, e->head.data, RECORD_ID_BYTES) != 0;
+	} else {
+		if (ledger_get_seq(l, o->region, e->seq, &r, NULL, NULL) != 0)
+			return false;
+		differ = memcmp(record_id(r), e->head.data, RECORD_ID_BYTES) !=
+			 0;
+		record_free(&r);
+	}
+	*agree = !differ;
+	return differ;
+}
+
+/* The peer's frontier names another record at a seq we hold. */
+static void frontier_fork(session *ss, const char *origin, uint64_t seq,
+			  const char *role)
+{
+	ss->stats.frontier_forks++;
+	log_warn(ss->ops.log,
+		 "frontier fork peer=%s origin=%s seq=%llu role=%s: the peer "
+		 "holds another record at this seq; both are exchanged as "
+		 "fork evidence",
+		 ss->peer, origin, (unsigned long long)seq, role);
+}
+
+/* Milliseconds until the bucket is above zero again. */
+static int64_t budget_wait_ms(const session *ss)
+{
+	if (ss->budget > 0)
+		return 0;
+	return (1 - ss->budget) * 1000 / SYNC_SEND_RATE + 1;
 }
 
 /* Encode m and hand it to the channel. 0, HT_ENOMEM, or HT_EUNAVAIL when
@@ -81,6 +169,7 @@ static int send_msg(session *ss, const sync_msg *m)
 	if (rc == 0) {
 		ss->stats.bytes_sent += len;
 		ss->stats.frames_sent++;
+		ss->budget -= (int64_t)len;
 	}
 	return rc;
 }
@@ -385,6 +474,11 @@ typedef struct cursor {
 	uint64_t stuck_seq;    /* known + 1 when last sent (refusal watch) */
 	uint32_t stuck_sends;  /* times stuck_seq was sent */
 	uint64_t refused_seq;  /* stuck_seq once reported as refused */
+	int64_t want_at;       /* when a Want was last served */
+	uint64_t want_upto;    /* what that Want resends: up to this seq */
+	bool want_served;      /* want_at is set */
+	uint64_t agreed;       /* our chain and the peer's agree up to here */
+	bool fork_seen;        /* a frontier fork was handled this session */
 } cursor;
 
 struct sync_sender {
@@ -398,8 +492,14 @@ struct sync_sender {
 	uint64_t ping_mark; /* total_sent when the last Ping went out */
 	int64_t now, hello_at, ping_at, last_ack_ms;
 	bool blocked;	  /* the channel refused Records; retry on tick */
+	bool throttled;	  /* the send budget holds Records back */
 	uint64_t idle_at; /* ledger_record_count when a pump found nothing */
+	int64_t reset_at, reset_backoff; /* window resets without Acks */
+	uint64_t acks_in; /* Acks since the last window reset */
+	sync_receiver *rx; /* the paired receiver (same neighbour) */
 };
+
+static void receiver_ask(sync_receiver *r, const char *origin, uint64_t seq);
 
 #define NOT_IDLE UINT64_MAX
 
@@ -708,8 +808,17 @@ void sync_sender_pump(sync_sender *s)
 	if (cursors_align(s) != 0)
 		return;
 	int rc = 1;
-	while (rc == 1 && in_flight(s) < s->window)
+	bool was = s->throttled;
+	s->throttled = false;
+	while (rc == 1 && in_flight(s) < s->window) {
+		if (!budget_ok(&s->ss, s->now)) {
+			s->throttled = true;
+			if (!was)
+				budget_held(&s->ss, "records");
+			break;
+		}
 		rc = pump_one(s);
+	}
 	s->blocked = rc == HT_EUNAVAIL;
 	s->idle_at = rc == 0 ? count : NOT_IDLE;
 	update_behind(s);
@@ -766,6 +875,44 @@ static void learn_frontier(sync_sender *s, Hutong__FrontierEntry *const *e,
 		cursor_learn(s, e[i]->origin, e[i]->seq);
 }
 
+/* A fork at origin/seq: resend our record at seq (the peer keeps it as
+ * evidence), once per origin per session. */
+static void sender_fork_at(sync_sender *s, const char *origin, uint64_t seq)
+{
+	cursor *c = cursor_get(s, origin);
+	if (c == NULL || c->fork_seen)
+		return;
+	c->fork_seen = true;
+	if (c->known >= seq)
+		c->known = seq - 1;
+	if (c->sent >= seq)
+		c->sent = seq - 1;
+	s->idle_at = NOT_IDLE;
+}
+
+/* Compare the peer's heads (Welcome, Ack) with our chains: another record
+ * at a seq we hold is fork evidence; we send ours and, through the paired
+ * receiver, ask for theirs. */
+static void check_heads(sync_sender *s, Hutong__FrontierEntry *const *e,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cursor *c = cursor_get(s, e[i]->origin);
+		bool agree;
+		if (c == NULL || c->fork_seen || e[i]->seq <= c->agreed)
+			continue;
+		if (!frontier_conflict(s->ss.ops.ledger, e[i], &agree)) {
+			if (agree)
+				c->agreed = e[i]->seq;
+			continue;
+		}
+		frontier_fork(&s->ss, e[i]->origin, e[i]->seq, "sender");
+		sender_fork_at(s, e[i]->origin, e[i]->seq);
+		if (s->rx != NULL)
+			receiver_ask(s->rx, e[i]->origin, e[i]->seq);
+	}
+}
+
 /* The first Welcome of a session: the peer's frontier is the truth. */
 static int open_session(sync_sender *s, const Hutong__Welcome *w, ht_err *err)
 {
@@ -775,6 +922,8 @@ static int open_session(sync_sender *s, const Hutong__Welcome *w, ht_err *err)
 		cursor *c = &s->cur[i];
 		c->known = c->sent = c->rewind_known = 0;
 		c->rewind_at = c->backoff_ms = 0;
+		c->agreed = 0;
+		c->fork_seen = false;
 	}
 	s->state = S_OPEN;
 	s->ss.stats.connected = true;
@@ -791,8 +940,19 @@ static int open_session(sync_sender *s, const Hutong__Welcome *w, ht_err *err)
 static void reconcile(sync_sender *s)
 {
 	bool stalled = s->total_acked < s->ping_mark &&
-		       s->now - s->last_ack_ms >= SYNC_PING_MS;
+		       s->now - s->last_ack_ms >= SYNC_PING_MS &&
+		       s->now >= s->reset_at;
 	if (stalled) {
+		/* a peer that never acks gets one window per back-off */
+		if (s->acks_in > 0 || s->reset_backoff == 0)
+			s->reset_backoff = SYNC_PING_MS;
+		else
+			s->reset_backoff =
+			    2 * s->reset_backoff < SYNC_REWIND_MAX_MS
+				? 2 * s->reset_backoff
+				: SYNC_REWIND_MAX_MS;
+		s->reset_at = s->now + s->reset_backoff;
+		s->acks_in = 0;
 		log_info(s->ss.ops.log, "acks missing peer=%s in_flight=%llu",
 			 s->ss.peer, (unsigned long long)in_flight(s));
 		s->total_acked = s->total_sent;
@@ -812,6 +972,7 @@ static int on_welcome(sync_sender *s, const sync_msg *m, ht_err *err)
 	uint32_t win = w->window ? w->window : 1;
 	s->window = win < SYNC_WINDOW ? win : SYNC_WINDOW;
 	learn_frontier(s, w->frontier, w->n_frontier);
+	check_heads(s, w->frontier, w->n_frontier);
 	reconcile(s);
 	s->idle_at = NOT_IDLE;
 	return 0;
@@ -826,9 +987,28 @@ static int on_ack(sync_sender *s, const sync_msg *m, ht_err *err)
 	if (s->total_acked > s->total_sent) /* duplicated Ack */
 		s->total_acked = s->total_sent;
 	s->last_ack_ms = s->now;
+	s->acks_in++;
 	learn_frontier(s, a->frontier, a->n_frontier);
+	check_heads(s, a->frontier, a->n_frontier);
 	s->idle_at = NOT_IDLE;
 	return 0;
+}
+
+/* A Want for records the last Want of this origin is still resending,
+ * sooner than SYNC_WANT_SERVE_MS: counted, logged and not served. */
+static bool want_limited(sync_sender *s, const cursor *c, uint64_t from)
+{
+	if (!c->want_served || s->now - c->want_at >= SYNC_WANT_SERVE_MS ||
+	    from > c->want_upto)
+		return false;
+	uint64_t n = ++s->ss.stats.wants_limited;
+	if (log_due(n))
+		log_warn(s->ss.ops.log,
+			 "want limited peer=%s origin=%s from=%llu count=%llu: "
+			 "asked again for records already being resent",
+			 s->ss.peer, c->origin, (unsigned long long)from,
+			 (unsigned long long)n);
+	return true;
 }
 
 static int on_want(sync_sender *s, const sync_msg *m, ht_err *err)
@@ -838,8 +1018,12 @@ static int on_want(sync_sender *s, const sync_msg *m, ht_err *err)
 		return out_of_place(m, "before welcome", err);
 	cursor *c = cursor_get(s, w->origin);
 	s->ss.stats.gaps++;
-	if (c == NULL)
+	if (c == NULL || want_limited(s, c, w->from_seq))
 		return 0;
+	const ledger_origin *o = ledger_origin_find(s->ss.ops.ledger, c->origin);
+	c->want_served = true;
+	c->want_at = s->now;
+	c->want_upto = o ? o->seq : 0;
 	uint64_t has = w->from_seq - 1;
 	log_debug(s->ss.ops.log, "want peer=%s origin=%s from=%llu", s->ss.peer,
 		  w->origin, (unsigned long long)w->from_seq);
@@ -954,7 +1138,9 @@ void sync_sender_on_connect(sync_sender *s, int64_t now_ms)
 	s->state = S_HELLO;
 	s->total_sent = s->total_acked = s->ping_mark = 0;
 	s->window = 0;
-	s->blocked = false;
+	s->blocked = s->throttled = false;
+	s->reset_at = s->reset_backoff = 0;
+	s->acks_in = 0;
 	s->idle_at = NOT_IDLE;
 	s->ss.stats.connected = false;
 	send_hello(s);
@@ -1009,6 +1195,9 @@ int64_t sync_sender_next_ms(const sync_sender *s, int64_t now_ms)
 		at = s->hello_at;
 	else if (s->blocked && now_ms + SYNC_RETRY_MS < s->ping_at)
 		at = now_ms + SYNC_RETRY_MS;
+	else if (s->throttled &&
+		 now_ms + budget_wait_ms(&s->ss) < s->ping_at)
+		at = now_ms + budget_wait_ms(&s->ss);
 	else
 		at = s->ping_at;
 	return at > now_ms ? at - now_ms : 0;
@@ -1062,6 +1251,10 @@ struct sync_receiver {
 	sync_sender *pair;
 	fetch_memo fetched[SYNC_FETCH_MEMO]; /* ids asked for lately */
 	size_t fetch_next;
+	bool welcomed;	    /* welcome_at is set */
+	int64_t welcome_at; /* when the last full frontier went out */
+	char asked[SYNC_FORK_ASKS][HT_REGION_LEN + 1]; /* fork fetches */
+	size_t n_asked;				       /* this session */
 };
 
 static uint64_t head_of(const sync_receiver *r, const char *origin)
@@ -1090,10 +1283,6 @@ static gap_origin *gap_find(sync_receiver *r, const char *origin, bool create)
 	memcpy(g->origin, origin, sizeof(g->origin));
 	return g;
 }
-
-/* 1st, 2nd, 4th, 8th ...: counts that a flood drives are logged without
- * flooding the log. */
-static bool log_due(uint64_t count) { return (count & (count - 1)) == 0; }
 
 /* A record ahead of a gap that the bounded buffer cannot keep. */
 static void gap_drop(sync_receiver *r, const char *origin)
@@ -1383,7 +1572,92 @@ static int send_welcome(sync_receiver *r, bool certs)
 	if (rc == 0)
 		rc = send_msg(&r->ss, &m);
 	wire_frontier_free(&f);
+	if (rc == 0) {
+		r->welcomed = true;
+		r->welcome_at = r->now;
+	}
 	return rc;
+}
+
+/* A Ping that would make us send the full frontier again: refused (counted, logged) within SYNC_FRONTIER_MS of the last one
+ * or when the send budget is spent. */
+static bool frontier_limited(sync_receiver *r, const char *what)
+{
+	bool soon =
+	    r->welcomed && r->now - r->welcome_at < SYNC_FRONTIER_MS;
+	if (!soon && budget_ok(&r->ss, r->now))
+		return false;
+	if (!soon)
+		budget_held(&r->ss, "welcome");
+	uint64_t n = ++r->ss.stats.pings_limited;
+	if (log_due(n))
+		log_warn(r->ss.ops.log,
+			 "%s limited peer=%s count=%llu reason=\"%s\"", what,
+			 r->ss.peer, (unsigned long long)n,
+			 soon ? "full frontier sent less than "
+				"SYNC_FRONTIER_MS ago"
+			      : "send budget spent");
+	return true;
+}
+
+/* Ask the peer's sender for its record of origin at seq (Want), once per
+ * origin per session: it is compared with ours (a fork is kept as
+ * evidence). */
+static void receiver_ask(sync_receiver *r, const char *origin, uint64_t seq)
+{
+	Hutong__Want w = HUTONG__WANT__INIT;
+	sync_msg m = HUTONG__SYNC_MESSAGE__INIT;
+	for (size_t i = 0; i < r->n_asked; i++)
+		if (strcmp(r->asked[i], origin) == 0)
+			return;
+	if (r->n_asked >= SYNC_FORK_ASKS || seq == 0)
+		return;
+	snprintf(r->asked[r->n_asked++], HT_REGION_LEN + 1, "%s", origin);
+	w.origin = (char *)origin;
+	w.from_seq = seq;
+	m.msg_case = HUTONG__SYNC_MESSAGE__MSG_WANT;
+	m.want = &w;
+	if (send_msg(&r->ss, &m) == 0)
+		log_info(r->ss.ops.log,
+			 "fork check peer=%s origin=%s seq=%llu: asked for "
+			 "the peer's record (want)",
+			 r->ss.peer, origin, (unsigned long long)seq);
+}
+
+/* A record from the peer was refused right after our head of an origin
+ * with no fork known: our head may not be theirs (a node that lost its
+ * ledger and signed again). Counted, logged, and their record at our head
+ * is asked for, so a fork becomes evidence instead of a silent refusal. */
+static void chain_mismatch(sync_receiver *r, const sync_verdict *v)
+{
+	const ledger_origin *o = ledger_origin_find(r->ss.ops.ledger, v->origin);
+	if (o == NULL || o->forked || v->seq != o->seq + 1)
+		return;
+	uint64_t n = ++r->ss.stats.mismatches;
+	if (log_due(n))
+		log_warn(r->ss.ops.log,
+			 "chain mismatch peer=%s origin=%s seq=%llu "
+			 "count=%llu: refused after our head; asking for the "
+			 "peer's record at our head",
+			 r->ss.peer, v->origin, (unsigned long long)v->seq,
+			 (unsigned long long)n);
+	receiver_ask(r, v->origin, o->seq);
+}
+
+/* The peer's Hello heads against our chains (see check_heads). */
+static void hello_heads(sync_receiver *r, const Hutong__Hello *h)
+{
+	for (size_t i = 0; i < h->n_frontier; i++) {
+		const Hutong__FrontierEntry *e = h->frontier[i];
+		bool agree;
+		if (!frontier_conflict(r->ss.ops.ledger, e, &agree))
+			continue;
+		frontier_fork(&r->ss, e->origin, e->seq, "receiver");
+		receiver_ask(r, e->origin, e->seq);
+		if (r->pair != NULL)
+			sender_fork_at(r->pair, e->origin, e->seq);
+	}
+	sync_sender_pump(r->pair);
 }
 
 /* ---- receiver: messages in ---- */
@@ -1391,11 +1665,20 @@ static int send_welcome(sync_receiver *r, bool certs)
 static int on_hello(sync_receiver *r, const sync_msg *m, ht_err *err)
 {
 	const Hutong__Hello *h = m->hello;
+	if (r->hello && !budget_ok(&r->ss, r->now)) {
+		/* a Hello starts a session (the peer may have reconnected
+		 * unseen), so only the send budget holds it back */
+		budget_held(&r->ss, "welcome");
+		r->ss.stats.pings_limited++;
+		return 0;
+	}
 	if (check_chain(&r->ss, h->certificates, h->n_certificates, err) != 0)
 		return HT_ETRUST;
 	if (!r->hello)
 		log_info(r->ss.ops.log, "sync open peer=%s role=receiver",
 			 r->ss.peer);
+	if (!r->hello)
+		r->n_asked = 0;
 	r->hello = true;
 	r->ss.stats.connected = true;
 	r->unacked = 0;
@@ -1403,6 +1686,7 @@ static int on_hello(sync_receiver *r, const sync_msg *m, ht_err *err)
 		sync_sender_peer_holds(r->pair, h->frontier[i]->origin,
 				       h->frontier[i]->seq);
 	send_welcome(r, true); /* if lost, the sender says Hello again */
+	hello_heads(r, h);
 	return 0;
 }
 
@@ -1419,6 +1703,8 @@ static void take_result(sync_receiver *r, const uint8_t *env, size_t len,
 		sync_sender_peer_holds(r->pair, v->origin, v->seq);
 	if (v->result == SYNC_GAP)
 		gap_add(r, v->origin, v->seq, env, len);
+	if (v->result == SYNC_REFUSED)
+		chain_mismatch(r, v);
 	touched_add(t, v->origin);
 }
 
@@ -1448,6 +1734,8 @@ static int on_records(sync_receiver *r, const sync_msg *m, ht_err *err)
 static int on_ping(sync_receiver *r, const sync_msg *m, ht_err *err)
 {
 	touched t = {.n = 0};
+	if (frontier_limited(r, "ping"))
+		return 0;
 	gap_retry(r, &t);
 	if (r->unacked > 0 || t.n > 0)
 		send_ack(r, 0, &t);
@@ -1499,6 +1787,7 @@ void sync_receiver_free(sync_receiver **rp)
 	if (rp == NULL || *rp == NULL)
 		return;
 	sync_receiver *r = *rp;
+	sync_receiver_pair(r, NULL);
 	for (size_t i = 0; i < r->n_gaps; i++) {
 		for (size_t k = 0; k < r->gaps[i].n; k++)
 			free(r->gaps[i].recs[k].env);
@@ -1537,6 +1826,7 @@ void sync_receiver_on_disconnect(sync_receiver *r)
 {
 	r->hello = false;
 	r->unacked = 0;
+	r->n_asked = 0;
 	r->ss.stats.connected = false;
 }
 
@@ -1545,7 +1835,14 @@ const sync_stats *sync_receiver_stats(const sync_receiver *r)
 	return &r->ss.stats;
 }
 
-void sync_receiver_pair(sync_receiver *r, sync_sender *s) { r->pair = s; }
+void sync_receiver_pair(sync_receiver *r, sync_sender *s)
+{
+	if (r->pair != NULL && r->pair->rx == r)
+		r->pair->rx = NULL;
+	r->pair = s;
+	if (s != NULL)
+		s->rx = r;
+}
 
 /* ---- receiver: asking for missing bodies ---- */
 

@@ -50,6 +50,30 @@
 #define SYNC_FETCH_MEMO 256               /* ids a receiver remembers asking for */
 #define SYNC_REFUSE_SENDS 3               /* sends of one record: "peer refuses" */
 
+/* What a peer can make a session send (proto/sync.proto says the bound).
+ * Every frame a session sends, of either side, spends from a token bucket
+ * of SYNC_SEND_BURST bytes refilled at SYNC_SEND_RATE bytes per second; a
+ * frame goes while the bucket is above zero, so over t seconds a session
+ * sends at most SYNC_SEND_BURST + SYNC_SEND_RATE * t + SYNC_MAX_FRAME
+ * bytes, whatever the peer sends. 32 MiB/s is well above what a node
+ * verifies and commits (an honest catch-up is never slowed by it); the
+ * burst holds the largest Welcome (SYNC_MAX_FRONTIER entries) or several
+ * full batches. Acks are never held back (they are the flow control). */
+#define SYNC_SEND_RATE (32 * 1024 * 1024)   /* bytes per second, per session */
+#define SYNC_SEND_BURST (8 * 1024 * 1024)   /* bucket size, bytes */
+/* A receiver answers a Ping with its full frontier at
+ * most once per SYNC_FRONTIER_MS; beyond that it is counted and ignored. An
+ * honest sender pings every SYNC_PING_MS, three times slower. */
+#define SYNC_FRONTIER_MS 1000
+/* A sender serves a Want for records that the last Want of that origin is
+ * still resending (from_seq at or below what it resent) at most once per
+ * SYNC_WANT_MS; sooner it is counted and ignored. A Want never enlarges the
+ * window: what it resends counts against the unacknowledged records. */
+#define SYNC_WANT_SERVE_MS SYNC_WANT_MS
+/* Origins per receiver session for which a mismatch (frontier head or a
+ * record that does not link) fetches the peer's record once. */
+#define SYNC_FORK_ASKS 64
+
 /* What the node did with one envelope from a peer. */
 typedef enum sync_result {
 	SYNC_STORED = 0,   /* appended */
@@ -121,6 +145,11 @@ typedef struct sync_stats {
 	char last_refused_origin[HT_REGION_LEN + 1]; /* "" when none */
 	uint64_t last_refused_seq;
 	uint8_t last_refused_id[RECORD_ID_BYTES]; /* zero when not read */
+	uint64_t wants_limited;  /* Wants not served: repeated too soon (sender) */
+	uint64_t pings_limited;  /* Pings/Hellos not answered: too soon or over budget */
+	uint64_t throttled;      /* times the send budget held frames back */
+	uint64_t frontier_forks; /* peer's frontier names another record at a seq we hold */
+	uint64_t mismatches;     /* refused records right after our head: a fork suspected */
 } sync_stats;
 
 typedef struct sync_sender sync_sender;
@@ -164,8 +193,10 @@ void sync_receiver_on_disconnect(sync_receiver *r);
 const sync_stats *sync_receiver_stats(const sync_receiver *r);
 /* Pair the two sessions of one neighbour: what the receiver learns the peer
  * holds (its Hello frontier, each record it sends) moves the sender's cursor
- * past it, so records are not echoed back on the link they came from. s may
- * be NULL to unpair; the caller unpairs (or frees r) before freeing s. */
+ * past it, so records are not echoed back on the link they came from; and a
+ * fork that either side sees in the peer's frontier makes the sender send our
+ * record at that seq and the receiver ask (Want) for the peer's. s may be
+ * NULL to unpair; the caller unpairs (or frees r) before freeing s. */
 void sync_receiver_pair(sync_receiver *r, sync_sender *s);
 
 /* Ask the peer for the full envelopes of records held here without their

@@ -67,7 +67,8 @@ json_t *status_peer_json(const status_peer *p)
 							   : rx->last_seen_ms;
 	json_t *j = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:I, s:I, s:s}",
 	    "name", p->name, "node", p->node, "region", p->region, "endpoint",
 	    p->endpoint, "connected", p->connected, "inbound", rx->connected,
 	    "last_seen", time_or_null(seen), "sent", (json_int_t)tx->sent,
@@ -85,7 +86,12 @@ json_t *status_peer_json(const status_peer *p)
 	    "frames_sent", (json_int_t)(tx->frames_sent + rx->frames_sent),
 	    "frames_received",
 	    (json_int_t)(tx->frames_received + rx->frames_received),
-	    "certificate", p->trusted ? "ok" : p->refusal);
+	    "wants_limited", (json_int_t)tx->wants_limited, "pings_limited",
+	    (json_int_t)rx->pings_limited, "throttled",
+	    (json_int_t)(tx->throttled + rx->throttled), "frontier_forks",
+	    (json_int_t)(tx->frontier_forks + rx->frontier_forks),
+	    "mismatches", (json_int_t)rx->mismatches, "certificate",
+	    p->trusted ? "ok" : p->refusal);
 	if (j != NULL) {
 		json_object_set_new(j, "refused_by_peer",
 				    json_integer((json_int_t)tx->refused_by_peer));

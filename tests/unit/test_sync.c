@@ -1209,6 +1209,236 @@ static void test_refused_by_peer(void)
 	tnode_close(&b);
 }
 
+/* ---- amplification and head comparison ---- */
+
+static uint8_t *welcome_frame(uint32_t window, size_t *len)
+{
+	Hutong__Welcome w = HUTONG__WELCOME__INIT;
+	Hutong__SyncMessage m = HUTONG__SYNC_MESSAGE__INIT;
+	w.version = SYNC_VERSION;
+	w.window = window;
+	m.msg_case = HUTONG__SYNC_MESSAGE__MSG_WELCOME;
+	m.welcome = &w;
+	return encode(&m, len);
+}
+
+static uint8_t *ping_frame(size_t *len)
+{
+	Hutong__Ping p = HUTONG__PING__INIT;
+	Hutong__SyncMessage m = HUTONG__SYNC_MESSAGE__INIT;
+	m.msg_case = HUTONG__SYNC_MESSAGE__MSG_PING;
+	m.ping = &p;
+	return encode(&m, len);
+}
+
+/* Ack every Records frame in q (a hostile receiver that acks all); returns
+ * the bytes of the Acks fed to s. */
+static size_t ack_all(queue *q, sync_sender *s)
+{
+	size_t bytes = 0;
+	frame *f;
+	while ((f = q_pop(q)) != NULL) {
+		Hutong__SyncMessage *m =
+		    hutong__sync_message__unpack(NULL, f->len, f->buf);
+		frame_free(f);
+		if (m && m->msg_case == HUTONG__SYNC_MESSAGE__MSG_RECORDS) {
+			Hutong__Ack a = HUTONG__ACK__INIT;
+			Hutong__SyncMessage am = HUTONG__SYNC_MESSAGE__INIT;
+			size_t len;
+			a.count = (uint32_t)m->records->n_envelopes;
+			am.msg_case = HUTONG__SYNC_MESSAGE__MSG_ACK;
+			am.ack = &a;
+			uint8_t *buf = encode(&am, &len);
+			bytes += len;
+			CHECK_EQ_INT(feed_s(s, buf, len), 0);
+		}
+		hutong__sync_message__free_unpacked(m, NULL);
+	}
+	return bytes;
+}
+
+/* Want(origin, 1) every 250 ms with Acks: served at most once per
+ * SYNC_WANT_SERVE_MS, the rest counted; bytes out stay within the bound. */
+static void test_want_flood(void)
+{
+	tnode a;
+	queue tob = {0};
+	size_t len, in = 0;
+	uint8_t *buf;
+	tnode_open(&a, "kunming", "530100");
+	submit(&a, 99); /* seq 1..100 */
+	sync_sender *s = sync_sender_new(&a.ops, "hostile", q_send, &tob);
+	int64_t t0 = now_ms;
+	sync_sender_on_connect(s, now_ms);
+	buf = welcome_frame(SYNC_WINDOW, &len);
+	in += len;
+	CHECK_EQ_INT(feed_s(s, buf, len), 0);
+	in += ack_all(&tob, s);
+	const sync_stats *st = sync_sender_stats(s);
+	CHECK_EQ_INT(st->sent, 100);
+	for (int i = 0; i < 40; i++) { /* 10 s */
+		now_ms += 250;
+		buf = want_frame("530100", 1, &len);
+		in += len;
+		CHECK_EQ_INT(feed_s(s, buf, len), 0);
+		in += ack_all(&tob, s);
+		sync_sender_tick(s, now_ms);
+		in += ack_all(&tob, s);
+	}
+	/* one serve per second at most: 10 of 40, the chain each time */
+	CHECK(st->wants_limited >= 29);
+	CHECK(st->sent <= 100 + 11 * 100);
+	CHECK(count_lines(tnode_log(&a), "want limited peer=hostile") >= 1);
+	uint64_t secs = (uint64_t)(now_ms - t0) / 1000 + 1;
+	CHECK(st->bytes_sent <= (uint64_t)SYNC_SEND_BURST +
+				    secs * SYNC_SEND_RATE + SYNC_MAX_FRAME);
+	fprintf(stderr, "want flood: in=%zu out=%llu limited=%llu\n", in,
+		(unsigned long long)st->bytes_sent,
+		(unsigned long long)st->wants_limited);
+	sync_sender_free(&s);
+	q_clear(&tob);
+	tnode_close(&a);
+}
+
+/* A receiver that never acks, Wants from 1 and sends Welcomes to reopen the
+ * window: one window, then one per growing back-off. */
+static void test_want_no_acks(void)
+{
+	tnode a;
+	queue tob = {0};
+	size_t len;
+	uint8_t *buf;
+	tnode_open(&a, "guiyang", "520100");
+	submit(&a, 299); /* seq 1..300 */
+	sync_sender *s = sync_sender_new(&a.ops, "hostile", q_send, &tob);
+	sync_sender_on_connect(s, now_ms);
+	buf = welcome_frame(50, &len);
+	CHECK_EQ_INT(feed_s(s, buf, len), 0);
+	const sync_stats *st = sync_sender_stats(s);
+	CHECK_EQ_INT(st->sent, 50);
+	buf = want_frame("520100", 1, &len);
+	CHECK_EQ_INT(feed_s(s, buf, len), 0);
+	CHECK_EQ_INT(st->sent, 50); /* a Want does not enlarge the window */
+	for (int i = 0; i < 240; i++) { /* 60 s */
+		now_ms += 250;
+		sync_sender_tick(s, now_ms);
+		buf = welcome_frame(50, &len);
+		CHECK_EQ_INT(feed_s(s, buf, len), 0);
+		buf = want_frame("520100", 1, &len);
+		CHECK_EQ_INT(feed_s(s, buf, len), 0);
+		q_clear(&tob);
+	}
+	/* resets after 3, 6, 12, 24, 30 s of back-off: at most 6 windows */
+	CHECK(st->sent <= 7 * 50);
+	sync_sender_free(&s);
+	q_clear(&tob);
+	tnode_close(&a);
+}
+
+/* A Ping flood: one full frontier per SYNC_FRONTIER_MS, the rest counted. */
+static void test_ping_flood(void)
+{
+	tnode b;
+	queue toa = {0};
+	size_t len, in = 0;
+	uint8_t *buf;
+	tnode_open(&b, "lhasa", "540100");
+	sync_receiver *r = sync_receiver_new(&b.ops, "hostile", q_send, &toa);
+	buf = hello_frame(SYNC_VERSION, 0, &len);
+	CHECK_EQ_INT(feed_r(r, buf, len, NULL), 0);
+	for (int i = 0; i < 500; i++) { /* 5 s */
+		now_ms += 10;
+		buf = ping_frame(&len);
+		in += len;
+		CHECK_EQ_INT(feed_r(r, buf, len, NULL), 0);
+	}
+	size_t welcomes = 0;
+	Hutong__SyncMessage *m;
+	while ((m = q_find(&toa, HUTONG__SYNC_MESSAGE__MSG_WELCOME)) != NULL) {
+		welcomes++;
+		hutong__sync_message__free_unpacked(m, NULL);
+	}
+	const sync_stats *st = sync_receiver_stats(r);
+	CHECK(welcomes >= 2 && welcomes <= 6);
+	CHECK_EQ_INT(st->pings_limited, 500 - (welcomes - 1));
+	CHECK(count_lines(tnode_log(&b), "ping limited peer=hostile") >= 1);
+	fprintf(stderr, "ping flood: in=%zu out=%llu welcomes=%zu\n", in,
+		(unsigned long long)st->bytes_sent, welcomes);
+	sync_receiver_free(&r);
+	q_clear(&toa);
+	tnode_close(&b);
+}
+
+/* tnode_open with another node's key: the same origin signed again (a node
+ * that lost its ledger and started over). */
+static void tnode_reopen_key(tnode *t, const char *name, const char *dir,
+			     const char *region, const char *keyfrom)
+{
+	char d[PATH_MAX / 2], key[PATH_MAX], db[PATH_MAX], cmd[3 * PATH_MAX];
+	ht_err err = {0};
+	memset(t, 0, sizeof(*t));
+	snprintf(d, sizeof(d), "%s/%s", tmpdir, dir);
+	snprintf(key, sizeof(key), "%s/node.key", d);
+	snprintf(db, sizeof(db), "%s/ledger.db", d);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s/%s/node.key' '%s'",
+		 d, tmpdir, keyfrom, key);
+	CHECK(system(cmd) == 0);
+	t->logf = open_memstream(&t->logbuf, &t->loglen);
+	t->log = log_new(t->logf, LOG_INFO, &test_clock);
+	node_config cfg = {.name = name,
+			   .region = region,
+			   .key_path = key,
+			   .ledger_path = db,
+			   .clock = &test_clock,
+			   .log = t->log};
+	t->n = node_open(&cfg, &err);
+	CHECK(t->n != NULL);
+	t->ops = (sync_node_ops){.store = node_receive,
+				 .ctx = t->n,
+				 .ledger = node_ledger(t->n),
+				 .log = t->log};
+}
+
+/* Same origin, same seq, different records: after a session both sides
+ * hold fork evidence, found from the frontier heads. */
+static void test_head_fork(void)
+{
+	tnode a, a2, b;
+	net nt = {0};
+	tlink *ab, *ba;
+	tnode_open(&a, "hefei", "340100");
+	tnode_open(&b, "wuhu", "340200");
+	submit(&a, 20); /* seq 1..21 */
+	neighbours(&nt, &a, &b, &ab, &ba);
+	connect_all(&nt);
+	run(&nt);
+	CHECK_EQ_INT(ledger_origin_find(L(&b), "340100")->seq, 21);
+	net_free(&nt);
+	tnode_close(&a);
+
+	now_ms += 60000; /* hefei lost its ledger and signed seq 1..5 again */
+	tnode_reopen_key(&a2, "hefei", "hefei2", "340100", "hefei");
+	submit(&a2, 4);
+	CHECK_EQ_INT(ledger_origin_find(L(&a2), "340100")->seq, 5);
+	neighbours(&nt, &a2, &b, &ab, &ba);
+	connect_all(&nt);
+	run(&nt);
+	for (int i = 0; i < 4; i++) {
+		tick_all(&nt, SYNC_PING_MS);
+		run(&nt);
+	}
+	CHECK(ledger_origin_find(L(&b), "340100")->forked);
+	CHECK(ledger_origin_find(L(&a2), "340100")->forked);
+	CHECK(sync_receiver_stats(ab->r)->frontier_forks +
+		  sync_sender_stats(ba->s)->frontier_forks >=
+	      1);
+	CHECK(count_lines(tnode_log(&b), "frontier fork peer=hefei "
+					 "origin=340100") >= 1);
+	net_free(&nt);
+	tnode_close(&a2);
+	tnode_close(&b);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL) {
@@ -1228,6 +1458,10 @@ int main(void)
 	test_duplicates();
 	test_verdicts();
 	test_refused_by_peer();
+	test_want_flood();
+	test_want_no_acks();
+	test_ping_flood();
+	test_head_fork();
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
