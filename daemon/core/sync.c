@@ -994,6 +994,56 @@ static int on_ack(sync_sender *s, const sync_msg *m, ht_err *err)
 	return 0;
 }
 
+/* Send env[0..n) (taken over) in one Records message, in flight like any
+ * others (the Ack returns them). */
+static void send_envs(sync_sender *s, ProtobufCBinaryData *env, size_t n)
+{
+	Hutong__Records rec = HUTONG__RECORDS__INIT;
+	sync_msg out = HUTONG__SYNC_MESSAGE__INIT;
+	rec.envelopes = env;
+	rec.n_envelopes = n;
+	out.msg_case = HUTONG__SYNC_MESSAGE__MSG_RECORDS;
+	out.records = &rec;
+	if (n > 0 && send_msg(&s->ss, &out) == 0) {
+		s->total_sent += n;
+		s->ss.stats.sent += n;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(env[i].data);
+}
+
+/* A Want at a seq the peer told us it holds (its Welcome or Acks): an
+ * honest receiver asks so only for the one record there, as fork evidence
+ * (a head that differs from its own), so that one record is what it gets,
+ * not the chain from there on again. That bounds what a Want of 12 bytes
+ * can make us send to one envelope, Acks or not. */
+static void want_held(sync_sender *s, const cursor *c, uint64_t seq)
+{
+	ProtobufCBinaryData env[1];
+	size_t n = 0;
+	record *r = NULL;
+	size_t len;
+	uint64_t k = ++s->ss.stats.wants_limited;
+	if (log_due(k))
+		log_warn(s->ss.ops.log,
+			 "want limited peer=%s origin=%s from=%llu known=%llu "
+			 "count=%llu reason=\"the peer holds it: one record "
+			 "sent\"",
+			 s->ss.peer, c->origin, (unsigned long long)seq,
+			 (unsigned long long)c->known, (unsigned long long)k);
+	if (in_flight(s) >= s->window ||
+	    ledger_get_seq(s->ss.ops.ledger, c->origin, seq, &r, NULL, NULL) != 0)
+		return;
+	const uint8_t *b = record_bytes(r, &len);
+	if ((env[0].data = malloc(len)) != NULL) {
+		memcpy(env[0].data, b, len);
+		env[0].len = len;
+		n = 1;
+	}
+	record_free(&r);
+	send_envs(s, env, n);
+}
+
 /* A Want for records the last Want of this origin is still resending,
  * sooner than SYNC_WANT_SERVE_MS: counted, logged and not served. */
 static bool want_limited(sync_sender *s, const cursor *c, uint64_t from)
@@ -1020,6 +1070,10 @@ static int on_want(sync_sender *s, const sync_msg *m, ht_err *err)
 	s->ss.stats.gaps++;
 	if (c == NULL || want_limited(s, c, w->from_seq))
 		return 0;
+	if (w->from_seq >= 1 && w->from_seq <= c->known) {
+		want_held(s, c, w->from_seq);
+		return 0;
+	}
 	const ledger_origin *o = ledger_origin_find(s->ss.ops.ledger, c->origin);
 	c->want_served = true;
 	c->want_at = s->now;
@@ -1071,18 +1125,7 @@ static int on_fetch(sync_sender *s, const sync_msg *m, ht_err *err)
 		fetch_one(s, &f->ids[i], env, &n);
 	log_debug(s->ss.ops.log, "fetch peer=%s asked=%zu sent=%zu",
 		  s->ss.peer, f->n_ids, n);
-	Hutong__Records rec = HUTONG__RECORDS__INIT;
-	sync_msg out = HUTONG__SYNC_MESSAGE__INIT;
-	rec.envelopes = env;
-	rec.n_envelopes = n;
-	out.msg_case = HUTONG__SYNC_MESSAGE__MSG_RECORDS;
-	out.records = &rec;
-	if (n > 0 && send_msg(&s->ss, &out) == 0) {
-		s->total_sent += n;
-		s->ss.stats.sent += n;
-	}
-	for (size_t i = 0; i < n; i++)
-		free(env[i].data);
+	send_envs(s, env, n);
 	return 0;
 }
 

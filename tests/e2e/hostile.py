@@ -70,7 +70,7 @@ EXPECT = {
     # Wants answered within the credit window and at most once per range
     # per interval; what goes beyond is counted and logged.
     "amplification.log": r'(want|ping)s? (limited|refused|ignored) peer={hostile}',
-    "amplification.counter": "peer.limited",
+    "amplification.counter": "peer.wants_limited",
     # Connections over the per-peer or total limit are refused, logged and
     # counted; the daemon never aborts on EMFILE.
     "connections.log": r'link server: connection refused .*(limit|too many)',
@@ -88,7 +88,7 @@ EXPECT = {
     "receipts.counter": "refusals.disputes",
     # A frontier entry with a held seq and another head is fork evidence.
     "frontier-fork.log": r'fork peer={hostile} origin={origin} seq={seq}',
-    "frontier-fork.counter": "peer.forks",
+    "frontier-fork.counter": "peer.frontier_forks",
 }
 
 
