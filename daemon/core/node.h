@@ -169,6 +169,7 @@ int node_catchup_tick(node *n, int64_t now_ms, ht_err *err);
 typedef struct node_catchup_info {
 	bool ready;	     /* signs submits */
 	bool active;	     /* waiting for neighbours or own records */
+	bool unconfirmed;    /* active, past the timeout, no answer yet */
 	size_t answered;     /* neighbours that answered */
 	size_t peers;	     /* configured */
 	uint64_t seq;	     /* own chain's seq in our ledger (0: none) */

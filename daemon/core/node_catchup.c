@@ -209,6 +209,8 @@ void node_catchup_get(const node *n, node_catchup_info *out)
 	memset(out, 0, sizeof(*out));
 	out->ready = n->own_ready;
 	out->active = n->cu_active;
+	out->unconfirmed = n->cu_active && n->cu_n == 0 &&
+			   n->cu_warn_at > n->cu_deadline;
 	out->answered = n->cu_n;
 	out->peers = n->cu_peers;
 	out->seq = own_seq(n);

@@ -93,10 +93,10 @@ json_t *status_links_json(const status_links *s)
 
 json_t *status_own_chain_json(const node_catchup_info *c)
 {
-	const char *state = c->ready	     ? "ok"
-			    : c->active	     ? "catching_up"
-			    : c->error[0]    ? "refused"
-					     : "unconfirmed";
+	const char *state = c->ready	       ? "ok"
+			    : c->unconfirmed   ? "unconfirmed"
+			    : c->active	       ? "catching_up"
+					       : "refused";
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "state", state,
 			 "seq", (json_int_t)c->seq, "target",
 			 (json_int_t)c->target, "answered",
