@@ -33,6 +33,7 @@
 #include "util.h"
 
 #define LINK_BURST 64 /* messages read from one socket per dispatch */
+#define LINK_MON_BURST 4096 /* link server monitor events per dispatch */
 #define LINK_KEY_BYTES 32
 #define LINK_REDIAL_MIN_MS 1000 /* after a dropped link */
 #define LINK_MON_EVENTS                                                        \
@@ -42,10 +43,10 @@
 	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 #define LINK_SERVER_EVENTS                                                     \
 	(ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |        \
-	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_ACCEPTED |           \
-	 ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_ACCEPTED)
 #define LINK_REFUSAL_LOG_MS 60000 /* a refused connection: one line per */
-#define LINK_APPROVALS 256	  /* ZAP approvals awaiting their handshake */
+#define LINK_APPROVALS 256	  /* ZAP approvals awaiting a first frame */
+#define LINK_SILENT_MS (2 * LINK_HANDSHAKE_MS) /* accepted, no frame: shut */
 
 typedef struct lpeer {
 	struct links *l;
@@ -81,7 +82,8 @@ typedef struct lpeer {
  * its DISCONNECTED one; p once ZAP admitted it for that peer. */
 typedef struct lconn {
 	int fd;
-	lpeer *p;
+	lpeer *p;	  /* from its first frame (User-Id, ZMQ_SRCFD) */
+	int64_t at_ms; /* accepted */
 } lconn;
 
 enum slot_kind {
@@ -241,11 +243,13 @@ static int op_check_peer(void *ctx, const char *peer, const uint8_t *const *der,
  * DISCONNECTED removes it. Over max_connections a new connection is shut
  * down at once. ZAP refuses a handshake when the peer already has
  * max_connections_per_peer admitted connections, or the admitted ones in
- * all reach max_connections. Which connection an admission belongs to:
- * libzmq's one I/O thread finishes handshakes in the order the ZAP replies
- * were sent, so each HANDSHAKE_SUCCEEDED takes the oldest admission still
- * waiting (an admission whose handshake never finishes expires). Each
- * refusal is counted; one line per peer per LINK_REFUSAL_LOG_MS. */
+ * all reach max_connections. Which connection an admission belongs to is
+ * learnt from its first frame (ZMQ_SRCFD with the User-Id ZAP set; libzmq's
+ * handshake events carry no descriptor); until then the admission counts
+ * as pending for its peer. An honest sender says Hello at once, so a
+ * connection with no frame LINK_SILENT_MS after it was accepted is shut
+ * down (its admission expires then): what is counted is what is open.
+ * Each refusal is counted; one line per peer per LINK_REFUSAL_LOG_MS. */
 
 static void conn_refused(links *l, lpeer *p, const char *why, uint64_t lim)
 {
@@ -265,10 +269,10 @@ static void conn_refused(links *l, lpeer *p, const char *why, uint64_t lim)
 		 (unsigned long long)*count);
 }
 
-/* Drop admissions older than two handshake timeouts. */
+/* Drop admissions older than LINK_SILENT_MS. */
 static void appr_expire(links *l)
 {
-	int64_t old = now_ms(l) - 2 * LINK_HANDSHAKE_MS;
+	int64_t old = now_ms(l) - LINK_SILENT_MS;
 	while (l->n_appr > 0 && (l->appr[l->appr_head].at < old ||
 				 l->appr[l->appr_head].p == NULL)) {
 		l->appr_head = (l->appr_head + 1) % LINK_APPROVALS;
@@ -358,24 +362,43 @@ static void conn_accepted(links *l, int fd)
 	}
 	if (c == NULL)
 		c = &l->conns[l->n_conns++];
-	*c = (lconn){fd, NULL};
+	*c = (lconn){fd, NULL, now_ms(l)};
 	if (l->n_conns > l->max_conns && is_our_conn(l, fd)) {
 		conn_refused(l, NULL, "too many connections", l->max_conns);
 		shutdown(fd, SHUT_RDWR); /* libzmq closes it: DISCONNECTED */
 	}
 }
 
-static void conn_handshake(links *l, int fd)
+/* A frame from p came on fd: that connection is p's; one of p's pending
+ * admissions is now it. */
+static void conn_attribute(links *l, lpeer *p, int fd)
 {
-	lconn *c = conn_find(l, fd);
-	appr_expire(l);
-	if (l->n_appr == 0)
+	lconn *c = fd >= 0 ? conn_find(l, fd) : NULL;
+	if (c == NULL || c->p != NULL)
 		return;
-	lpeer *p = l->appr[l->appr_head].p;
-	l->appr_head = (l->appr_head + 1) % LINK_APPROVALS;
-	l->n_appr--;
-	if (c != NULL)
-		c->p = p;
+	c->p = p;
+	for (size_t i = 0; i < l->n_appr; i++) {
+		size_t at = (l->appr_head + i) % LINK_APPROVALS;
+		if (l->appr[at].p == p) {
+			l->appr[at].p = NULL; /* appr_expire skips it */
+			break;
+		}
+	}
+}
+
+/* Shut down connections that sent nothing since LINK_SILENT_MS after
+ * they were accepted (see above). */
+static void conn_reap_silent(links *l)
+{
+	int64_t old = now_ms(l) - LINK_SILENT_MS;
+	for (size_t i = 0; i < l->n_conns; i++) {
+		lconn *c = &l->conns[i];
+		if (c->p != NULL || c->at_ms >= old)
+			continue;
+		c->at_ms = INT64_MAX; /* once; DISCONNECTED removes it */
+		if (is_our_conn(l, c->fd))
+			shutdown(c->fd, SHUT_RDWR);
+	}
 }
 
 static void conn_gone(links *l, int fd)
@@ -752,6 +775,7 @@ static void router_frame(links *l, zmq_msg_t *rid, zmq_msg_t *msg)
 		unknown_frame(l, user, "not a linked peer");
 		return;
 	}
+	conn_attribute(l, p, zmq_msg_get(msg, ZMQ_SRCFD));
 	if (now < p->mute_until)
 		return;
 	remember_route(p, rid, msg);
@@ -837,10 +861,6 @@ static void router_event(links *l, unsigned ev, uint32_t val)
 		conn_accepted(l, (int)val);
 		return;
 	}
-	if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-		conn_handshake(l, (int)val);
-		return;
-	}
 	if (ev == ZMQ_EVENT_DISCONNECTED) {
 		conn_gone(l, (int)val);
 		router_closed(l, val);
@@ -895,8 +915,11 @@ static void router_monitor_read(links *l)
 {
 	unsigned ev;
 	uint32_t val;
+	/* All of them (bounded): the connection counts must be current
+	 * before ZAP decides, and libzmq drops monitor events beyond the
+	 * monitor's HWM (1,000). */
 	for (int i = 0;
-	     i < LINK_BURST && monitor_next(l->router_mon, &ev, &val); i++)
+	     i < LINK_MON_BURST && monitor_next(l->router_mon, &ev, &val); i++)
 		router_event(l, ev, val);
 }
 
@@ -1330,6 +1353,7 @@ void links_tick(links *l)
 		}
 	}
 	settle(l);
+	conn_reap_silent(l);
 	if (now >= l->recheck_at)
 		recheck_all(l);
 }
