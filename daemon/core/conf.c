@@ -74,7 +74,12 @@ static int set_level(const conf_key *k, const char *dir, const char *val,
 		     void *dst, ht_err *err);
 static int set_duration(const conf_key *k, const char *dir, const char *val,
 			void *dst, ht_err *err);
+static int set_catchup(const conf_key *k, const char *dir, const char *val,
+		       void *dst, ht_err *err);
+static int set_count(const conf_key *k, const char *dir, const char *val,
+		     void *dst, ht_err *err);
 static const char *show_str(const void *src);
+static const char *show_count(const void *src);
 static const char *show_level(const void *src);
 static const char *show_duration(const void *src);
 
@@ -109,6 +114,12 @@ static const conf_key keys[] = {
      "program run with the record id as argument (no shell)"},
     {"receipt_interval", 0, G(receipt_interval), set_duration, show_duration,
      "30s", NULL, "at most one signed receipt per this (1s-1d)"},
+    {"catchup_timeout", 0, G(catchup_timeout), set_catchup, show_duration,
+     "60s", NULL, "wait for neighbours before a first genesis (1s-1h)"},
+    {"max_connections", 0, G(max_connections), set_count, show_count, "auto",
+     NULL, "inbound link connections in all; auto = from the fd limit"},
+    {"max_connections_per_peer", 0, G(max_connections_per_peer), set_count,
+     show_count, "4", NULL, "authenticated connections per peer (1-64)"},
     {"endpoint", KEY_REQUIRED, P(endpoint), set_endpoint, show_str, NULL,
      "tcp://127.0.0.1:7402", "the peer's listen address"},
     {"cert", 0, P(cert), set_path, show_str, NULL, "peers/changsha.crt",
@@ -294,6 +305,50 @@ static int set_duration(const conf_key *k, const char *dir, const char *val,
 	snprintf(d->text, sizeof(d->text), "%s", val);
 	d->ms = ms;
 	return 0;
+}
+
+/* catchup_timeout: like set_duration, with its own bounds. */
+static int set_catchup(const conf_key *k, const char *dir, const char *val,
+		       void *dst, ht_err *err)
+{
+	conf_duration *d = dst;
+	int64_t ms;
+	(void)dir;
+	if (util_parse_duration(val, &ms) != 0 || ms < CONF_CATCHUP_MIN_MS ||
+	    ms > CONF_CATCHUP_MAX_MS)
+		return ht_err_set(err, HT_EINVAL, k->name,
+				  "must be a duration from 1s to 1h (30s, 5m), "
+				  "got '%.80s'",
+				  val);
+	snprintf(d->text, sizeof(d->text), "%s", val);
+	d->ms = ms;
+	return 0;
+}
+
+/* max_connections ("auto" or 1..CONF_MAX_CONNECTIONS) and
+ * max_connections_per_peer (1..CONF_MAX_PER_PEER). */
+static int set_count(const conf_key *k, const char *dir, const char *val,
+		     void *dst, ht_err *err)
+{
+	conf_count *c = dst;
+	bool per_peer = strcmp(k->name, "max_connections_per_peer") == 0;
+	uint64_t max = per_peer ? CONF_MAX_PER_PEER : CONF_MAX_CONNECTIONS;
+	uint64_t n = 0;
+	(void)dir;
+	if ((per_peer || strcmp(val, "auto") != 0) &&
+	    util_parse_u64(val, 1, max, &n) != 0)
+		return ht_err_set(err, HT_EINVAL, k->name,
+				  "must be %s1 to %llu, got '%.80s'",
+				  per_peer ? "" : "auto or ",
+				  (unsigned long long)max, val);
+	snprintf(c->text, sizeof(c->text), "%s", val);
+	c->n = n;
+	return 0;
+}
+
+static const char *show_count(const void *src)
+{
+	return ((const conf_count *)src)->text;
 }
 
 static const char *show_str(const void *src) { return src; }

@@ -39,6 +39,16 @@ typedef struct conf_duration {
 
 #define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval bounds */
 #define CONF_RECEIPT_MAX_MS 86400000
+#define CONF_CATCHUP_MIN_MS 1000 /* catchup_timeout bounds */
+#define CONF_CATCHUP_MAX_MS 3600000
+#define CONF_MAX_CONNECTIONS 1000000 /* max_connections bound */
+#define CONF_MAX_PER_PEER 64	     /* max_connections_per_peer bound */
+
+/* A count as written ("auto", "512") and its value (0 = auto). */
+typedef struct conf_count {
+	char text[24];
+	uint64_t n;
+} conf_count;
 
 typedef struct conf {
 	char path[PATH_MAX];       /* the file read */
@@ -56,6 +66,13 @@ typedef struct conf {
 	char on_alert[PATH_MAX];   /* command run for alerts, empty = none */
 	int log_level;             /* LOG_WARN/INFO/DEBUG; default info */
 	conf_duration receipt_interval; /* at most one receipt per this; 30s */
+	/* With peers and no own chain: wait this long for every neighbour's
+	 * frontier before deciding on a genesis; 60s. */
+	conf_duration catchup_timeout;
+	/* Inbound link connections in all (0 = auto: from the fd limit) and
+	 * authenticated ones per peer; auto and 4. */
+	conf_count max_connections;
+	conf_count max_connections_per_peer;
 	conf_peer peers[CONF_MAX_PEERS];
 	size_t n_peers;
 } conf;

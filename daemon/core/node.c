@@ -95,14 +95,27 @@ static int check_renewal(node *n, const ledger_origin *o,
 				cfg->cert_lens, cfg->n_certs, id, err);
 }
 
-/* First start: write the genesis. Later: the key must be the chain's. */
-static int check_origin(node *n, const node_config *cfg, ht_err *err)
+int node_write_genesis(node *n, ht_err *err)
 {
 	uint8_t id[RECORD_ID_BYTES];
+	int rc = write_key_record(n, true, ident_public(n->id), n->gen_certs,
+				  n->gen_lens, n->gen_n, id, err);
+	if (rc == 0)
+		n->own_ready = true;
+	return rc;
+}
+
+/* First start: write the genesis, or with defer_genesis leave that to
+ * node_catchup_tick. Later: the key must be the chain's. */
+static int check_origin(node *n, const node_config *cfg, ht_err *err)
+{
 	const ledger_origin *o = ledger_origin_find(n->ledger, n->region);
+	n->gen_certs = cfg->certs;
+	n->gen_lens = cfg->cert_lens;
+	n->gen_n = cfg->n_certs;
 	if (o == NULL)
-		return write_key_record(n, true, ident_public(n->id), cfg->certs,
-					cfg->cert_lens, cfg->n_certs, id, err);
+		return cfg->defer_genesis ? 0 : node_write_genesis(n, err);
+	n->own_ready = true;
 	if (sodium_memcmp(o->key, ident_public(n->id), RECORD_PK_BYTES) != 0)
 		return ht_err_set(err, HT_ECRYPTO, "key",
 				  "%s is not the key of origin %s's chain in "
@@ -154,6 +167,8 @@ node *node_open(const node_config *cfg, ht_err *err)
 	if (util_check_region(cfg->region, "region", err) != 0 ||
 	    (n->id = ident_load(cfg->key_path, err)) == NULL ||
 	    check_own_cert(n, cfg, err) != 0 ||
+	    node_ledger_file_check(n, cfg->ledger_path, cfg->defer_genesis,
+				   err) != 0 ||
 	    (n->ledger = ledger_open(cfg->ledger_path, LEDGER_RDWR, n->clock,
 				     err)) == NULL ||
 	    node_reapply_revocations(n, err) != 0 ||
@@ -370,6 +385,13 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 		return ht_err_set(err, HT_ELIMIT, "", "more than %d records in "
 				  "one batch", NODE_MAX_BATCH);
 	memset(results, 0, count * sizeof(*results));
+	if (node_check_ready(n, err) != 0) {
+		for (size_t i = 0; i < count; i++) {
+			results[i].code = HT_ESTATE;
+			results[i].err = *err;
+		}
+		return HT_ESTATE;
+	}
 	int rc = ledger_begin(n->ledger, err);
 	if (rc != 0)
 		return fail_batch(n, count, results, rc, err);
@@ -401,6 +423,8 @@ int node_rotate(node *n, const char *new_key_path, const uint8_t *const *certs,
 {
 	ProtobufCBinaryData chain[PKI_MAX_CHAIN];
 	pki_identity pid;
+	if (node_check_ready(n, err) != 0)
+		return HT_ESTATE;
 	ident *fresh = new_key_path ? ident_load(new_key_path, err) : NULL;
 	if (new_key_path != NULL && fresh == NULL)
 		return HT_EINVAL;

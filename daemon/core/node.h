@@ -43,6 +43,11 @@ typedef struct node_config {
 	 * and every record from a peer must have a certificate that chains to
 	 * the root, was valid at its creation and not revoked then. */
 	pki_store *pki;
+	/* A node with neighbours that finds no chain of its own in the ledger
+	 * does not sign a genesis at open: it waits for node_catchup_begin
+	 * and its neighbours' frontiers (they may hold its chain). false:
+	 * write the genesis at once (no neighbours, or --new-origin). */
+	bool defer_genesis;
 } node_config;
 
 /* Outcome of one submission. */
@@ -170,6 +175,45 @@ typedef struct node_counters {
 	uint64_t filled;    /* bodies filled in (not a refusal) */
 } node_counters;
 const node_counters *node_get_counters(const node *n);
+
+/* ---- catching up the own chain (node_catchup.c) ----
+ *
+ * A node never signs a new genesis for a region its neighbours already
+ * know. Opened with defer_genesis and no chain of its own (a new node, or
+ * a lost ledger), it signs nothing until node_catchup_tick decides: every
+ * configured neighbour has answered with its frontier, or timeout_ms
+ * passed with at least one answer. If one holds this origin, the node
+ * waits until the sync sessions have brought its chain back up to the
+ * highest seq any neighbour named, checks that the chain's key is its own,
+ * and continues from there; if none does, it signs the genesis. A node
+ * that holds its chain and learns that a neighbour holds more of it stops
+ * signing until it has caught up the same way. */
+
+/* Start catching up with `peers` configured neighbours (0: sign the
+ * genesis now if there is none). now_ms and timeout_ms on the monotonic
+ * clock. 0, or a storage error from writing the genesis. */
+int node_catchup_begin(node *n, size_t peers, int64_t now_ms,
+		       int64_t timeout_ms, ht_err *err);
+/* Neighbour `peer` answered: its frontier holds this node's origin up to
+ * own_seq (0: it does not know it). Repeats are fine. */
+void node_catchup_answer(node *n, const char *peer, uint64_t own_seq);
+/* Decide when the answers allow: 1 when the node became ready to sign
+ * (logged), 0 while nothing changed, or an error from writing a genesis.
+ * Logs at warn every minute while no neighbour answered past the
+ * timeout. Call it from the daemon's loop (or the simulator's). */
+int node_catchup_tick(node *n, int64_t now_ms, ht_err *err);
+
+typedef struct node_catchup_info {
+	bool ready;	     /* signs submits */
+	bool active;	     /* waiting for neighbours or own records */
+	bool unconfirmed;    /* active, past the timeout, no answer yet */
+	size_t answered;     /* neighbours that answered */
+	size_t peers;	     /* configured */
+	uint64_t seq;	     /* own chain's seq in our ledger (0: none) */
+	uint64_t target;     /* highest own seq a neighbour named */
+	char error[HT_ERR_MSG_MAX]; /* why it cannot finish, or "" */
+} node_catchup_info;
+void node_catchup_get(const node *n, node_catchup_info *out);
 
 /* Receipts (the audit trail of who held what, and since when): write a
  * receipt record, Body.receipt with this node's whole frontier (per origin

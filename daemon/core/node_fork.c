@@ -183,6 +183,9 @@ int node_fork_report(node *n, const record *ev, ht_err *err)
 {
 	const Hutong__Header *h = record_header(ev);
 	record *chain = NULL, *a = NULL, *b = NULL, *r = NULL;
+	if (!n->own_ready) /* catching up its own chain: the evidence is kept,
+			    * a report waits for a node that signs */
+		return 0;
 	int rc = ledger_get_seq(n->ledger, h->origin_region, h->seq, &chain,
 				NULL, err);
 	if (rc == 0 && ((a = record_without_body(chain)) == NULL ||

@@ -15,6 +15,8 @@
 #define NODE_MEMO 32	       /* remembered refusal event rows */
 #define NODE_COALESCE_MS 60000 /* repeats within this add to one row */
 #define NODE_MAX_FPEND 64      /* reported fork versions beyond our head */
+#define NODE_CATCHUP_PEERS 64  /* neighbours remembered as having answered */
+#define NODE_CATCHUP_WARN_MS 60000 /* "cannot confirm" at most this often */
 
 /* Per origin, in the last receipt: the seq known to add nothing but
  * receipts since (node_receipt.c). */
@@ -84,6 +86,20 @@ struct node {
 	record **pending; /* appended in the open transaction */
 	size_t n_pending, cap_pending;
 	pool *pool; /* batch parsing and signatures; made on first need */
+	/* node_catchup.c: may this node sign (its own chain is confirmed)? */
+	bool own_ready;
+	/* the chain a deferred genesis carries (node_config's, borrowed) */
+	const uint8_t *const *gen_certs;
+	const size_t *gen_lens;
+	size_t gen_n;
+	bool cu_active;	      /* waiting for neighbours or own records */
+	size_t cu_peers;      /* configured neighbours */
+	char cu_answered[NODE_CATCHUP_PEERS][RECORD_MAX_NAME + 1];
+	size_t cu_n;	      /* how many of them answered */
+	uint64_t cu_target;   /* highest own seq a neighbour holds */
+	int64_t cu_deadline;  /* catchup_timeout from the start */
+	int64_t cu_warn_at;   /* next "cannot confirm" warning */
+	char cu_error[HT_ERR_MSG_MAX]; /* why catching up cannot finish */
 };
 
 /* What one batch from a peer did, for the event log: counts, and its
@@ -151,6 +167,20 @@ int node_fork_after_append(node *n, const record *r, const char *peer,
 /* Sign a report of the fork between this node's chain record and ev (the
  * evidence just stored), in the open transaction. */
 int node_fork_report(node *n, const record *ev, ht_err *err);
+
+/* ---- node_catchup.c ---- */
+
+/* Before ledger_open: a ledger file that exists but is empty or not a
+ * SQLite database is lost: logged (what happens next depends on defer:
+ * catching up, or a new genesis), and a non-database is moved aside to
+ * PATH.unreadable. 0, or HT_EIO for a path that cannot be read. */
+int node_ledger_file_check(node *n, const char *path, bool defer,
+			   ht_err *err);
+/* Sign the origin's genesis (seq 1) with the node's key and chain. */
+int node_write_genesis(node *n, ht_err *err);
+/* 0 when this node may sign now, else HT_ESTATE with why (submit, fork
+ * reports, rotation). */
+int node_check_ready(const node *n, ht_err *err);
 
 /* ---- node_receive.c ---- */
 

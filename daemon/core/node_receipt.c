@@ -174,6 +174,8 @@ int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
 		       uint8_t id[RECORD_ID_BYTES], ht_err *err)
 {
 	bool due = false;
+	if (!n->own_ready) /* catching up its own chain: signs nothing */
+		return 0;
 	int rc = n->rcpt_loaded ? 0 : receipt_load(n, err);
 	if (rc != 0 || now_ms < n->rcpt_retry_ms)
 		return rc;

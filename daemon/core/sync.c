@@ -497,6 +497,11 @@ struct sync_sender {
 	int64_t reset_at, reset_backoff; /* window resets without Acks */
 	uint64_t acks_in; /* Acks since the last window reset */
 	sync_receiver *rx; /* the paired receiver (same neighbour) */
+	/* sync_sender_watch: one origin whose seq at the peer we report even
+	 * when our ledger lacks it (a node catching up its own chain). */
+	char watch[HT_REGION_LEN + 1];
+	uint64_t watch_seq;
+	bool welcomed; /* a Welcome came since sync_sender_new */
 };
 
 static void receiver_ask(sync_receiver *r, const char *origin, uint64_t seq);
@@ -964,11 +969,23 @@ static void reconcile(sync_sender *s)
 		cursor_rewind(s, &s->cur[i]);
 }
 
+/* The watched origin's seq in a frontier the peer sent. */
+static void watch_frontier(sync_sender *s, Hutong__FrontierEntry *const *e,
+			   size_t n)
+{
+	for (size_t i = 0; s->watch[0] != '\0' && i < n; i++)
+		if (strcmp(e[i]->origin, s->watch) == 0 &&
+		    e[i]->seq > s->watch_seq)
+			s->watch_seq = e[i]->seq;
+}
+
 static int on_welcome(sync_sender *s, const sync_msg *m, ht_err *err)
 {
 	const Hutong__Welcome *w = m->welcome;
 	if (s->state == S_HELLO && open_session(s, w, err) != 0)
 		return HT_ETRUST;
+	watch_frontier(s, w->frontier, w->n_frontier);
+	s->welcomed = true;
 	uint32_t win = w->window ? w->window : 1;
 	s->window = win < SYNC_WINDOW ? win : SYNC_WINDOW;
 	learn_frontier(s, w->frontier, w->n_frontier);
@@ -1249,6 +1266,17 @@ int64_t sync_sender_next_ms(const sync_sender *s, int64_t now_ms)
 const sync_stats *sync_sender_stats(const sync_sender *s)
 {
 	return &s->ss.stats;
+}
+
+void sync_sender_watch(sync_sender *s, const char *origin)
+{
+	snprintf(s->watch, sizeof(s->watch), "%s", origin);
+}
+
+bool sync_sender_watched(const sync_sender *s, uint64_t *seq)
+{
+	*seq = s->watch_seq;
+	return s->welcomed;
 }
 
 void sync_sender_peer_holds(sync_sender *s, const char *origin, uint64_t seq)

@@ -181,6 +181,14 @@ const sync_stats *sync_sender_stats(const sync_sender *s);
  * Called through sync_receiver_pair; ignored for origins we do not hold. */
 void sync_sender_peer_holds(sync_sender *s, const char *origin, uint64_t seq);
 
+/* Watch origin in the peer's Welcome frontiers, whether or not our ledger
+ * holds it (a node that lost its own chain asks its neighbours for it). */
+void sync_sender_watch(sync_sender *s, const char *origin);
+/* Has the peer answered with a Welcome (its frontier) since
+ * sync_sender_new? *seq: the highest seq of the watched origin any Welcome
+ * named, 0 when none did. */
+bool sync_sender_watched(const sync_sender *s, uint64_t *seq);
+
 /* A receiver for peer `peer`. */
 sync_receiver *sync_receiver_new(const sync_node_ops *ops, const char *peer,
 				 sync_send_fn send, void *send_ctx);

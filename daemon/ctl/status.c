@@ -102,13 +102,37 @@ json_t *status_peer_json(const status_peer *p)
 
 json_t *status_links_json(const status_links *s)
 {
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
-			 s->listen[0] ? json_string(s->listen) : json_null(),
-			 "zap_admitted", (json_int_t)s->zap_admitted,
-			 "zap_refused", (json_int_t)s->zap_refused,
-			 "unknown_frames", (json_int_t)s->unknown_frames,
-			 "handshake_failed", (json_int_t)s->handshake_failed,
-			 "closed_unlinked", (json_int_t)s->closed_unlinked);
+	json_t *j = json_pack(
+	    "{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
+	    s->listen[0] ? json_string(s->listen) : json_null(),
+	    "zap_admitted", (json_int_t)s->zap_admitted, "zap_refused",
+	    (json_int_t)s->zap_refused, "unknown_frames",
+	    (json_int_t)s->unknown_frames, "handshake_failed",
+	    (json_int_t)s->handshake_failed, "closed_unlinked",
+	    (json_int_t)s->closed_unlinked);
+	json_t *c = json_pack(
+	    "{s:I, s:I, s:I, s:I}", "connections", (json_int_t)s->connections,
+	    "connections_refused", (json_int_t)s->connections_refused,
+	    "max_connections", (json_int_t)s->max_connections,
+	    "max_connections_per_peer", (json_int_t)s->max_per_peer);
+	if (j != NULL && c != NULL)
+		json_object_update(j, c);
+	json_decref(c);
+	return j;
+}
+
+json_t *status_own_chain_json(const node_catchup_info *c)
+{
+	const char *state = c->ready	       ? "ok"
+			    : c->unconfirmed   ? "unconfirmed"
+			    : c->active	       ? "catching_up"
+					       : "refused";
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "state", state,
+			 "seq", (json_int_t)c->seq, "target",
+			 (json_int_t)c->target, "answered",
+			 (json_int_t)c->answered, "peers",
+			 (json_int_t)c->peers, "error",
+			 c->error[0] ? json_string(c->error) : json_null());
 }
 
 json_t *status_refusals_json(const node_counters *c)

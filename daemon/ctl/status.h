@@ -43,6 +43,10 @@ typedef struct status_links {
 	uint64_t unknown_frames;   /* frames from no linked peer */
 	uint64_t handshake_failed; /* inbound handshakes failed before ZAP */
 	uint64_t closed_unlinked;  /* inbound closed before a first frame */
+	uint64_t connections;	   /* inbound connections open now */
+	uint64_t connections_refused; /* over max_connections(_per_peer) */
+	uint64_t max_connections;     /* the limits in force */
+	uint64_t max_per_peer;
 } status_links;
 
 /* The document without a daemon: node, region, running, records, digest,
@@ -61,8 +65,16 @@ json_t *status_json(const char *name, const char *region, ledger *l,
 json_t *status_peer_json(const status_peer *p);
 
 /* The "links" object: listen (or null), zap_admitted, zap_refused,
- * unknown_frames, handshake_failed, closed_unlinked. Caller owns it. */
+ * unknown_frames, handshake_failed, closed_unlinked, connections,
+ * connections_refused, max_connections, max_connections_per_peer. Caller
+ * owns it. */
 json_t *status_links_json(const status_links *s);
+
+/* The "own_chain" object: state ("ok", "catching_up", "unconfirmed": no
+ * neighbour answered yet, "refused": the neighbours' chain is not ours),
+ * seq, target (highest own seq a neighbour named), answered, peers, error
+ * (or null). Caller owns it. */
+json_t *status_own_chain_json(const node_catchup_info *c);
 
 /* The "refusals" object: what node_receive refused since start, by reason
  * (decode, signature, trust, chain, forks, gaps, held_back). */

@@ -103,6 +103,10 @@ static void on_status(control_ctx *c, const Hutong__ControlRequest *req,
 	json_t *j =
 	    status_daemon_json(c->cf->name, c->cf->region, node_ledger(c->node),
 			       peers, n, &sum, node_get_counters(c->node));
+	node_catchup_info cu;
+	node_catchup_get(c->node, &cu);
+	if (j != NULL)
+		json_object_set_new(j, "own_chain", status_own_chain_json(&cu));
 	rep->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	free(peers);

@@ -19,6 +19,7 @@
 #include "links.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "util.h"
 
 #define LINK_BURST 64 /* messages read from one socket per dispatch */
+#define LINK_MON_BURST 4096 /* link server monitor events per dispatch */
 #define LINK_KEY_BYTES 32
 #define LINK_REDIAL_MIN_MS 1000 /* after a dropped link */
 #define LINK_MON_EVENTS                                                        \
@@ -41,7 +43,10 @@
 	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 #define LINK_SERVER_EVENTS                                                     \
 	(ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |        \
-	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_ACCEPTED)
+#define LINK_REFUSAL_LOG_MS 60000 /* a refused connection: one line per */
+#define LINK_APPROVALS 256	  /* ZAP approvals awaiting a first frame */
+#define LINK_SILENT_MS (2 * LINK_HANDSHAKE_MS) /* accepted, no frame: shut */
 
 typedef struct lpeer {
 	struct links *l;
@@ -69,7 +74,17 @@ typedef struct lpeer {
 	struct sockaddr_storage in_addr; /* its remote address then */
 	socklen_t in_addr_len;
 	uint64_t in_lost; /* inbound connections that went away */
+	uint64_t conn_refused;	 /* connections over the per-peer limit */
+	int64_t refusal_log_at; /* next "connection refused" line */
 } lpeer;
+
+/* An inbound connection of the link server, from its ACCEPTED event to
+ * its DISCONNECTED one; p once ZAP admitted it for that peer. */
+typedef struct lconn {
+	int fd;
+	lpeer *p;	  /* from its first frame (User-Id, ZMQ_SRCFD) */
+	int64_t at_ms; /* accepted */
+} lconn;
 
 enum slot_kind {
 	SLOT_ROUTER,
@@ -113,6 +128,18 @@ struct links {
 	uint64_t handshake_failed; /* inbound, before ZAP: not our protocol */
 	uint64_t closed_unlinked;  /* inbound, closed before a first frame */
 	int64_t fetch_at;	   /* next ask for missing bodies */
+	/* Connection limits (see conn_* below). */
+	lconn *conns;
+	size_t n_conns, cap_conns;
+	struct {
+		lpeer *p;
+		int64_t at;
+	} appr[LINK_APPROVALS]; /* FIFO: admitted, handshake not yet seen */
+	size_t appr_head, n_appr;
+	uint64_t max_conns, max_per_peer, auto_max;
+	uint64_t conn_refused;
+	int64_t refusal_log_at;
+	int listen_port; /* to recognise our accepted sockets; 0 unknown */
 };
 
 static int64_t now_ms(const links *l)
@@ -210,6 +237,189 @@ static int op_check_peer(void *ctx, const char *peer, const uint8_t *const *der,
 	return 0;
 }
 
+/* ---- connection limits ----
+ *
+ * libzmq accepts every TCP connection itself, so the limits are kept from
+ * the link server's monitor: ACCEPTED adds a connection (by fd),
+ * DISCONNECTED removes it. Over max_connections a new connection is shut
+ * down at once. ZAP refuses a handshake when the peer already has
+ * max_connections_per_peer admitted connections, or the admitted ones in
+ * all reach max_connections. Which connection an admission belongs to is
+ * learnt from its first frame (ZMQ_SRCFD with the User-Id ZAP set; libzmq's
+ * handshake events carry no descriptor); until then the admission counts
+ * as pending for its peer. An honest sender says Hello at once, so a
+ * connection with no frame LINK_SILENT_MS after it was accepted is shut
+ * down (its admission expires then): what is counted is what is open.
+ * Each refusal is counted; one line per peer per LINK_REFUSAL_LOG_MS. */
+
+static void conn_refused(links *l, lpeer *p, const char *why, uint64_t lim)
+{
+	uint64_t *count = p ? &p->conn_refused : &l->conn_refused;
+	int64_t *at = p ? &p->refusal_log_at : &l->refusal_log_at;
+	int64_t now = now_ms(l);
+	if (p != NULL)
+		l->conn_refused++;
+	(*count)++;
+	if (now < *at)
+		return;
+	*at = now + LINK_REFUSAL_LOG_MS;
+	log_warn(l->log,
+		 "connection refused peer=%s reason=\"%s (limit %llu)\" "
+		 "count=%llu",
+		 p ? p->cfg.name : "-", why, (unsigned long long)lim,
+		 (unsigned long long)*count);
+}
+
+/* Drop admissions older than LINK_SILENT_MS. */
+static void appr_expire(links *l)
+{
+	int64_t old = now_ms(l) - LINK_SILENT_MS;
+	while (l->n_appr > 0 && (l->appr[l->appr_head].at < old ||
+				 l->appr[l->appr_head].p == NULL)) {
+		l->appr_head = (l->appr_head + 1) % LINK_APPROVALS;
+		l->n_appr--;
+	}
+}
+
+static void appr_push(links *l, lpeer *p)
+{
+	appr_expire(l);
+	if (l->n_appr == LINK_APPROVALS) { /* full: forget the oldest */
+		l->appr_head = (l->appr_head + 1) % LINK_APPROVALS;
+		l->n_appr--;
+	}
+	size_t at = (l->appr_head + l->n_appr++) % LINK_APPROVALS;
+	l->appr[at].p = p;
+	l->appr[at].at = now_ms(l);
+}
+
+/* Admitted connections of p (all peers when p is NULL), live or waiting
+ * for their handshake. */
+static uint64_t conn_count(const links *l, const lpeer *p)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < l->n_conns; i++)
+		n += l->conns[i].p != NULL && (p == NULL || l->conns[i].p == p);
+	for (size_t i = 0; i < l->n_appr; i++) {
+		const lpeer *q = l->appr[(l->appr_head + i) % LINK_APPROVALS].p;
+		n += q != NULL && (p == NULL || q == p);
+	}
+	return n;
+}
+
+static bool conn_over_limit(links *l, lpeer *p, ht_err *err)
+{
+	appr_expire(l);
+	if (conn_count(l, p) >= l->max_per_peer) {
+		conn_refused(l, p, "too many connections from this peer",
+			     l->max_per_peer);
+		return ht_err_set(err, HT_ELIMIT, "",
+				  "too many connections from this peer") != 0;
+	}
+	if (conn_count(l, NULL) >= l->max_conns) {
+		conn_refused(l, NULL, "too many connections", l->max_conns);
+		return ht_err_set(err, HT_ELIMIT, "", "too many connections") !=
+		       0;
+	}
+	return false;
+}
+
+static lconn *conn_find(links *l, int fd)
+{
+	for (size_t i = 0; i < l->n_conns; i++)
+		if (l->conns[i].fd == fd)
+			return &l->conns[i];
+	return NULL;
+}
+
+/* Is fd a TCP connection accepted on our listen port? (The event is read
+ * later than it happened: the fd may have been closed and reused.) */
+static bool is_our_conn(const links *l, int fd)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	if (l->listen_port == 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		return false;
+	if (a.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&a)->sin_port) ==
+		       l->listen_port;
+	if (a.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&a)->sin6_port) ==
+		       l->listen_port;
+	return false;
+}
+
+static void conn_accepted(links *l, int fd)
+{
+	lconn *c = conn_find(l, fd);
+	if (c == NULL && l->n_conns == l->cap_conns) {
+		size_t cap = l->cap_conns ? 2 * l->cap_conns : 64;
+		lconn *m = realloc(l->conns, cap * sizeof(*m));
+		if (m == NULL)
+			return; /* uncounted; ZAP still limits per peer */
+		l->conns = m;
+		l->cap_conns = cap;
+	}
+	if (c == NULL)
+		c = &l->conns[l->n_conns++];
+	*c = (lconn){fd, NULL, now_ms(l)};
+	if (l->n_conns > l->max_conns && is_our_conn(l, fd)) {
+		conn_refused(l, NULL, "too many connections", l->max_conns);
+		shutdown(fd, SHUT_RDWR); /* libzmq closes it: DISCONNECTED */
+	}
+}
+
+/* A frame from p came on fd: that connection is p's; one of p's pending
+ * admissions is now it. */
+static void conn_attribute(links *l, lpeer *p, int fd)
+{
+	lconn *c = fd >= 0 ? conn_find(l, fd) : NULL;
+	if (c == NULL || c->p != NULL)
+		return;
+	c->p = p;
+	for (size_t i = 0; i < l->n_appr; i++) {
+		size_t at = (l->appr_head + i) % LINK_APPROVALS;
+		if (l->appr[at].p == p) {
+			l->appr[at].p = NULL; /* appr_expire skips it */
+			break;
+		}
+	}
+}
+
+/* Shut down connections that sent nothing since LINK_SILENT_MS after
+ * they were accepted (see above). */
+static void conn_reap_silent(links *l)
+{
+	int64_t old = now_ms(l) - LINK_SILENT_MS;
+	for (size_t i = 0; i < l->n_conns; i++) {
+		lconn *c = &l->conns[i];
+		if (c->p != NULL || c->at_ms >= old)
+			continue;
+		c->at_ms = INT64_MAX; /* once; DISCONNECTED removes it */
+		if (is_our_conn(l, c->fd))
+			shutdown(c->fd, SHUT_RDWR);
+	}
+}
+
+static void conn_gone(links *l, int fd)
+{
+	lconn *c = conn_find(l, fd);
+	if (c != NULL)
+		*c = l->conns[--l->n_conns];
+}
+
+/* A peer is going away: no connection or admission may point to it. */
+static void conn_forget_peer(links *l, const lpeer *p)
+{
+	for (size_t i = 0; i < l->n_conns; i++)
+		if (l->conns[i].p == p)
+			l->conns[i].p = NULL;
+	for (size_t i = 0; i < LINK_APPROVALS; i++)
+		if (l->appr[i].p == p)
+			l->appr[i].p = NULL;
+}
+
 /* ---- the ZAP decision ---- */
 
 static int zap_admit(void *ctx, const uint8_t key[ZAP_KEY_BYTES],
@@ -225,6 +435,9 @@ static int zap_admit(void *ctx, const uint8_t key[ZAP_KEY_BYTES],
 	if (peer_verify(l, p, &e) != 0)
 		return ht_err_set(err, HT_ETRUST, "", "configured peer '%s': %s",
 				  p->cfg.name, e.msg);
+	if (conn_over_limit(l, p, err))
+		return HT_ELIMIT;
+	appr_push(l, p);
 	snprintf(user_id, ZAP_USER_ID_MAX + 1, "%s", p->id.name);
 	return 0;
 }
@@ -392,6 +605,7 @@ static int peer_start(links *l, lpeer *p)
 		return HT_ENOMEM;
 	}
 	sync_receiver_pair(p->rx, p->tx);
+	sync_sender_watch(p->tx, node_region(l->node));
 	p->redials = 0;
 	p->redial_at = 0;
 	dealer_open(l, p);
@@ -494,6 +708,7 @@ static void peer_add(links *l, const conf_peer *cp)
 
 static void peer_remove_at(links *l, size_t i)
 {
+	conn_forget_peer(l, l->peers[i]);
 	peer_free(l, &l->peers[i]);
 	memmove(&l->peers[i], &l->peers[i + 1],
 		(l->n_peers - i - 1) * sizeof(l->peers[0]));
@@ -561,6 +776,7 @@ static void router_frame(links *l, zmq_msg_t *rid, zmq_msg_t *msg)
 		unknown_frame(l, user, "not a linked peer");
 		return;
 	}
+	conn_attribute(l, p, zmq_msg_get(msg, ZMQ_SRCFD));
 	if (now < p->mute_until)
 		return;
 	remember_route(p, rid, msg);
@@ -642,7 +858,12 @@ static void router_closed(links *l, uint32_t fd)
  * connections closing (router_closed). */
 static void router_event(links *l, unsigned ev, uint32_t val)
 {
+	if (ev == ZMQ_EVENT_ACCEPTED) {
+		conn_accepted(l, (int)val);
+		return;
+	}
 	if (ev == ZMQ_EVENT_DISCONNECTED) {
+		conn_gone(l, (int)val);
 		router_closed(l, val);
 		return;
 	}
@@ -695,8 +916,11 @@ static void router_monitor_read(links *l)
 {
 	unsigned ev;
 	uint32_t val;
+	/* All of them (bounded): the connection counts must be current
+	 * before ZAP decides, and libzmq drops monitor events beyond the
+	 * monitor's HWM (1,000). */
 	for (int i = 0;
-	     i < LINK_BURST && monitor_next(l->router_mon, &ev, &val); i++)
+	     i < LINK_MON_BURST && monitor_next(l->router_mon, &ev, &val); i++)
 		router_event(l, ev, val);
 }
 
@@ -908,6 +1132,18 @@ static void router_monitor_open(links *l)
 	l->gen++;
 }
 
+/* The TCP port s is bound to (ZMQ_LAST_ENDPOINT), 0 when unknown. */
+static int bound_port(void *s)
+{
+	char ep[CONF_MAX_ENDPOINT + 16] = "";
+	size_t len = sizeof(ep);
+	const char *colon;
+	if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) != 0 ||
+	    (colon = strrchr(ep, ':')) == NULL)
+		return 0;
+	return atoi(colon + 1);
+}
+
 static int router_open(links *l, const char *listen, ht_err *err)
 {
 	if ((l->zap = zap_new(l->zctx, zap_admit, l, l->log, err)) == NULL)
@@ -931,6 +1167,7 @@ static int router_open(links *l, const char *listen, ht_err *err)
 	}
 	l->router = s;
 	snprintf(l->listen, sizeof(l->listen), "%s", listen);
+	l->listen_port = bound_port(s);
 	router_monitor_open(l);
 	return 0;
 fail:
@@ -938,6 +1175,15 @@ fail:
 		zmq_close(s);
 	zap_free(&l->zap);
 	return HT_EIO;
+}
+
+static void set_limits(links *l, const conf *cf)
+{
+	l->max_conns =
+	    cf->max_connections.n ? cf->max_connections.n : l->auto_max;
+	l->max_per_peer = cf->max_connections_per_peer.n
+			      ? cf->max_connections_per_peer.n
+			      : 4;
 }
 
 static bool wants_links(const conf *cf)
@@ -961,6 +1207,9 @@ links *links_new(const links_config *cfg, ht_err *err)
 		     .certs = cfg->certs,
 		     .gen = 1};
 	snprintf(l->name, sizeof(l->name), "%s", cf->name);
+	l->auto_max = cfg->auto_max_connections ? cfg->auto_max_connections
+						: LINK_AUTO_MAX_DEFAULT;
+	set_limits(l, cf);
 	if (!wants_links(cf)) {
 		log_info(l->log, "links: no listen and no peers; idle");
 		return l;
@@ -995,6 +1244,7 @@ void links_free(links **lp)
 	zap_free(&l->zap);
 	if (l->sk != NULL)
 		sodium_free(l->sk);
+	free(l->conns);
 	free(l);
 	*lp = NULL;
 }
@@ -1126,6 +1376,9 @@ void links_tick(links *l)
 		return;
 	for (size_t i = 0; i < l->n_peers; i++) {
 		lpeer *p = l->peers[i];
+		uint64_t own = 0;
+		if (p->tx != NULL && sync_sender_watched(p->tx, &own))
+			node_catchup_answer(l->node, p->cfg.name, own);
 		if (p->tx != NULL)
 			sync_sender_tick(p->tx, now);
 		if (p->redial_at != 0 && now >= p->redial_at && p->trusted &&
@@ -1139,6 +1392,7 @@ void links_tick(links *l)
 		l->fetch_at = now + LINK_FETCH_MS;
 	}
 	settle(l);
+	conn_reap_silent(l);
 	if (now >= l->recheck_at)
 		recheck_all(l);
 }
@@ -1213,6 +1467,7 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
 	if (!l->armed)
 		return 0;
 	l->ops.n_certs = l->certs->n; /* a rotated chain */
+	set_limits(l, cf);
 	reload_peers(l, cf);
 	recheck_all(l);
 	settle(l);
@@ -1253,4 +1508,8 @@ void links_summary(const links *l, status_links *out)
 	out->unknown_frames = l->unknown_frames;
 	out->handshake_failed = l->handshake_failed;
 	out->closed_unlinked = l->closed_unlinked;
+	out->connections = l->n_conns;
+	out->connections_refused = l->conn_refused;
+	out->max_connections = l->max_conns;
+	out->max_per_peer = l->max_per_peer;
 }

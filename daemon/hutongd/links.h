@@ -57,6 +57,7 @@
 	10000			/* re-verify peer certificates: expiry,        \
 				 * revocations learnt from the ledger */
 #define LINK_MAX_ROUTING_ID 255 /* bytes, ZMTP's limit */
+#define LINK_AUTO_MAX_DEFAULT 256 /* max_connections=auto without a figure */
 
 /* Messages queued per connection (ZMQ_RCVHWM, ZMQ_SNDHWM; both ends).
  * Frames may be up to SYNC_MAX_FRAME and the window counts records, not
@@ -83,6 +84,9 @@ typedef struct links_config {
 	 * passes its current store to every links_reload. */
 	const pki_store *pki;
 	const pki_chain *certs;
+	/* max_connections when the config says auto (the daemon derives it
+	 * from its file descriptor limit); 0: LINK_AUTO_MAX_DEFAULT. */
+	uint64_t auto_max_connections;
 } links_config;
 
 /* Set up the links the config asks for: bind the ROUTER at listen (with the

@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -56,13 +57,25 @@ typedef struct daemon_state {
 	int lock_fd;
 	bool stop;
 	bool skip_check; /* --skip-check: no quick_check at start */
+	bool new_origin;  /* --new-origin: a genesis without neighbours */
+	uint64_t fd_limit; /* RLIMIT_NOFILE after raising it */
 } daemon_state;
+
+/* Descriptors kept out of max_connections=auto: the ledger (db, -wal,
+ * -shm, journal), the control socket and its clients, the pid lock, stderr,
+ * ZeroMQ's own (a mailbox per socket, the I/O thread, the ZAP socket, the
+ * monitors), per peer its DEALER, monitor and connection, alert commands. */
+#define FD_RESERVE (128 + 4 * CONF_MAX_PEERS)
+/* ZeroMQ sockets: control, link server, ZAP, server monitor (and the PAIR
+ * libzmq makes for each monitor), and per peer a DEALER and its monitor. */
+#define ZMQ_SOCKETS_MAX (16 + 4 * CONF_MAX_PEERS)
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hutongd -c FILE [--log-level warn|info|debug] "
 		"[--skip-check]\n"
+		"               [--new-origin]\n"
 		"       hutongd --check-config -c FILE\n"
 		"       hutongd --version | --help\n\n"
 		"Runs a hutong node in the foreground, logging to stderr. It\n"
@@ -76,6 +89,9 @@ static void usage(FILE *f)
 		"  --log-level LEVEL   override log_level from the config\n"
 		"  --skip-check        start without checking the ledger file\n"
 		"                      (PRAGMA quick_check); emergencies only\n"
+		"  --new-origin        with no chain of its own in the ledger, sign\n"
+		"                      a genesis at once, without asking the\n"
+		"                      neighbours (a bureau's very first start)\n"
 		"  --version           print the version\n");
 }
 
@@ -205,11 +221,67 @@ static int check_ledger(daemon_state *d, ht_err *err)
 	return rc;
 }
 
+/* Raise the soft descriptor limit to the hard one: 1,000 connections must
+ * meet max_connections, not EMFILE. Logged with the figure. */
+static void raise_fd_limit(daemon_state *d)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0) {
+		d->fd_limit = 1024;
+		return;
+	}
+	rlim_t was = r.rlim_cur;
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			r.rlim_cur = was;
+	}
+	d->fd_limit = r.rlim_cur == RLIM_INFINITY ? 1048576 : r.rlim_cur;
+	log_info(d->log, "fd limit soft=%llu hard=%llu was=%llu",
+		 (unsigned long long)d->fd_limit,
+		 (unsigned long long)r.rlim_max, (unsigned long long)was);
+}
+
+/* max_connections=auto: what the descriptors allow beyond the reserve. */
+static uint64_t auto_max_connections(const daemon_state *d)
+{
+	if (d->fd_limit > FD_RESERVE + 16)
+		return d->fd_limit - FD_RESERVE;
+	return d->fd_limit / 4 > 4 ? d->fd_limit / 4 : 4;
+}
+
+static int64_t mono_now(void)
+{
+	const ht_clock *c = util_clock_system();
+	return c->mono_ms(c->ctx);
+}
+
+/* After the links: with neighbours and no chain of its own, the node
+ * waits for their frontiers before it signs (node_catchup_begin). */
+static int begin_catchup(daemon_state *d, ht_err *err)
+{
+	size_t peers = d->new_origin ? 0 : d->cf->n_peers;
+	return node_catchup_begin(d->node, peers, mono_now(),
+				  d->cf->catchup_timeout.ms, err);
+}
+
+static void catchup_tick(daemon_state *d)
+{
+	ht_err err = {0};
+	int rc = node_catchup_tick(d->node, mono_now(), &err);
+	if (rc < 0)
+		log_warn(d->log, "catching up own chain failed reason=\"%s\"",
+			 err.msg);
+	else if (rc > 0)
+		links_pump(d->links); /* a genesis, or new submits soon */
+}
+
 static int start(daemon_state *d, ht_err *err)
 {
 	char msg[HT_ERR_MSG_MAX];
 	if (check_files(d, err) != 0)
 		return HT_EINVAL;
+	raise_fd_limit(d);
 	if (take_lock(d, err) != 0)
 		return HT_EEXIST;
 	if (load_trust(d, err) != 0)
@@ -220,7 +292,8 @@ static int start(daemon_state *d, ht_err *err)
 			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
 			  .log = d->log, .pki = d->pki,
 			  .certs = (const uint8_t *const *)d->chain.der,
-			  .cert_lens = d->chain.len, .n_certs = d->chain.n};
+			  .cert_lens = d->chain.len, .n_certs = d->chain.n,
+			  .defer_genesis = d->cf->n_peers > 0 && !d->new_origin};
 	if ((d->node = node_open(&nc, err)) == NULL) {
 		if (strcmp(err->field, "certificate") != 0)
 			return HT_EIO;
@@ -234,11 +307,16 @@ static int start(daemon_state *d, ht_err *err)
 	if (hook_views(d, err) != 0)
 		return HT_ENOMEM;
 	d->zctx = zmq_ctx_new();
+	if (d->zctx != NULL)
+		zmq_ctx_set(d->zctx, ZMQ_MAX_SOCKETS, ZMQ_SOCKETS_MAX);
 	if ((d->ctl = ctl_server_bind(d->zctx, d->cf->control, err)) == NULL)
 		return HT_EIO;
 	links_config lc = {.zctx = d->zctx, .cf = d->cf, .node = d->node,
-			   .log = d->log, .pki = d->pki, .certs = &d->chain};
+			   .log = d->log, .pki = d->pki, .certs = &d->chain,
+			   .auto_max_connections = auto_max_connections(d)};
 	if ((d->links = links_new(&lc, err)) == NULL)
+		return HT_EIO;
+	if (begin_catchup(d, err) != 0)
 		return HT_EIO;
 	if ((d->audit = sampler_new()) == NULL)
 		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
@@ -347,6 +425,7 @@ static void run(daemon_state *d)
 		if (n > 0)
 			links_dispatch(d->links, items + 1, nl);
 		links_tick(d->links);
+		catchup_tick(d);
 		if (sampler_tick(d->audit, d->node, d->links, d->cf, d->log))
 			links_pump(d->links); /* a receipt to send */
 		alert_tick(d->alerts);
@@ -423,6 +502,7 @@ typedef struct args {
 	const char *level; /* --log-level, or NULL */
 	bool check;	   /* --check-config */
 	bool skip_check;   /* --skip-check */
+	bool new_origin;   /* --new-origin */
 } args;
 
 /* The command line into *a: -1 to go on, else the exit status. */
@@ -433,6 +513,7 @@ static int parse_args(int argc, char **argv, args *a)
 		{"check-config", no_argument, NULL, 'k'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"skip-check", no_argument, NULL, 's'},
+		{"new-origin", no_argument, NULL, 'n'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -443,6 +524,7 @@ static int parse_args(int argc, char **argv, args *a)
 		case 'k': a->check = true; break;
 		case 'l': a->level = optarg; break;
 		case 's': a->skip_check = true; break;
+		case 'n': a->new_origin = true; break;
 		case 'V': printf("hutongd %s\n", HUTONG_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -492,6 +574,7 @@ int main(int argc, char **argv)
 		return rc;
 	d.skip_check = a.skip_check;
 	install_signals();
+	d.new_origin = a.new_origin;
 	rc = start(&d, &err);
 	if (rc != 0)
 		fprintf(stderr, "hutongd: %s\n", ht_err_str(&err, msg, sizeof(msg)));

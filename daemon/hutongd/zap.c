@@ -221,7 +221,15 @@ static void serve_one(zap *z, const zap_req *r)
 	if (key != NULL)
 		util_hex(key, ZAP_FP_BYTES, fp);
 	frame_text(r, F_ADDRESS, addr, sizeof(addr));
-	if (decide(z, r, user_id, &err) == 0 && user_id[0] != '\0') {
+	int rc = decide(z, r, user_id, &err);
+	if (rc == HT_ELIMIT) {
+		/* a connection limit: the admit function counted and logged
+		 * it (once per interval); 300 is RFC 27's temporary error */
+		z->refused++;
+		reply(z, r, "300", "");
+		return;
+	}
+	if (rc == 0 && user_id[0] != '\0') {
 		z->admitted++;
 		log_info(z->log, "zap admitted peer=%s key=%s address=%s",
 			 user_id, fp, addr);

@@ -38,7 +38,9 @@
 
 /* The admission decision for one CURVE client key. Returns 0 and writes the
  * peer's node name (NUL-terminated, at most ZAP_USER_ID_MAX bytes) into
- * user_id to admit; otherwise non-zero with err saying why (logged). */
+ * user_id to admit; otherwise non-zero with err saying why (logged), or
+ * HT_ELIMIT for a connection limit, which the function counted and logged
+ * itself (a flood of them must not flood the log): answered 300. */
 typedef int (*zap_admit_fn)(void *ctx, const uint8_t key[ZAP_KEY_BYTES],
 			    char user_id[ZAP_USER_ID_MAX + 1], ht_err *err);
 

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1335,6 +1336,53 @@ static int slow_receiver(harness *h)
 
 /* ---- main ---- */
 
+/* --count (default 1,100) authorized CURVE connections at once, all held
+ * open for a while: the target must refuse those over its per-peer and
+ * total limits (ZAP) without running out of file descriptors. Prints how
+ * many are linked after the handshakes (ZMQ_IMMEDIATE: POLLOUT only on a
+ * live connection); passes when a few are, no more than the limit. */
+static int sc_connections(harness *h)
+{
+	size_t n = h->count ? h->count : 1100, up = 0, made = 0;
+	void **socks = calloc(n, sizeof(*socks));
+	struct rlimit r;
+	if (socks == NULL)
+		return -1;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+	zmq_ctx_set(h->zctx, ZMQ_MAX_SOCKETS, (int)n + 64);
+	for (size_t i = 0; i < n; i++) {
+		void *d = zmq_socket(h->zctx, ZMQ_DEALER);
+		if (d == NULL || set_int(d, ZMQ_LINGER, 0) != 0 ||
+		    set_int(d, ZMQ_RECONNECT_IVL, -1) != 0 ||
+		    set_int(d, ZMQ_IMMEDIATE, 1) != 0 || /* POLLOUT: linked */
+		    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, h->server_pk,
+				   KEY_BYTES) != 0 ||
+		    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, h->pk, KEY_BYTES) ||
+		    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, h->sk, KEY_BYTES) ||
+		    zmq_connect(d, h->endpoint) != 0) {
+			if (d != NULL)
+				zmq_close(d);
+			break;
+		}
+		socks[made++] = d;
+	}
+	sleep_ms(4000); /* handshakes (and refusals) done; held open */
+	for (size_t i = 0; i < made; i++) {
+		zmq_pollitem_t it = {socks[i], 0, ZMQ_POLLOUT, 0};
+		if (zmq_poll(&it, 1, 0) == 1 && (it.revents & ZMQ_POLLOUT))
+			up++;
+	}
+	for (size_t i = 0; i < made; i++)
+		zmq_close(socks[i]);
+	free(socks);
+	printf("scenario=connections opened=%zu up=%zu\n", made, up);
+	/* the target's per-peer limit (4) and the harness's other link */
+	return made == n && up >= 1 && up <= 8 ? 0 : -1;
+}
+
 static const struct scenario {
 	const char *name;
 	int (*fn)(harness *h);
@@ -1355,6 +1403,7 @@ static const struct scenario {
     {"bigflood", sc_bigflood, "--count 8 MiB frames of junk envelopes"},
     {"stall", sc_stall, "Hello, then freeze (SIGSTOP)"},
     {"plain-tcp", sc_tcp, "raw TCP: garbage, HTTP, silence"},
+    {"connections", sc_connections, "--count (1,100) authorized connections"},
 };
 
 static int usage(void)

@@ -48,9 +48,13 @@ expect_fail() {
 e2e_port() { echo $(( 20000 + (RANDOM % 20000) )); }
 
 # start_daemon DIR: start hutongd for DIR, wait until it answers.
+# A node started for the first time signs its genesis at once
+# (--new-origin), as tests build new federations whose nodes start one by
+# one; E2E_CATCHUP=1 starts it as a bureau would, asking its neighbours.
 start_daemon() {
-	local dir=$1
-	"$HUTONGD" -c "$dir/hutongd.conf" 2>>"$dir/hutongd.log" &
+	local dir=$1 flags=()
+	[ -e "$dir/ledger.db" ] || [ -n "${E2E_CATCHUP:-}" ] || flags=(--new-origin)
+	"$HUTONGD" -c "$dir/hutongd.conf" "${flags[@]}" 2>>"$dir/hutongd.log" &
 	local pid=$!
 	E2E_PIDS+=("$pid")
 	echo "$pid" > "$dir/.e2e.pid"

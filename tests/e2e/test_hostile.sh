@@ -20,6 +20,9 @@
 #   peer that refused us (ZAP) and re-admits us is redialled without a
 #   restart; a ring of ten converges.
 source "$(dirname "$0")/lib.sh"
+# A common default soft limit: the connections scenario needs more
+# descriptors, which hutongd must take up to the hard limit itself.
+ulimit -Sn 1024 2>/dev/null || true
 
 HP="$HUTONG_BUILD/tests/hostile_peer"
 BASE=$(e2e_port)
@@ -150,6 +153,30 @@ check "... and counted (links.closed_unlinked)" \
 	until_true 5 at_least $((closed + 3)) obj_field $T links closed_unlinked
 check "... before ZAP: nothing admitted" test "$(obj_field $T links zap_admitted)" = "$admitted"
 after plain-tcp
+
+# ---- authorized: more connections than descriptors ----
+# 1,100 connections with the hostile peer's own key, at once: the target
+# raised its fd limit, ZAP refuses those over max_connections_per_peer (4),
+# each refusal is counted, one line is logged, and the control socket keeps
+# answering (the original attack: EMFILE, then an abort at `hutong status`).
+
+refused=$(obj_field $T links connections_refused)
+out=$(harness connections); rc=$?
+echo "  $out"
+check "connections: the harness opened them all, some were refused" test $rc -eq 0
+check "connections: nanjing answers status meanwhile and after" alive
+check "connections: refusals counted (links.connections_refused)" \
+	until_true 5 at_least $((${refused:-0} + 1000)) obj_field $T links connections_refused ||
+	echo "  links: $(status $T | tr -d '\n ' | grep -o '"links":{[^}]*}')"
+refusal_logged() {
+	grep -Fq 'connection refused peer=hostile reason="too many connections from this peer (limit 4)"' "$(logf $T)"
+}
+check "connections: logged once per interval" until_true 5 refusal_logged ||
+	grep 'connection refused' "$(logf $T)" | head -3
+check "connections: the fd limit was raised and logged" wait_log $T "fd limit soft="
+check "connections: not one line per refusal" \
+	test "$(grep -c 'connection refused peer=hostile' "$(logf $T)")" -lt 5
+after connections
 
 # ---- authorized, bad frames (each mutes the peer for 5 s) ----
 
