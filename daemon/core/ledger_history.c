@@ -362,7 +362,12 @@ static void check_head(hist *h, const uint8_t *id, uint64_t seq,
 	if (n == 0 || head->len != 32)
 		return;
 	util_hex(head->data, 32, want_hex);
-	if (!log_at(st, (int64_t)n, got))
+	if (st == NULL) /* a version 1 ledger now: it was 2 when signed */
+		hproblem(h, id, seq, "receipt seq %llu says the %s log at n=%llu"
+			 " is %s, but this ledger has no %s chain (schema "
+			 "version 1: set back)", (unsigned long long)seq, what,
+			 (unsigned long long)n, want_hex, what);
+	else if (!log_at(st, (int64_t)n, got))
 		hproblem(
 		    h, id, seq,
 		    "receipt seq %llu says the %s log at n=%llu"
@@ -526,7 +531,7 @@ static void against_head(against *a, const record *r, const char *what,
 static bool own_id_at(against *a, uint64_t seq, uint8_t id[RECORD_ID_BYTES])
 {
 	sqlite3_stmt *st = a->id_at;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
 	bool found = sqlite3_step(st) == SQLITE_ROW &&
 		     sqlite3_column_bytes(st, 0) == RECORD_ID_BYTES;
 	if (found)
