@@ -77,8 +77,10 @@ static int verify_against(ledger *l, const char *peer, json_t *problems,
 {
 	char path[PATH_MAX];
 	if (peer_path(peer, path, sizeof(path)) != 0)
-		return ht_err_set(err, HT_EINVAL, "--against", "%s: path too "
-				  "long", peer);
+		return ht_err_set(err, HT_EINVAL, "--against",
+				  "%s: path too "
+				  "long",
+				  peer);
 	ledger *p = ledger_open(path, LEDGER_RDONLY, NULL, err);
 	if (p == NULL)
 		return HT_EIO; /* err names the file and why */
@@ -102,9 +104,8 @@ static int verify_run(cli *c, ledger *l, void *ctx, ht_err *err)
 	const cli_query *q = &a->q;
 	json_t *problems = json_array();
 	ledger_set_self(l, c->cf->region);
-	int n = a->against
-		    ? verify_against(l, a->against, problems, err)
-		    : ledger_verify(l, verify_problem, problems, err);
+	int n = a->against ? verify_against(l, a->against, problems, err)
+			   : ledger_verify(l, verify_problem, problems, err);
 	if (n < 0) {
 		json_decref(problems);
 		return n;
@@ -140,7 +141,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 			a.against = argv[i] + 10;
 		else if (strcmp(argv[i], "--against") == 0)
 			return cli_usage(c, "--against: needs PEER (a node "
-					 "directory or a ledger file)");
+					    "directory or a ledger file)");
 		else
 			argv[rest++] = argv[i];
 	}
