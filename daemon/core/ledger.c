@@ -6,7 +6,8 @@
  * Reads live in ledger_query.c, the link event log in ledger_event.c and
  * offline verification in ledger_verify.c; ledger_impl.h is what they share.
  *
- * Schema (version 1):
+ * Schema (version 2; a version 1 ledger is migrated at open, see
+ * ledger_history.c):
  *   record(n INTEGER PRIMARY KEY  -- local arrival order
  *          origin, seq, id, kind, created_ms, author,  -- copied from header
  *          envelope,                 -- the exact envelope bytes
@@ -17,8 +18,11 @@
  *   fork(...)    the second, conflicting record at a held origin/seq
  *   origin(region PRIMARY KEY, node, seq, head, key, forked)  -- frontier
  *   receipt(origin, node, seq, created_ms, n)  -- one row per receipt entry
- *   event(n, time_ms, last_ms, peer, kind, origin, seq, count, reason)
- *                the link audit log: local facts, not signed, not hashed
+ *   event(n, time_ms, last_ms, peer, kind, origin, seq, count, reason,
+ *         chain)  the link audit log: local facts; chain is NULL while a
+ *                 row is open (its count may still be bumped), then
+ *                 SHA-256(prev chain || the row) once a receipt seals it
+ * The heads of both chains go into the node's own signed receipts.
  * Audit indexes: record(author) lists one officer's records in arrival
  * order; record(origin, created_ms, kind, author) answers an origin's
  * summary over a time range from the index alone.
@@ -41,7 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_SCHEMA_VERSION 2
 #define LEDGER_CACHE_KIB 131072
 
 static const char schema[] =
@@ -79,10 +83,10 @@ static const char schema[] =
 	" n INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
 	" last_ms INTEGER NOT NULL, peer TEXT NOT NULL, kind TEXT NOT NULL,"
 	" origin TEXT NOT NULL, seq INTEGER NOT NULL, count INTEGER NOT NULL,"
-	" reason TEXT NOT NULL);"
+	" reason TEXT NOT NULL, chain BLOB);"
 	"CREATE INDEX IF NOT EXISTS event_time ON event(last_ms);"
 	"CREATE TABLE IF NOT EXISTS bodiless(n INTEGER PRIMARY KEY);"
-	"INSERT OR IGNORE INTO meta VALUES('schema', 1);";
+	"INSERT OR IGNORE INTO meta VALUES('schema', 2);";
 
 /* The errno behind an SQLite I/O failure. sqlite3_system_errno is often 0
  * for a failed write (SQLite 3.40 does not record it there), so ask the
@@ -187,7 +191,8 @@ static int prepare_all(ledger *l, ht_err *err)
 		      "INSERT INTO event(time_ms, last_ms, peer, kind, origin,"
 		      " seq, count, reason) VALUES(?,?,?,?,?,?,?,?)", err) ||
 	      ledger_prepare(l, &l->bump_event, "UPDATE event SET count = count + ?,"
-		      " last_ms = max(last_ms, ?) WHERE n = ?", err))))
+		      " last_ms = max(last_ms, ?) WHERE n = ? AND chain IS NULL",
+		      err))))
 		return HT_EIO;
 	return 0;
 }
@@ -308,7 +313,8 @@ static int configure(ledger *l, ht_err *err)
 		 " PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=10000;",
 		 err) != 0)
 		return HT_EIO;
-	return ledger_exec(l, schema, err);
+	return ledger_exec(l, schema, err) != 0 ? HT_EIO
+						: ledger_history_migrate(l, err);
 }
 
 static int check_schema(ledger *l, ht_err *err)
@@ -321,6 +327,9 @@ static int check_schema(ledger *l, ht_err *err)
 				  "not a hutong ledger (%s)", err->msg);
 	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
+	l->schema = v;
+	if (v == 1 && l->rdonly)
+		return 0; /* read as it is; the daemon migrates it at start */
 	if (v != LEDGER_SCHEMA_VERSION)
 		return ht_err_set(err, HT_ECORRUPT, "ledger",
 				  "schema version %d, this hutong reads %d", v,

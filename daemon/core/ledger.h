@@ -241,7 +241,8 @@ int ledger_origin_summary(ledger *l, const char *origin, int64_t since_ms,
 
 /* The event log: what happened on each link, one row per batch for
  * counts (received, stored, sent, gap), one row per refusal group and
- * fork, and connection and operator events. Local facts, not signed. */
+ * fork, and connection and operator events. Local facts, hash-chained
+ * and committed by the node's receipts once sealed (ledger_history.c). */
 typedef enum ledger_event_kind {
 	LEDGER_EV_RECEIVED = 0, /* records that came from peer (count) */
 	LEDGER_EV_STORED,       /* of those, newly stored */
@@ -278,7 +279,8 @@ int ledger_log_event(ledger *l, const ledger_event *ev, int64_t *row,
 		     ht_err *err);
 
 /* Add count to event row's count and set its last time to at_ms (the same
- * refusal repeated). HT_ENOTFOUND if the row does not exist. */
+ * refusal repeated). HT_ENOTFOUND if the row does not exist or is sealed
+ * (a receipt committed it: log the repeat as a new event then). */
 int ledger_event_bump(ledger *l, int64_t row, uint64_t count, int64_t at_ms,
 		      ht_err *err);
 
@@ -308,5 +310,44 @@ typedef void (*ledger_problem_fn)(void *ctx, const uint8_t *id,
 				  const char *region, uint64_t seq,
 				  const char *reason);
 int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err);
+
+/* ---- history: the heads of the node's own logs, committed in receipts ---- */
+
+/* Where the arrival log and the event log end: the last row's number
+ * (0: empty) and its chain hash (zero when empty). */
+typedef struct ledger_heads {
+	int64_t arrival_n;
+	uint8_t arrival[RECORD_ID_BYTES];
+	int64_t event_n;
+	uint8_t event[RECORD_ID_BYTES];
+} ledger_heads;
+
+/* Read the current heads into *h (inside the open transaction if any). */
+int ledger_heads_get(ledger *l, ledger_heads *h, ht_err *err);
+
+/* Fill the head fields of the receipt being built from the current heads:
+ * keep holds the bytes rc then points to (it must outlive rc's use). */
+int ledger_receipt_heads(ledger *l, ledger_heads *keep, Hutong__Receipt *rc,
+			 ht_err *err);
+
+/* Name the node this ledger belongs to (its region code): verify checks
+ * the heads and coverage of that origin's receipts. Unset, verify takes
+ * the origin of the receipts stored with source "local". */
+void ledger_set_self(ledger *l, const char *region);
+
+/* What verify adds for history (called by ledger_verify inside its
+ * snapshot): the event chain, and for each of the node's own receipts that
+ * its arrival and event logs still hold the rows and heads it committed and
+ * that every record its entries cover is still held. Problems go to fn;
+ * returns their number (>= 0) or an error. */
+int ledger_history_verify(ledger *l, ledger_problem_fn fn, void *ctx,
+			  ht_err *err);
+
+/* Compare this node's receipts as peer (another node's ledger, opened
+ * read-only; peer_name names it in messages) holds them with l: the same
+ * receipt at each seq, and heads that agree with l's arrival and event
+ * logs. One problem per disagreement; returns their number or an error. */
+int ledger_history_against(ledger *l, ledger *peer, const char *peer_name,
+			   ledger_problem_fn fn, void *ctx, ht_err *err);
 
 #endif

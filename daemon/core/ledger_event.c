@@ -1,10 +1,13 @@
 /*
- * ledger_event: the link event log, local facts beside the records (not
- * signed, not hashed): per batch the counts received, stored and sent, one
- * row per refusal group, fork or gap, and connection and operator events.
- * It owns the event names and the grouped read that audit reports fold.
- * Writes go into the open transaction if there is one, so an event commits
- * or rolls back with the batch it describes.
+ * ledger_event: the link event log, local facts beside the records: per
+ * batch the counts received, stored and sent, one row per refusal group,
+ * fork or gap, and connection and operator events. It owns the event names
+ * and the grouped read that audit reports fold. Rows are hash-chained once
+ * sealed (ledger_history.c seals every open row when a receipt commits the
+ * event log's head); a repeated refusal bumps its row only while the row is
+ * open, and starts a new row once it is sealed. Writes go into the open
+ * transaction if there is one, so an event commits or rolls back with the
+ * batch it describes.
  */
 #include "ledger_impl.h"
 
@@ -70,7 +73,8 @@ int ledger_event_bump(ledger *l, int64_t row, uint64_t count, int64_t at_ms,
 	sqlite3_bind_int64(st, 3, row);
 	int rc = ledger_step_done(l, st, "update event", err);
 	if (rc == 0 && sqlite3_changes(l->db) == 0)
-		rc = ht_err_set(err, HT_ENOTFOUND, "event", "no event row %lld",
+		rc = ht_err_set(err, HT_ENOTFOUND, "event", "no open event row "
+				"%lld (absent, or sealed by a receipt)",
 				(long long)row);
 	return rc;
 }

@@ -30,6 +30,8 @@ struct ledger {
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
 	    *get_id, *get_fork_id, *range, *ins_term, *ins_receipt,
 	    *max_receipt, *ins_event, *bump_event, *ins_key, *key_at;
+	int schema;			    /* version on disk (1: no event chain) */
+	char self[HT_REGION_LEN + 1]; /* ledger_set_self; "" = infer */
 };
 
 /* Map SQLite failure rc of action `what` to an HT code, set err (disk full
@@ -66,6 +68,11 @@ void ledger_copy_blob(uint8_t *dst, size_t len, sqlite3_stmt *st, int col);
 void ledger_arrival_hash(const uint8_t prev[32], int64_t n, const uint8_t *id,
 			 int64_t stored_ms, const char *source,
 			 uint8_t out[32]);
+
+/* Bring a version 1 ledger to version 2 (the event chain column, its
+ * rows sealed as they are), then make sure version 2's indexes exist.
+ * RDWR only. */
+int ledger_history_migrate(ledger *l, ht_err *err);
 
 /* If r is a genesis or rotation, make its key o's current key (installed
  * by r) and return true; otherwise leave o alone and return false. */

@@ -613,6 +613,8 @@ int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
 	    (rc = verify_records(&v, err)) != 0)
 		goto out;
 	rc = verify_after_walk(&v, err);
+	if (rc == 0 && (rc = ledger_history_verify(l, fn, ctx, err)) > 0)
+		v.problems += rc, rc = 0;
 out:
 	verify_receipt_close(&v);
 	if (own_tx)

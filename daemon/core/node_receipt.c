@@ -123,11 +123,14 @@ static int receipt_sign(node *n, int64_t now_ms, record **r, ht_err *err)
 	Hutong__Receipt rc;
 	Hutong__Body body = HUTONG__BODY__INIT;
 	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+	ledger_heads heads;
 	int ret =
 	    ents && ptrs ? 0 : ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	const ledger_origin *own = ledger_origin_find(n->ledger, n->region);
-	if (ret == 0) {
+	if (ret == 0)
 		receipt_body(n, ents, ptrs, &rc);
+	if (ret == 0 && (ret = ledger_receipt_heads(n->ledger, &heads, &rc,
+						    err)) == 0) {
 		body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
 		body.receipt = &rc;
 		sub.author = "node";

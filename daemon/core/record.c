@@ -459,6 +459,10 @@ static int check_receipt(const Hutong__Receipt *r, ht_err *err)
 			return ht_err_set(err, HT_EINVAL, f, "entries must be "
 					  "sorted by origin, one per origin");
 	}
+	if ((r->arrival_n != 0) != (r->arrival_head.len == RECORD_ID_BYTES) ||
+	    (r->event_n != 0) != (r->event_head.len == RECORD_ID_BYTES))
+		return ht_err_set(err, HT_EINVAL, "body.receipt", "a log head "
+				  "needs its count and 32 bytes, or neither");
 	return 0;
 }
 

@@ -7,7 +7,11 @@
 #     reversed ranges, overlong ids) get an answer or a clear error;
 #   - tamper evidence: a stored envelope changed by hand in the SQLite
 #     file, a record deleted, a record's arrival time rewritten, a row of
-#     the receipt index deleted: `verify` exits 1 and names each.
+#     the receipt index deleted: `verify` exits 1 and names each;
+#   - history: an arrival rewritten and the chain recomputed (one node has
+#     no link events; the event chain is tested in unit/test_audit): verify
+#     fails on the heads the node's receipts committed, and
+#     `verify --against` a neighbour's copy names the disagreement.
 source "$(dirname "$0")/lib.sh"
 
 CA="$E2E_TMP/ca"
@@ -141,6 +145,27 @@ check "verify: names the rewritten record" has_problem "$D" "$ID1 arrival record
 D=$(tampered receipt)
 sqlite3 "$D/ledger.db" "DELETE FROM receipt WHERE rowid = (SELECT max(rowid) FROM receipt)"
 expect_fail "verify: receipt index fails" "receipt index lacks the row" "$HUTONG" -d "$D" verify
+
+# history: an arrival time and source rewritten and the arrival chain
+# recomputed with the sqlite3 command line (what verify used to accept);
+# the heads in the node's own signed receipts give it away
+D=$(tampered history)
+sqlite3 "$D/ledger.db" "UPDATE record SET stored_ms = stored_ms - 3600000, source = 'elsewhere' WHERE id = x'$ID1'"
+python3 - "$D/ledger.db" <<'EOF2'
+import hashlib, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+prev = bytes(32)
+for n, id_, ms, src in db.execute("SELECT n, id, stored_ms, source FROM record ORDER BY n").fetchall():
+    prev = hashlib.sha256(prev + n.to_bytes(8, "big") + id_ + ms.to_bytes(8, "big") + src.encode()).digest()
+    db.execute("UPDATE record SET arrival = ? WHERE n = ?", (prev, n))
+db.commit()
+EOF2
+expect_fail "verify: rechained arrival log fails" "says the arrival log at n=.*arrival log rewritten after the receipt was signed" "$HUTONG" -d "$D" verify
+# --against: the honest node against its own backup agrees; the rechained
+# copy against the honest one (standing in for a neighbour's copy) not
+check "verify --against a clean copy" H verify --against "$E2E_TMP/t-envelope/ledger.db"
+expect_fail "verify --against a divergent copy" "this node's arrival log at [0-9]+ is [0-9a-f]+, but the receipt held by $N says" "$HUTONG" -d "$D" verify --against "$N"
+expect_fail "verify --against: no such peer" "against|ledger" H verify --against "$E2E_TMP/nowhere"
 
 check "the original still verifies" H verify >/dev/null
 e2e_finish

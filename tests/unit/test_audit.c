@@ -29,6 +29,7 @@
 #include "ident.h"
 #include "ledger.h"
 #include "node.h"
+#include "util.h"
 
 #define T0 1795939200000 /* 2026-11-29T08:00:00Z */
 #define IVL 30000        /* receipt interval in these tests */
@@ -781,6 +782,175 @@ static void test_verify_receipts(void)
 	tnode_stop(&b);
 }
 
+/* ---- history: what the node's own receipts committed ---- */
+
+/* All problems' reasons, one per line. */
+typedef struct reasons {
+	int n;
+	char text[8192];
+} reasons;
+
+static void on_reason(void *ctx, const uint8_t *id, const char *region,
+		      uint64_t seq, const char *reason)
+{
+	reasons *r = ctx;
+	size_t len = strlen(r->text);
+	r->n++;
+	snprintf(r->text + len, sizeof(r->text) - len, "%s\n", reason);
+}
+
+/* Open db read-only and verify it (or compare it with peer). */
+static int verify_file(const char *db, const char *peer, reasons *r)
+{
+	ht_err err = {0};
+	memset(r, 0, sizeof(*r));
+	ledger *l = ledger_open(db, LEDGER_RDONLY, NULL, &err);
+	ledger *p = peer ? ledger_open(peer, LEDGER_RDONLY, NULL, &err) : NULL;
+	CHECK(l != NULL && (peer == NULL || p != NULL));
+	if (l == NULL || (peer != NULL && p == NULL)) {
+		ledger_close(&l);
+		return -1;
+	}
+	ledger_set_self(l, "320100");
+	int n = p ? ledger_history_against(l, p, "vh-b", on_reason, r, &err)
+		  : ledger_verify(l, on_reason, r, &err);
+	CHECK_EQ_INT(n, r->n);
+	ledger_close(&p);
+	ledger_close(&l);
+	return n;
+}
+
+/* What an administrator with sqlite3 does after editing rows: renumber
+ * the arrival log and recompute its (unkeyed) chain. */
+static void rechain_arrivals(sqlite3 *h)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t k = 0;
+	uint8_t prev[32] = {0};
+	CHECK_EQ_INT(sqlite3_prepare_v2(h, "SELECT n, id, stored_ms, source "
+					"FROM record ORDER BY n", -1, &st,
+					NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t n = sqlite3_column_int64(st, 0), ms;
+		uint8_t id[32], num[16];
+		char src[128], sql[512], hex[65];
+		memcpy(id, sqlite3_column_blob(st, 1), 32);
+		ms = sqlite3_column_int64(st, 2);
+		snprintf(src, sizeof(src), "%s", sqlite3_column_text(st, 3));
+		k++;
+		for (int i = 0; i < 8; i++) {
+			num[i] = (uint8_t)((uint64_t)k >> (56 - 8 * i));
+			num[8 + i] = (uint8_t)((uint64_t)ms >> (56 - 8 * i));
+		}
+		crypto_hash_sha256_state hs;
+		crypto_hash_sha256_init(&hs);
+		crypto_hash_sha256_update(&hs, prev, 32);
+		crypto_hash_sha256_update(&hs, num, 8);
+		crypto_hash_sha256_update(&hs, id, 32);
+		crypto_hash_sha256_update(&hs, num + 8, 8);
+		crypto_hash_sha256_update(&hs, (uint8_t *)src, strlen(src));
+		crypto_hash_sha256_final(&hs, prev);
+		snprintf(sql, sizeof(sql), "UPDATE record SET n = %lld, arrival"
+			 " = x'%s' WHERE n = %lld", (long long)k,
+			 util_hex(prev, 32, hex), (long long)n);
+		CHECK_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	sqlite3_finalize(st);
+}
+
+/* A copy of src at dst, sql applied, the arrival chain recomputed. */
+static void tampered(const char *src, const char *dst, const char *sql,
+		     bool rechain)
+{
+	char cmd[2 * PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+	CHECK_EQ_INT(system(cmd), 0);
+	sqlite3 *h = NULL;
+	CHECK_EQ_INT(sqlite3_open(dst, &h), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	if (rechain)
+		rechain_arrivals(h);
+	sqlite3_close(h);
+}
+
+/* Open db read-write (migrating it) and close it. */
+static void reopen_rdwr(const char *db)
+{
+	ht_err err = {0};
+	ledger *l = ledger_open(db, LEDGER_RDWR, NULL, &err);
+	CHECK(l != NULL);
+	if (l == NULL)
+		fprintf(stderr, "open %s: %s\n", db, err.msg);
+	ledger_close(&l);
+}
+
+static void test_verify_history(void)
+{
+	tnode a, b;
+	reasons r;
+	char db[PATH_MAX];
+	now_ms = 0;
+	tnode_open(&a, "vh-a", "320100");
+	tnode_open(&b, "vh-b", "360100");
+	copy(&b, &a); /* a's event log gets rows */
+	submit(&a, 3, "officer-2");
+	CHECK_EQ_INT(receipt(&a), 1);
+	copy(&a, &b); /* b holds a's receipt and its heads */
+	submit(&a, 1, "officer-3"); /* after the receipt: not covered */
+	tnode_stop(&a);
+	tnode_stop(&b);
+	CHECK_EQ_INT(verify_file(a.db, NULL, &r), 0);
+	CHECK_EQ_INT(verify_file(a.db, b.db, &r), 0);
+
+	/* (a) an arrival time and source rewritten, the chain recomputed */
+	snprintf(db, sizeof(db), "%s/vh-arrival.db", tmpdir);
+	tampered(a.db, db, "UPDATE record SET stored_ms = stored_ms - 3600000,"
+		 " source = 'elsewhere' WHERE n = 2", true);
+	CHECK(verify_file(db, NULL, &r) >= 1);
+	CHECK_HAS(r.text, "says the arrival log at n=");
+	CHECK_HAS(r.text, "arrival log rewritten after the receipt");
+	/* (d) and a neighbour's copy of the receipt says otherwise */
+	CHECK_EQ_INT(verify_file(db, b.db, &r), 1);
+	CHECK_HAS(r.text, "this node's arrival log at ");
+	CHECK_HAS(r.text, "but the receipt held by vh-b says");
+
+	/* (b) a covered record deleted, with its origin, the log renumbered */
+	snprintf(db, sizeof(db), "%s/vh-delete.db", tmpdir);
+	tampered(a.db, db, "DELETE FROM record WHERE origin = '360100';"
+		 "DELETE FROM origin WHERE region = '360100';"
+		 "DELETE FROM keyhist WHERE origin = '360100';", true);
+	CHECK(verify_file(db, NULL, &r) >= 1);
+	CHECK_HAS(r.text, "held origin 360100 up to seq 1, but this ledger "
+		  "holds 0 of those records");
+
+	/* (c) an event row edited, then also with its chain recomputed */
+	snprintf(db, sizeof(db), "%s/vh-event.db", tmpdir);
+	tampered(a.db, db, "UPDATE event SET count = count + 5 WHERE n = 1",
+		 false);
+	CHECK_EQ_INT(verify_file(db, NULL, &r), 1);
+	CHECK_HAS(r.text, "event n=1 altered");
+	/* ... and with its chain recomputed: the migration from version 1
+	 * seals the rows as they are, which is what a tamperer would do */
+	snprintf(db, sizeof(db), "%s/vh-event2.db", tmpdir);
+	tampered(a.db, db, "UPDATE event SET reason = 'nothing' WHERE n = 1;"
+		 "UPDATE meta SET value = 1 WHERE key = 'schema';"
+		 "ALTER TABLE event DROP COLUMN chain;", false);
+	reopen_rdwr(db);
+	CHECK(verify_file(db, NULL, &r) >= 1);
+	CHECK_HAS(r.text, "says the event log at n=");
+
+	/* set back to version 1: read as it is, the receipt's event head
+	 * has no chain to match; migrated, the same rows seal alike */
+	snprintf(db, sizeof(db), "%s/vh-v1.db", tmpdir);
+	tampered(a.db, db, "UPDATE meta SET value = 1 WHERE key = 'schema';"
+		 "ALTER TABLE event DROP COLUMN chain;", false);
+	CHECK_EQ_INT(verify_file(db, NULL, &r), 1);
+	CHECK_HAS(r.text, "has no event chain (schema version 1");
+	reopen_rdwr(db);
+	CHECK_EQ_INT(verify_file(db, NULL, &r), 0);
+	CHECK_EQ_INT(verify_file(db, b.db, &r), 0);
+}
+
 static void rm_tree(const char *dir)
 {
 	char cmd[PATH_MAX + 16];
@@ -798,6 +968,7 @@ int main(void)
 	test_hostile();
 	test_fork();
 	test_verify_receipts();
+	test_verify_history();
 	rm_tree(tmpdir);
 	return check_done("test_audit");
 }
