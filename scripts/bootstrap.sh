@@ -9,6 +9,7 @@ packages=(
 	libsodium-dev libssl-dev openssl libsqlite3-dev sqlite3 libjansson-dev
 	protobuf-compiler   # Google's protoc: checks that proto/ compiles there too
 	clang               # libFuzzer targets (tests/fuzz)
+	clang-format python3  # scripts/lint.sh: formatting and the source checks
 	libclang-rt-14-dev  # clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
 )
