@@ -10,6 +10,7 @@ packages=(
 	protobuf-compiler   # Google's protoc: checks that proto/ compiles there too
 	python3-zmq python3-protobuf python3-cryptography # tests/e2e/hostile.py: the Python hostile peer
 	clang               # libFuzzer targets (tests/fuzz)
+	clang-format python3  # scripts/lint.sh: formatting and the source checks
 	libclang-rt-14-dev  # clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
 	mandoc              # mandoc -T lint over man/ (tests/e2e/test_docs.sh)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build, run ctest on a normal
-# build and on an AddressSanitizer + UndefinedBehaviorSanitizer build, then
-# every libFuzzer target for a bounded time.
+# The whole test suite: install what is missing, lint (scripts/lint.sh), build,
+# run ctest on a normal build and on an AddressSanitizer + UndefinedBehavior-
+# Sanitizer build, then every libFuzzer target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+
+echo "== lint (format, headers, logs, function size, duplicates)"
+bash scripts/lint.sh
 
 echo "== normal build"
 bash scripts/build.sh build
