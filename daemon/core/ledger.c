@@ -202,18 +202,8 @@ static int prepare_all(ledger *l, ht_err *err)
 /* Index of region in the sorted array, or where it would go (as ~pos). */
 static long origin_pos(const ledger *l, const char *region)
 {
-	size_t lo = 0, hi = l->n_origins;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(l->origins[mid].region, region);
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return ~(long)lo;
+	return util_region_pos(l->origins, l->n_origins, sizeof(*l->origins),
+			       region);
 }
 
 long ledger_origin_index(const ledger *l, const char *region)

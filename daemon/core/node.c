@@ -236,8 +236,8 @@ void node_pending_keep(node *n, record **r)
 		size_t cap = n->cap_pending ? n->cap_pending * 2 : 64;
 		record **p = realloc(n->pending, cap * sizeof(*p));
 		if (p == NULL) {
-			log_warn(n->log, "out of memory: a stored record is "
-				 "not passed to the stored hook");
+			log_warn(n->log, "stored hook skipped reason=\"out of memory: a "
+				 "stored record is not passed to the stored hook\"");
 			return;
 		}
 		n->pending = p;

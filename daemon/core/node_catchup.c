@@ -52,8 +52,8 @@ int node_ledger_file_check(node *n, const char *path, bool defer, ht_err *err)
 	bool db = st.st_size == 0 || is_sqlite(fd);
 	close(fd);
 	if (st.st_size == 0) {
-		log_warn(n->log, "ledger.db is empty: %s path=%s",
-			 lost_next(defer), path);
+		log_warn(n->log, "ledger.db is empty path=%s next=\"%s\"",
+			 path, lost_next(defer));
 		return 0;
 	}
 	if (db)
@@ -66,9 +66,9 @@ int node_ledger_file_check(node *n, const char *path, bool defer, ht_err *err)
 				  "moved aside",
 				  path);
 	log_warn(n->log,
-		 "ledger.db is not a database, moved aside: %s path=%s "
-		 "moved_to=%s",
-		 lost_next(defer), path, aside);
+		 "ledger.db is not a database, moved aside path=%s "
+		 "moved_to=%s next=\"%s\"",
+		 path, aside, lost_next(defer));
 	return 0;
 }
 

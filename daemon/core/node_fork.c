@@ -25,8 +25,8 @@ static void fpend_add(node *n, const record *x)
 			return;
 	if (n->n_fpend == NODE_MAX_FPEND) {
 		log_warn(n->log,
-			 "fork evidence dropped origin=%s seq=%llu: "
-			 "more than %d waiting",
+			 "fork evidence dropped origin=%s seq=%llu "
+			 "waiting=%d reason=\"too many waiting\"",
 			 h->origin_region, (unsigned long long)h->seq,
 			 NODE_MAX_FPEND);
 		return;
@@ -94,7 +94,7 @@ static int take_evidence(node *n, const record *x, const char *peer,
 		return rc;
 	if (rc != 0)
 		log_warn(n->log,
-			 "fork report of %s: a version is refused "
+			 "fork report version refused reporter=%s "
 			 "origin=%s seq=%llu reason=\"%s\"",
 			 reporter, h->origin_region, (unsigned long long)h->seq,
 			 ht_err_str(&err, msg, sizeof(msg)));
@@ -120,7 +120,7 @@ static int take_report(node *n, const record *rep, const char *peer,
 		   record_header(b)->origin_region) != 0 ||
 	    record_header(a)->seq != record_header(b)->seq ||
 	    memcmp(record_id(a), record_id(b), RECORD_ID_BYTES) == 0)
-		log_warn(n->log, "fork report of %s is not a fork: %s",
+		log_warn(n->log, "fork report is not a fork reporter=%s reason=\"%s\"",
 			 reporter,
 			 err.msg[0] ? err.msg : "the versions do not conflict");
 	else if ((rc = take_evidence(n, a, peer, reporter, bl)) == 0)

@@ -1597,8 +1597,8 @@ static void send_want(sync_receiver *r, gap_origin *g)
 	if (send_msg(&r->ss, &m) != 0)
 		return;
 	log_msg(r->ss.ops.log, g->wanted ? LOG_DEBUG : LOG_INFO,
-		"gap peer=%s origin=%s: records ahead of seq %llu wait; "
-		"asked for them (want)",
+		"gap peer=%s origin=%s seq=%llu reason=\"records ahead "
+		"of this seq wait; asked for them (want)\"",
 		r->ss.peer, g->origin, (unsigned long long)w.from_seq);
 	r->ss.stats.gaps++;
 	g->want = false;

@@ -183,7 +183,7 @@ static void on_stop(control_ctx *c, const Hutong__ControlRequest *req,
 {
 	(void)req;
 	(void)rep;
-	log_info(c->log, "stop requested via control socket");
+	log_info(c->log, "stop requested via=control");
 	c->stop = true;
 }
 
@@ -247,7 +247,7 @@ static bool recv_request(void *sock, ht_log *log, Hutong__ControlRequest **req,
 					       zmq_msg_data(&msg));
 	zmq_msg_close(&msg);
 	if (*req == NULL) {
-		log_warn(log, "control: malformed request");
+		log_warn(log, "control request refused reason=\"malformed\"");
 		rep->code = HT_EINVAL;
 		rep->error = strdup("malformed control request");
 	}

@@ -1211,7 +1211,7 @@ links *links_new(const links_config *cfg, ht_err *err)
 						: LINK_AUTO_MAX_DEFAULT;
 	set_limits(l, cf);
 	if (!wants_links(cf)) {
-		log_info(l->log, "links: no listen and no peers; idle");
+		log_info(l->log, "links idle reason=\"no listen and no peers\"");
 		return l;
 	}
 	if (arm(l, cf, err) != 0 ||

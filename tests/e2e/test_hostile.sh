@@ -264,7 +264,7 @@ after replay
 BEFORE=$(peer_field $T $H gaps); dr=$(peer_field $T $H dropped); ng=$(obj_field $T refusals gaps)
 out=$(harness gap); rc=$?; echo "  $out"
 check "gap: out of order and gap-making records all end up stored" test $rc -eq 0
-check "gap: logged, with a Want" wait_log $T "gap peer=hostile origin=440100: records ahead of seq [0-9]+ wait; asked for them"
+check "gap: logged, with a Want" wait_log $T "gap peer=hostile origin=440100 seq=[0-9]+ reason=\"records ahead of this seq wait; asked for them"
 moved "gap: peers[].gaps" peer_field $T $H gaps
 check "gap: beyond the gap buffer logged" wait_log $T "gap buffer full peer=hostile origin=440100 dropped="
 BEFORE=$dr; moved "gap: peers[].dropped" peer_field $T $H dropped
