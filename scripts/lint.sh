@@ -40,27 +40,49 @@ check_format() {
 	[ "$n" -eq 0 ]
 }
 
-# Pairs of real logic that `duplicates` finds repeated in daemon/ (rows it
-# marks boilerplate aside). Skipped where the tool is not installed.
+# Pairs that `duplicates` finds repeated in daemon/. Rows it marks
+# boilerplate are left out. A pair of identical lines fails unless
+# scripts/duplicates.allow names its two files with the reason it was let
+# stand; a pair alike only in shape (other names and values: tables, getopt
+# loops, array growth) is listed for review and does not fail. Skipped where
+# the tool is not installed.
 check_duplicates() {
 	if ! command -v duplicates >/dev/null; then
 		echo "lint: duplicates not installed, skipped"
 		return 0
 	fi
-	local out rows
-	out=$(duplicates --repo daemon --most 40)
+	local out rows shape n
+	out=$(duplicates --repo daemon --most 200 --seconds 30)
 	grep -E '^(incomplete|left out):' <<<"$out" | sed 's/^/duplicates: /'
-	rows=$(grep -E '^D[0-9]+ ' <<<"$out" | grep -v 'boilerplate' |
-		awk '{ split($2, a, ":"); split(a[2], l, "-");
-		       printf "daemon/%s:%s: lines %s repeated at daemon/%s (%s",
-		              a[1], l[1], a[2], $4, $1;
-		       for (i = 5; i <= NF; i++) printf " %s", $i;
-		       print ")" }')
+	rows=$(grep -E '^D[0-9]+ ' <<<"$out" | grep -v 'boilerplate' | dup_rows)
+	shape=$(grep ' shape' <<<"$rows")
+	rows=$(grep -v ' shape' <<<"$rows" | dup_unallowed)
+	[ -n "$shape" ] && sed 's/^/review: /' <<<"$shape"
 	[ -n "$rows" ] && echo "$rows"
-	local n
 	n=$(grep -c . <<<"$rows")
-	echo "duplicates: $n pairs of repeated logic in daemon/ (boilerplate aside)"
+	echo "duplicates: $n pairs of identical logic in daemon/ (boilerplate and scripts/duplicates.allow aside), $(grep -c . <<<"$shape") alike in shape to review"
 	[ "$n" -eq 0 ]
+}
+
+# duplicates' rows as FILE:LINE: messages.
+dup_rows() {
+	awk '{ split($2, a, ":"); split(a[2], l, "-");
+	       printf "daemon/%s:%s: lines %s repeated at daemon/%s (%s",
+	              a[1], l[1], a[2], $4, $1;
+	       for (i = 5; i <= NF; i++) printf " %s", $i;
+	       print ")" }'
+}
+
+# Rows whose two files scripts/duplicates.allow does not list together.
+dup_unallowed() {
+	local line a b
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		a=${line%%:*}
+		b=$(sed -E 's/.* repeated at ([^:]*):.*/\1/' <<<"$line")
+		grep -qE "^($a $b|$b $a)( |$)" scripts/duplicates.allow 2>/dev/null ||
+			echo "$line"
+	done
 }
 
 check_headers() { python3 scripts/lint_c.py headers; }
