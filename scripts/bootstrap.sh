@@ -13,6 +13,7 @@ packages=(
 	clang-format python3  # scripts/lint.sh: formatting and the source checks
 	libclang-rt-14-dev  # clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
+	iproute2            # ss: e2e_port picks a block of ports with no listener
 	mandoc              # mandoc -T lint over man/ (tests/e2e/test_docs.sh)
 )
 

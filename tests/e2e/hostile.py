@@ -73,8 +73,8 @@ EXPECT = {
     "amplification.counter": "peer.wants_limited",
     # Connections over the per-peer or total limit are refused, logged and
     # counted; the daemon never aborts on EMFILE.
-    "connections.log": r'link server: connection refused .*(limit|too many)',
-    "connections.counter": "links.refused_connections",
+    "connections.log": r'connection refused peer=.*(limit|too many)',
+    "connections.counter": "links.connections_refused",
     # A record created more than max_clock_skew ahead of the receiver's
     # clock, or before its predecessor in the chain, is refused.
     "clock.ahead.log": r'refused peer={hostile} origin={origin} seq={seq} '

@@ -44,8 +44,20 @@ expect_fail() {
 	fi
 }
 
-# A free TCP port base for this test (avoids collisions between parallel tests).
-e2e_port() { echo $(( 20000 + (RANDOM % 20000) )); }
+# A TCP port base for this test: a block of 100 ports (tests use base+0 to
+# base+99) with no listener in it, below the kernel's ephemeral range
+# (32768 and up on Debian), so that no outgoing connection of another test
+# holds one of our ports ("Address already in use").
+e2e_port() {
+	local base _
+	for _ in $(seq 50); do
+		base=$((10000 + (RANDOM % 220) * 100))
+		ss -ltnH 2>/dev/null | awk -v b="$base" '{ n = split($4, a, ":");
+			if (a[n] >= b && a[n] < b + 100) f = 1 } END { exit !f }' ||
+			break
+	done
+	echo "$base"
+}
 
 # start_daemon DIR: start hutongd for DIR, wait until it answers.
 # A node started for the first time signs its genesis at once

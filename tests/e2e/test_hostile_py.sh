@@ -28,8 +28,8 @@
 #   lying-receipts  the contradicting receipt makes verify fail on both nodes
 # FIXED: scenarios whose "fixed" checks count too. Add each as its fix lands
 # (and the scenario to ENABLED).
-ENABLED="body-strip amplification lying-clock frontier-fork"
-FIXED="body-strip amplification frontier-fork"
+ENABLED="body-strip amplification connections lying-clock frontier-fork"
+FIXED="body-strip amplification frontier-fork connections"
 source "$(dirname "$0")/lib.sh"
 
 : "${HUTONG_SOURCE:=$(cd "$(dirname "$0")/../.." && pwd)}"
