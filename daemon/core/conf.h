@@ -37,7 +37,8 @@ typedef struct conf_duration {
 	int64_t ms;
 } conf_duration;
 
-#define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval bounds */
+#define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval and max_clock_skew
+					   bounds */
 #define CONF_RECEIPT_MAX_MS 86400000
 
 typedef struct conf {
@@ -56,6 +57,8 @@ typedef struct conf {
 	char on_alert[PATH_MAX];   /* command run for alerts, empty = none */
 	int log_level;             /* LOG_WARN/INFO/DEBUG; default info */
 	conf_duration receipt_interval; /* at most one receipt per this; 30s */
+	conf_duration max_clock_skew;   /* refuse records created further ahead
+					   of our clock than this; 5m */
 	conf_peer peers[CONF_MAX_PEERS];
 	size_t n_peers;
 } conf;

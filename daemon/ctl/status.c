@@ -84,11 +84,13 @@ json_t *status_links_json(const status_links *s)
 json_t *status_refusals_json(const node_counters *c)
 {
 	return json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decode",
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decode",
 	    (json_int_t)c->decode, "signature", (json_int_t)c->signature,
 	    "trust", (json_int_t)c->trust, "chain", (json_int_t)c->chain,
 	    "forks", (json_int_t)c->forks, "gaps", (json_int_t)c->gaps,
-	    "held_back", (json_int_t)c->held_back);
+	    "held_back", (json_int_t)c->held_back, "clock_skew",
+	    (json_int_t)c->clock_skew, "backdated", (json_int_t)c->backdated,
+	    "disputes", (json_int_t)c->disputes);
 }
 
 json_t *status_daemon_json(const char *name, const char *region, ledger *l,
