@@ -17,7 +17,7 @@
 
 #include "node_impl.h"
 
-/* ms as the largest whole unit it reaches ("300d", "5h", "12m", "30s");
+/* ms in the largest unit it reaches, rounded ("300d", "5h", "12m", "30s");
  * with exact, the largest unit that divides it ("5m", "90s"). */
 static char *fmt_span(int64_t ms, bool exact, char *buf, size_t len)
 {
@@ -27,7 +27,8 @@ static char *fmt_span(int64_t ms, bool exact, char *buf, size_t len)
 	} u[] = {{86400000, 'd'}, {3600000, 'h'}, {60000, 'm'}, {1000, 's'}};
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
 		if (ms >= u[i].ms && (!exact || ms % u[i].ms == 0)) {
-			snprintf(buf, len, "%lld%c", (long long)(ms / u[i].ms),
+			snprintf(buf, len, "%lld%c",
+				 (long long)((ms + u[i].ms / 2) / u[i].ms),
 				 u[i].unit);
 			return buf;
 		}
