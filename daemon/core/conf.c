@@ -120,6 +120,8 @@ static const conf_key keys[] = {
      NULL, "inbound link connections in all; auto = from the fd limit"},
     {"max_connections_per_peer", 0, G(max_connections_per_peer), set_count,
      show_count, "4", NULL, "authenticated connections per peer (1-64)"},
+    {"max_clock_skew", 0, G(max_clock_skew), set_duration, show_duration,
+     "5m", NULL, "refuse records created further ahead of our clock (1s-1d)"},
     {"endpoint", KEY_REQUIRED, P(endpoint), set_endpoint, show_str, NULL,
      "tcp://127.0.0.1:7402", "the peer's listen address"},
     {"cert", 0, P(cert), set_path, show_str, NULL, "peers/changsha.crt",
@@ -291,7 +293,8 @@ static int set_level(const conf_key *k, const char *dir, const char *val,
 			  "must be warn, info or debug, got '%.80s'", val);
 }
 
-/* "30s", "5m", "1h" or plain seconds, within the receipt bounds. */
+/* "30s", "5m", "1h" or plain seconds, from 1s to 1d (the bounds of
+ * receipt_interval and of max_clock_skew alike). */
 static int set_duration(const conf_key *k, const char *dir, const char *val,
 			void *dst, ht_err *err)
 {

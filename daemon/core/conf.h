@@ -37,7 +37,8 @@ typedef struct conf_duration {
 	int64_t ms;
 } conf_duration;
 
-#define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval bounds */
+#define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval and max_clock_skew
+					   bounds */
 #define CONF_RECEIPT_MAX_MS 86400000
 #define CONF_CATCHUP_MIN_MS 1000 /* catchup_timeout bounds */
 #define CONF_CATCHUP_MAX_MS 3600000
@@ -73,6 +74,8 @@ typedef struct conf {
 	 * authenticated ones per peer; auto and 4. */
 	conf_count max_connections;
 	conf_count max_connections_per_peer;
+	conf_duration max_clock_skew;   /* refuse records created further ahead
+					   of our clock than this; 5m */
 	conf_peer peers[CONF_MAX_PEERS];
 	size_t n_peers;
 } conf;

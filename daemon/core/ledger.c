@@ -472,7 +472,7 @@ void ledger_close(ledger **lp)
 			       l->range, l->ins_term, l->ins_receipt,
 			       l->max_receipt,
 			       l->ins_event, l->bump_event, l->ins_key,
-			       l->key_at};
+			       l->key_at, l->created_at};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(l->db);

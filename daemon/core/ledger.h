@@ -301,10 +301,10 @@ int ledger_event_groups(ledger *l, int64_t since_ms, int64_t until_ms,
 
 /* Re-check everything stored: envelope parse, id, columns against header,
  * chain links, sequence without gaps, signatures with each origin's genesis
- * key, frontier table, and receipts: each entry (origin, seq, head) must
- * name the chain record held at that seq (or fork evidence held there) and
- * never go below the same node's earlier receipt, and the receipt index
- * must be exactly the rows the receipt records imply. One read snapshot. fn is called once per problem with the record id (or
+ * key, frontier table, and receipts: the receipt index must be exactly
+ * the rows the receipt records imply. A receipt entry that contradicts the
+ * chains held is a dispute against its signer (see ledger_verify_ex), not a
+ * problem: ledger_verify does not count or report it. One read snapshot. fn is called once per problem with the record id (or
  * NULL) and a reason. Returns the number of problems (>= 0) or an error. */
 typedef void (*ledger_problem_fn)(void *ctx, const uint8_t *id,
 				  const char *region, uint64_t seq,
@@ -349,5 +349,53 @@ int ledger_history_verify(ledger *l, ledger_problem_fn fn, void *ctx,
  * logs. One problem per disagreement; returns their number or an error. */
 int ledger_history_against(ledger *l, ledger *peer, const char *peer_name,
 			   ledger_problem_fn fn, void *ctx, ht_err *err);
+/* ---- disputes (ledger_dispute.c) ---- */
+
+/* The clock tolerance disputes are judged with when the caller has no
+ * configured one (max_clock_skew's default). */
+#define LEDGER_DEFAULT_SKEW_MS (5 * 60 * 1000)
+
+/* A receipt entry that the chains held here contradict: evidence against
+ * the receipt's signer, not a problem of this ledger. Borrowed fields. */
+typedef struct ledger_dispute {
+	const uint8_t *id;   /* the receipt's id */
+	const char *signer;  /* the receipt's origin */
+	uint64_t signer_seq; /* the receipt's seq */
+	int64_t created_ms;  /* the receipt's creation time */
+	const char *origin;  /* the entry's origin and seq */
+	uint64_t seq;
+	const char *reason;
+} ledger_dispute;
+typedef void (*ledger_dispute_fn)(void *ctx, const ledger_dispute *d);
+
+/* The creation time of origin's chain record at seq. HT_ENOTFOUND when not
+ * held. */
+int ledger_created_at(ledger *l, const char *origin, uint64_t seq,
+		      int64_t *created_ms, ht_err *err);
+
+/* Does entry e of receipt r contradict what this ledger holds? It does when
+ * the record held at e's origin and seq is not e's head (nor fork evidence
+ * there), or was created more than skew_ms after r (so r claims a record
+ * its signer could not have held, or is dated before what it covers). An
+ * entry whose record is not held is not judged. Returns 1 with reason
+ * written (len bytes), 0 when it does not, or a negative error. */
+int ledger_entry_dispute(ledger *l, const record *r,
+			 const Hutong__ReceiptEntry *e, int64_t skew_ms,
+			 char *reason, size_t len, ht_err *err);
+
+/* Every entry of receipt r (any other record: none) that contradicts this
+ * ledger, to fn (may be NULL). Returns how many, or a negative error. */
+int ledger_receipt_disputes(ledger *l, const record *r, int64_t skew_ms,
+			    ledger_dispute_fn fn, void *ctx, ht_err *err);
+
+/* ledger_verify that also judges receipts as disputes: a receipt entry
+ * that contradicts the chains, or goes below an earlier receipt of the
+ * same signer, goes to dfn (may be NULL) and is not counted as a problem.
+ * With fn NULL and only_disputes, signatures and the other checks are
+ * skipped: every dispute held (audit disputes). Returns the number of
+ * problems (>= 0) or an error. */
+int ledger_verify_ex(ledger *l, int64_t skew_ms, bool only_disputes,
+		     ledger_problem_fn fn, ledger_dispute_fn dfn, void *ctx,
+		     ht_err *err);
 
 #endif

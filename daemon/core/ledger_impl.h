@@ -5,7 +5,8 @@
  * Only ledger*.c include this header, and with it sqlite3.h.
  *
  * ledger.c owns the struct (open, close, the frontier, append);
- * ledger_query.c, ledger_event.c and ledger_verify.c read it.
+ * ledger_query.c, ledger_event.c, ledger_dispute.c and ledger_verify.c
+ * read it.
  */
 #ifndef HT_LEDGER_IMPL_H
 #define HT_LEDGER_IMPL_H
@@ -29,7 +30,8 @@ struct ledger {
 	uint64_t n_bodiless; /* rows of the bodiless table (ledger_body.c) */
 	sqlite3_stmt *ins_record, *ins_fork, *upsert_origin, *get_chain,
 	    *get_id, *get_fork_id, *range, *ins_term, *ins_receipt,
-	    *max_receipt, *ins_event, *bump_event, *ins_key, *key_at;
+	    *max_receipt, *ins_event, *bump_event, *ins_key, *key_at,
+	    *created_at; /* prepared on first use (ledger_dispute.c) */
 	int schema;			    /* version on disk (1: no event chain) */
 	char self[HT_REGION_LEN + 1]; /* ledger_set_self; "" = infer */
 };

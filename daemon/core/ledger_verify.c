@@ -1,8 +1,10 @@
 /*
  * ledger_verify: the offline re-check of everything stored. One walk over
  * the records in arrival order checks each envelope, its columns, the
- * arrival chain, the chain links and sequence, and the receipts (entries
- * against the chains, the receipt index against the receipts); signatures
+ * arrival chain, the chain links and sequence, and the receipts (the
+ * receipt index against the receipts; entries against the chains, where a
+ * contradiction is a dispute against the receipt's signer, reported apart
+ * and never counted as a problem of this ledger); signatures
  * are checked in batches on two threads. Then the frontier table and the
  * fork evidence. Problems go to the caller's callback, one line each; this
  * file never changes the ledger.
@@ -18,7 +20,10 @@
 typedef struct verify_state {
 	ledger *l;
 	ledger_problem_fn fn;
+	ledger_dispute_fn dfn; /* receipts contradicting the chains */
 	void *ctx;
+	int64_t skew_ms;    /* clock tolerance for receipt disputes */
+	bool only_disputes; /* skip signatures and fork evidence */
 	int problems;
 	ledger_origin *seen; /* per origin: what the chain walk reached */
 	size_t n_seen, cap_seen;
@@ -30,7 +35,7 @@ typedef struct verify_state {
 	size_t n_keys, cap_keys;
 	struct rcpt_seen *rcpt; /* receipts: per (node, origin), see below */
 	size_t n_rcpt, cap_rcpt;
-	sqlite3_stmt *rcpt_rows, *chain_id, *fork_id;
+	sqlite3_stmt *rcpt_rows;
 	bool rcpt_have, rcpt_end;
 	int rcpt_rc;
 	struct sig_queue *sigs;		  /* signature checks, see below */
@@ -279,61 +284,55 @@ static rcpt_seen *rcpt_slot(verify_state *v, const char *node,
 	return &v->rcpt[j];
 }
 
-/* The id of the chain record at origin/seq into id; false if not held. */
-static bool held_id(verify_state *v, const char *origin, uint64_t seq,
-		    uint8_t id[RECORD_ID_BYTES])
+/* Entry e of receipt r is a claim its signer got wrong: a dispute against
+ * the signer, reported apart from problems. */
+static void dispute(verify_state *v, const record *r,
+		    const Hutong__ReceiptEntry *e, const char *reason)
 {
-	sqlite3_stmt *st = v->chain_id;
-	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
-	bool found = sqlite3_step(st) == SQLITE_ROW &&
-		     sqlite3_column_bytes(st, 0) == RECORD_ID_BYTES;
-	if (found)
-		memcpy(id, sqlite3_column_blob(st, 0), RECORD_ID_BYTES);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return found;
+	const Hutong__Header *h = record_header(r);
+	ledger_dispute d = {.id = record_id(r),
+			    .signer = h->origin_region,
+			    .signer_seq = h->seq,
+			    .created_ms = h->created_ms,
+			    .origin = e->origin,
+			    .seq = e->seq,
+			    .reason = reason};
+	if (v->dfn)
+		v->dfn(v->ctx, &d);
 }
 
-static bool is_fork_evidence(verify_state *v, const uint8_t *id)
-{
-	sqlite3_stmt *st = v->fork_id;
-	sqlite3_bind_blob(st, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
-	bool found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return found;
-}
-
-/* One entry of receipt r: never below what the node's earlier receipts
- * said, and naming the record this ledger holds at that seq (or known
- * fork evidence there). Unchanged entries are checked once. */
+/* One entry of receipt r: never below what the signer's earlier receipts
+ * said, and naming the record this ledger holds at that seq (or known fork
+ * evidence there), created in time (ledger_entry_dispute). What the entry
+ * gets wrong is a dispute against the signer. Unchanged entries are
+ * checked once. A read error is a problem of this ledger. */
 static void verify_entry(verify_state *v, const record *r,
 			 const Hutong__ReceiptEntry *e, rcpt_seen *s)
 {
-	const Hutong__Header *h = record_header(r);
-	char want[2 * RECORD_ID_BYTES + 1], got[2 * RECORD_ID_BYTES + 1];
-	uint8_t id[RECORD_ID_BYTES];
-	if (e->seq < s->seq)
-		problem(v, record_id(r), h->origin_region, h->seq,
-			"receipt says origin %s at seq %llu, below seq %llu in "
-			"an earlier receipt of the same node",
-			e->origin, (unsigned long long)e->seq,
-			(unsigned long long)s->seq);
-	if (e->seq == s->seq &&
-	    memcmp(e->head.data, s->head, RECORD_ID_BYTES) == 0)
+	char reason[512];
+	ht_err err = {0};
+	if (e->seq < s->seq) {
+		snprintf(reason, sizeof(reason),
+			 "receipt says origin %s at seq %llu, below seq %llu "
+			 "in an earlier receipt of the same node",
+			 e->origin, (unsigned long long)e->seq,
+			 (unsigned long long)s->seq);
+		dispute(v, r, e, reason);
+	}
+	if (e->head.len != RECORD_ID_BYTES ||
+	    (e->seq == s->seq &&
+	     memcmp(e->head.data, s->head, RECORD_ID_BYTES) == 0))
 		return;
 	s->seq = e->seq;
 	memcpy(s->head, e->head.data, RECORD_ID_BYTES);
-	if (!held_id(v, e->origin, e->seq, id) ||
-	    memcmp(id, e->head.data, RECORD_ID_BYTES) == 0 ||
-	    is_fork_evidence(v, e->head.data))
-		return;
-	problem(v, record_id(r), h->origin_region, h->seq,
-		"receipt names %s at origin %s seq %llu, but this ledger holds "
-		"%s there (the ledger or the receipt is inconsistent)",
-		util_hex(e->head.data, RECORD_ID_BYTES, want), e->origin,
-		(unsigned long long)e->seq, util_hex(id, RECORD_ID_BYTES, got));
+	int rc = ledger_entry_dispute(v->l, r, e, v->skew_ms, reason,
+				      sizeof(reason), &err);
+	if (rc == 1)
+		dispute(v, r, e, reason);
+	else if (rc < 0)
+		problem(v, record_id(r), record_header(r)->origin_region,
+			record_header(r)->seq, "receipt entry not checked: %s",
+			err.msg);
 }
 
 /* The receipt index is read in insertion order beside the walk; one row is
@@ -430,12 +429,6 @@ static int verify_receipt_open(verify_state *v, ht_err *err)
 	if (ledger_prepare(l, &v->rcpt_rows,
 			   "SELECT origin, node, seq, created_ms, n"
 			   " FROM receipt ORDER BY rowid",
-			   err) ||
-	    ledger_prepare(l, &v->chain_id,
-			   "SELECT id FROM record WHERE origin = ?"
-			   " AND seq = ?",
-			   err) ||
-	    ledger_prepare(l, &v->fork_id, "SELECT 1 FROM fork WHERE id = ?",
 			   err))
 		return HT_EIO;
 	return 0;
@@ -444,8 +437,6 @@ static int verify_receipt_open(verify_state *v, ht_err *err)
 static void verify_receipt_close(verify_state *v)
 {
 	sqlite3_finalize(v->rcpt_rows);
-	sqlite3_finalize(v->chain_id);
-	sqlite3_finalize(v->fork_id);
 	free(v->rcpt);
 }
 
@@ -516,7 +507,10 @@ static void verify_row(verify_state *v, sqlite3_stmt *st, int64_t *prev_n,
 	memset(v->sig_key, 0, RECORD_PK_BYTES);
 	verify_chain(v, r);
 	verify_receipt(v, r, n);
-	sig_push(v, &r, v->sig_key);
+	if (v->only_disputes)
+		record_free(&r);
+	else
+		sig_push(v, &r, v->sig_key);
 }
 
 /* Does the origin table agree with where each chain ends? */
@@ -598,12 +592,27 @@ static int verify_after_walk(verify_state *v, ht_err *err)
 		return ledger_db_err(v->l, v->rcpt_rc, "read receipt index",
 				     err);
 	verify_frontier(v);
+	if (v->only_disputes)
+		return 0;
 	return ledger_each_fork(v->l, verify_fork_row, v, err);
 }
 
 int ledger_verify(ledger *l, ledger_problem_fn fn, void *ctx, ht_err *err)
 {
-	verify_state v = {.l = l, .fn = fn, .ctx = ctx};
+	return ledger_verify_ex(l, LEDGER_DEFAULT_SKEW_MS, false, fn, NULL, ctx,
+				err);
+}
+
+int ledger_verify_ex(ledger *l, int64_t skew_ms, bool only_disputes,
+		     ledger_problem_fn fn, ledger_dispute_fn dfn, void *ctx,
+		     ht_err *err)
+{
+	verify_state v = {.l = l,
+			  .fn = fn,
+			  .dfn = dfn,
+			  .ctx = ctx,
+			  .skew_ms = skew_ms,
+			  .only_disputes = only_disputes};
 	/* one read transaction: every statement sees the same snapshot while
 	 * the daemon goes on writing */
 	bool own_tx = !l->in_tx;

@@ -4,7 +4,9 @@
  * creation time), signs the header bytes and appends the record to its own
  * chain, a batch per transaction so a bulk import costs one fsync per batch.
  * This file also opens and frees a node (its key, its ledger, its genesis
- * on first start), rotates its key and holds the hooks; records from peers
+ * on first start), rotates its key and holds the hooks. A record is dated
+ * now, or its predecessor's time when our clock is behind that (a chain's
+ * times never go back; node_next_created); records from peers
  * are node_receive.c's, certificates node_trust.c's, forks node_fork.c's
  * and receipts node_receipt.c's.
  */
@@ -58,8 +60,9 @@ static int write_key_record(node *n, bool genesis, const uint8_t *pk,
 	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
 	sub.body = &body;
 	const ledger_origin *o = ledger_origin_find(n->ledger, n->region);
-	record_origin at = {n->region, n->name, o ? o->seq + 1 : 1,
-			    o ? o->head : NULL, n->clock->now_ms(n->clock->ctx)};
+	record_origin at = {
+	    n->region, n->name, o ? o->seq + 1 : 1, o ? o->head : NULL,
+	    node_next_created(n, n->clock->now_ms(n->clock->ctx))};
 	record *r = NULL;
 	ledger_outcome out;
 	int rc = record_build(&sub, &at, ident_sign, n->id, &r, err);
@@ -162,6 +165,7 @@ node *node_open(const node_config *cfg, ht_err *err)
 	snprintf(n->name, sizeof(n->name), "%s", cfg->name);
 	snprintf(n->region, sizeof(n->region), "%s", cfg->region);
 	n->clock = cfg->clock ? cfg->clock : util_clock_system();
+	n->max_skew_ms = cfg->max_clock_skew_ms;
 	n->log = cfg->log;
 	n->pki = cfg->pki;
 	if (util_check_region(cfg->region, "region", err) != 0 ||
@@ -333,8 +337,9 @@ static int find_ref(node *n, const Hutong__Submission *s, node_result *res)
 static int submit_one(node *n, const Hutong__Submission *s, node_result *res)
 {
 	const ledger_origin *o = ledger_origin_find(n->ledger, n->region);
-	record_origin at = {n->region, n->name, o->seq + 1, o->head,
-			    n->clock->now_ms(n->clock->ctx)};
+	record_origin at = {
+	    n->region, n->name, o->seq + 1, o->head,
+	    node_next_created(n, n->clock->now_ms(n->clock->ctx))};
 	record *r = NULL;
 	ledger_outcome out;
 	int rc = record_check_submission(s, &res->err);

@@ -31,6 +31,9 @@ typedef struct node_config {
 	const char *key_path;    /* Ed25519 PEM */
 	const char *ledger_path; /* SQLite file */
 	const ht_clock *clock;   /* NULL: system clock */
+	/* Refuse a peer's record created more than this ahead of clock, and
+	 * judge receipts' times with it (max_clock_skew); 0: 5 minutes. */
+	int64_t max_clock_skew_ms;
 	ht_log *log;             /* NULL: silent */
 	/* DER certificate chain for the genesis record (node cert first). */
 	const uint8_t *const *certs;
@@ -173,6 +176,11 @@ typedef struct node_counters {
 	uint64_t no_body;   /* a genesis, rotation, revocation, receipt or
 			     * fork record without its body */
 	uint64_t filled;    /* bodies filled in (not a refusal) */
+	uint64_t clock_skew; /* created beyond max_clock_skew ahead of our
+			      * clock: refused until no longer ahead */
+	uint64_t backdated;  /* created before its predecessor in its chain */
+	uint64_t disputes;   /* receipt entries contradicting the chains held
+			      * (stored: evidence against the signer) */
 } node_counters;
 const node_counters *node_get_counters(const node *n);
 
@@ -218,15 +226,20 @@ void node_catchup_get(const node *n, node_catchup_info *out);
 /* Receipts (the audit trail of who held what, and since when): write a
  * receipt record, Body.receipt with this node's whole frontier (per origin
  * its seq and head, sorted by origin), signed like any record, when the
- * policy allows: at most one per interval_ms (measured from the last
- * receipt's creation time, so a restart does not reset it; a node that has
- * none yet counts from its first call), and only when
+ * policy allows: at most one per interval_ms, counted on the node clock's
+ * monotonic time (so a wall clock that jumps does not stall it). On the
+ * first call the interval counts from the last receipt's creation time
+ * when that is not in the future (so a restart does not reset it), is due
+ * at once when it is (a clock that was ahead), and a node that has none
+ * yet counts from that first call. Only when
  * some origin gained a record other than a receipt since the last receipt
  * (so receipts from other nodes never cause one: receipts do not breed
  * receipts). now_ms is the wall clock; it becomes the receipt's creation
  * time. Returns 1 when a receipt was written (*id set), 0 when the policy
  * said not now, or a negative error (then no new attempt before another
- * interval has passed). Call it from the daemon's timer. */
+ * interval has passed). The receipt is created at now_ms, or at our
+ * previous record's time if that is later. Call it from the daemon's
+ * timer. */
 int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
 		       uint8_t id[RECORD_ID_BYTES], ht_err *err);
 

@@ -3,7 +3,8 @@
  * the node struct and the few functions one concern calls in another.
  * node.c opens and submits, node_receive.c takes records from peers,
  * node_trust.c judges origins' certificates, node_fork.c keeps fork
- * evidence and reports, node_receipt.c writes receipts. node.h stays the
+ * evidence and reports, node_receipt.c writes receipts, node_claims.c
+ * checks creation times and receipts' claims. node.h stays the
  * public API; include this header only from node*.c.
  */
 #ifndef HT_NODE_IMPL_H
@@ -58,6 +59,7 @@ struct node {
 	ident *id;
 	ledger *ledger;
 	const ht_clock *clock;
+	int64_t max_skew_ms; /* max_clock_skew; 0: LEDGER_DEFAULT_SKEW_MS */
 	ht_log *log;
 	node_counters counters;
 	node_trust_fn trust;
@@ -68,8 +70,9 @@ struct node {
 	/* receipts: what the last one said, and what was checked since */
 	bool rcpt_loaded;
 	int64_t rcpt_last_ms;  /* its creation time; INT64_MIN: none yet */
+	int64_t rcpt_mono_ms;  /* monotonic time the interval counts from */
 	uint64_t rcpt_own_seq; /* its seq in our own chain */
-	int64_t rcpt_retry_ms; /* after a failure, not before this */
+	int64_t rcpt_retry_ms; /* after a failure, not before this (mono) */
 	rcpt_mark *rcpt_marks;
 	size_t n_rcpt_marks;
 	/* refusals repeated by a peer add to one event row */
@@ -181,6 +184,21 @@ int node_write_genesis(node *n, ht_err *err);
 /* 0 when this node may sign now, else HT_ESTATE with why (submit, fork
  * reports, rotation). */
 int node_check_ready(const node *n, ht_err *err);
+/* ---- node_claims.c ---- */
+
+/* The clock tolerance: max_clock_skew, or its default. */
+int64_t node_skew_ms(const node *n);
+/* The time claims of r, from a peer, about to be appended: not created
+ * more than max_clock_skew ahead of this node's clock, nor before the
+ * record before it in its chain. 0, or a refusal with err (counted). */
+int node_check_claims(node *n, const record *r, ht_err *err);
+/* r was just appended from peer: when it is a receipt, each of its entries
+ * that contradicts the chains held is a dispute against its signer, logged
+ * and counted (the receipt stays stored). */
+void node_claims_after_append(node *n, const record *r, const char *peer);
+/* The creation time of this node's next own record: now, or its previous
+ * record's time when that is later (a chain's times never go back). */
+int64_t node_next_created(node *n, int64_t now);
 
 /* ---- node_receive.c ---- */
 

@@ -4,7 +4,10 @@
  * other, written when node_maybe_receipt's policy allows (see node.h): at
  * most one per interval and only when some origin gained a record other
  * than a receipt, so receipts never breed receipts. What the last receipt
- * said is read from the ledger once and then kept in n->rcpt_*.
+ * said is read from the ledger once and then kept in n->rcpt_*. The
+ * interval is counted on the clock's monotonic time: a wall clock that was
+ * ahead and came back does not hold receipts back until it catches up with
+ * the future-dated receipt.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +35,23 @@ static int receipt_remember(node *n, const Hutong__Receipt *rc, const record *r,
 	return 0;
 }
 
+static int64_t mono_now(const node *n)
+{
+	return n->clock->mono_ms(n->clock->ctx);
+}
+
+/* Where the interval counts from on the monotonic clock, from the last
+ * receipt's creation time `from`: as long ago as that is, or an interval
+ * ago (due now) when it lies in the future. */
+static void receipt_anchor(node *n, int64_t from, int64_t interval_ms)
+{
+	int64_t wall = n->clock->now_ms(n->clock->ctx), mono = mono_now(n);
+	n->rcpt_mono_ms = from <= wall ? mono - (wall - from) : mono - interval_ms;
+}
+
 /* What our last receipt said, read from the ledger once (a restart keeps
  * the policy's clock and knows what it covered). */
-static int receipt_load(node *n, ht_err *err)
+static int receipt_load(node *n, int64_t interval_ms, ht_err *err)
 {
 	record *r = NULL;
 	Hutong__Receipt none = HUTONG__RECEIPT__INIT;
@@ -43,7 +60,8 @@ static int receipt_load(node *n, ht_err *err)
 	n->rcpt_last_ms = INT64_MIN;
 	n->rcpt_own_seq = 0;
 	n->n_rcpt_marks = 0;
-	if (rc == HT_ENOTFOUND) {
+	if (rc == HT_ENOTFOUND) { /* none yet: the interval starts now */
+		n->rcpt_mono_ms = mono_now(n);
 		n->rcpt_loaded = true;
 		return 0;
 	}
@@ -51,6 +69,7 @@ static int receipt_load(node *n, ht_err *err)
 		return rc;
 	const Hutong__Body *b = record_body(r);
 	rc = receipt_remember(n, b && b->receipt ? b->receipt : &none, r, err);
+	receipt_anchor(n, n->rcpt_last_ms, interval_ms);
 	n->rcpt_loaded = rc == 0;
 	record_free(&r);
 	return rc;
@@ -155,7 +174,7 @@ static int receipt_write(node *n, int64_t now_ms, uint8_t id[RECORD_ID_BYTES],
 		return ht_err_set(err, HT_ELIMIT, "receipt",
 				  "%zu origins, a receipt holds at most %d", k,
 				  RECORD_MAX_RECEIPT);
-	int ret = receipt_sign(n, now_ms, &r, err);
+	int ret = receipt_sign(n, node_next_created(n, now_ms), &r, err);
 	if (ret == 0)
 		ret = node_check_trust(n, r, err);
 	if (ret == 0)
@@ -163,6 +182,7 @@ static int receipt_write(node *n, int64_t now_ms, uint8_t id[RECORD_ID_BYTES],
 	if (ret == 0)
 		ret = receipt_remember(n, record_body(r)->receipt, r, err);
 	if (ret == 0) {
+		n->rcpt_mono_ms = mono_now(n);
 		char hex[2 * RECORD_ID_BYTES + 1];
 		memcpy(id, record_id(r), RECORD_ID_BYTES);
 		log_info(n->log, "receipt id=%s origin=%s seq=%llu origins=%zu",
@@ -179,19 +199,17 @@ int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
 	bool due = false;
 	if (!n->own_ready) /* catching up its own chain: signs nothing */
 		return 0;
-	int rc = n->rcpt_loaded ? 0 : receipt_load(n, err);
-	if (rc != 0 || now_ms < n->rcpt_retry_ms)
+	int rc = n->rcpt_loaded ? 0 : receipt_load(n, interval_ms, err);
+	int64_t mono = mono_now(n);
+	if (rc != 0 || mono < n->rcpt_retry_ms)
 		return rc;
-	if (n->rcpt_last_ms == INT64_MIN) /* none yet: the clock starts now */
-		n->rcpt_last_ms = now_ms;
-	if (n->rcpt_last_ms != INT64_MIN &&
-	    now_ms - n->rcpt_last_ms < interval_ms)
+	if (mono - n->rcpt_mono_ms < interval_ms)
 		return 0;
 	if ((rc = receipt_due(n, &due, err)) == 0 && due)
 		rc = receipt_write(n, now_ms, id, err);
 	if (rc != 0) {
-		n->rcpt_retry_ms = now_ms + interval_ms;
-		log_warn(n->log, "receipt not written: %s", err->msg);
+		n->rcpt_retry_ms = mono + interval_ms;
+		log_warn(n->log, "receipt not written reason=\"%s\"", err->msg);
 		return rc;
 	}
 	return due ? 1 : 0;

@@ -319,7 +319,7 @@ static bool admit(node *n, const record *r, const pre *p, sync_result *res,
 		n->counters.trust++;
 		return false;
 	}
-	return true;
+	return node_check_claims(n, r, err) == 0; /* times: counted there */
 }
 
 /* What a newly appended record changes beyond the ledger: a revocation is
@@ -332,6 +332,7 @@ static void after_append(rx_batch *b, const record *r)
 			 util_hex(record_id(r), RECORD_ID_BYTES, hex),
 			 record_header(r)->origin_region);
 	b->bl.stored++;
+	node_claims_after_append(b->n, r, b->peer); /* a receipt's disputes */
 	int rc = node_fork_after_append(b->n, r, b->peer, &b->bl);
 	if (rc != 0) {
 		b->rc = rc;

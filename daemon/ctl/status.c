@@ -138,12 +138,14 @@ json_t *status_own_chain_json(const node_catchup_info *c)
 json_t *status_refusals_json(const node_counters *c)
 {
 	return json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decode",
-	    (json_int_t)c->decode, "signature", (json_int_t)c->signature,
-	    "trust", (json_int_t)c->trust, "chain", (json_int_t)c->chain,
-	    "forks", (json_int_t)c->forks, "gaps", (json_int_t)c->gaps,
-	    "held_back", (json_int_t)c->held_back, "no_body",
-	    (json_int_t)c->no_body, "filled", (json_int_t)c->filled);
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "decode", (json_int_t)c->decode, "signature",
+	    (json_int_t)c->signature, "trust", (json_int_t)c->trust, "chain",
+	    (json_int_t)c->chain, "forks", (json_int_t)c->forks, "gaps",
+	    (json_int_t)c->gaps, "held_back", (json_int_t)c->held_back,
+	    "no_body", (json_int_t)c->no_body, "filled", (json_int_t)c->filled,
+	    "clock_skew", (json_int_t)c->clock_skew, "backdated",
+	    (json_int_t)c->backdated, "disputes", (json_int_t)c->disputes);
 }
 
 json_t *status_daemon_json(const char *name, const char *region, ledger *l,

@@ -549,6 +549,54 @@ static int ask_forks(cli *c, ledger *l, void *ctx, ht_err *err)
 	return rc;
 }
 
+/* ---- disputes ---- */
+
+typedef struct disputes_out {
+	int out;
+	json_t *list;
+	size_t n;
+} disputes_out;
+
+static void dispute_row(void *ctx, const ledger_dispute *d)
+{
+	disputes_out *o = ctx;
+	char hex[CLI_HEX_ID], t[CLI_TIME_MAX];
+	util_hex(d->id, RECORD_ID_BYTES, hex);
+	o->n++;
+	if (o->out == CLI_OUT_JSON) {
+		json_array_append_new(
+		    o->list,
+		    json_pack("{s:s, s:s, s:I, s:o, s:s, s:I, s:s}", "signer",
+			      d->signer, "receipt", hex, "receipt_seq",
+			      (json_int_t)d->signer_seq, "created",
+			      cli_time_json(d->created_ms), "origin", d->origin,
+			      "seq", (json_int_t)d->seq, "reason", d->reason));
+		return;
+	}
+	printf("dispute against %s: receipt %s (seq %llu, created %s) on "
+	       "origin %s seq %llu: %s\n",
+	       d->signer, hex, (unsigned long long)d->signer_seq,
+	       cli_time(d->created_ms, t), d->origin,
+	       (unsigned long long)d->seq, d->reason);
+}
+
+static int ask_disputes(cli *c, ledger *l, void *ctx, ht_err *err)
+{
+	const cli_opts *o = ((const audit_ask *)ctx)->o;
+	disputes_out d = {.out = o->out, .list = json_array()};
+	int rc = ledger_verify_ex(l, c->cf->max_clock_skew.ms, true, NULL,
+				  dispute_row, &d, err);
+	rc = rc < 0 ? rc : 0;
+	if (rc == 0 && o->out == CLI_OUT_JSON)
+		cli_put_json(json_pack("{s:I, s:O}", "count", (json_int_t)d.n,
+				       "disputes", d.list),
+			     true);
+	else if (rc == 0 && d.n == 0)
+		printf("no disputes\n");
+	json_decref(d.list);
+	return rc;
+}
+
 /* ---- the table and the flags ---- */
 
 static const audit_sub subs[] = {
@@ -578,6 +626,13 @@ static const audit_sub subs[] = {
      "Each fork: the chain record and the conflicting record at the same\n"
      "origin and seq, both signed by the origin (ids, headers and\n"
      "signatures in hex; --json and csv add each raw envelope in base64)."},
+    {"disputes", ask_disputes, 0, false, "", false, "audit disputes [--json]",
+     "Each receipt entry that contradicts the chains this node holds: a\n"
+     "head other than the record held at that seq, a record created after\n"
+     "the receipt (beyond max_clock_skew), or a seq below the signer's\n"
+     "earlier receipt. Evidence against the receipt's signer, not a fault\n"
+     "of this node. JSON keys: count, disputes (signer, receipt,\n"
+     "receipt_seq, created, origin, seq, reason)."},
 };
 
 #define N_SUBS (sizeof(subs) / sizeof(subs[0]))
@@ -641,7 +696,7 @@ int cmd_audit(cli *c, int argc, char **argv)
 	if (s == NULL)
 		return cli_usage(c,
 				 "unknown subcommand '%.40s' (record, origin, "
-				 "author, peers, forks)",
+				 "author, peers, forks, disputes)",
 				 argv[1]);
 	snprintf(help, sizeof(help), "usage: hutong -d NODEDIR %s\n\n%s\n",
 		 s->usage, s->help);

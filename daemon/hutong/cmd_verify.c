@@ -27,18 +27,47 @@ static void verify_problem(void *ctx, const uint8_t *id, const char *region,
 		(unsigned long long)seq, reason);
 }
 
-static void verify_put(int n, uint64_t count, json_t *problems, bool json)
+/* A receipt that contradicts the chains: evidence against its signer,
+ * shown, not a problem of this node. ctx: {problems, disputes}. */
+static void verify_dispute(void *ctx, const ledger_dispute *d)
 {
+	json_t *list = json_object_get(ctx, "disputes");
+	char hex[CLI_HEX_ID];
+	util_hex(d->id, RECORD_ID_BYTES, hex);
+	json_array_append_new(
+	    list, json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "signer",
+			    d->signer, "receipt", hex, "receipt_seq",
+			    (json_int_t)d->signer_seq, "origin", d->origin,
+			    "seq", (json_int_t)d->seq, "reason", d->reason));
+	fprintf(stderr, "DISPUTE against %s: receipt %s origin=%s seq=%llu: %s\n",
+		d->signer, hex, d->origin, (unsigned long long)d->seq,
+		d->reason);
+}
+
+static void verify_problem_of(void *ctx, const uint8_t *id, const char *region,
+			      uint64_t seq, const char *reason)
+{
+	verify_problem(json_object_get(ctx, "problems"), id, region, seq,
+		       reason);
+}
+
+/* found: {problems, disputes}; freed here. */
+static void verify_put(int n, uint64_t count, json_t *found, bool json)
+{
+	size_t nd = json_array_size(json_object_get(found, "disputes"));
 	if (json) {
-		cli_put_json(json_pack("{s:b, s:I, s:o}", "ok", n == 0,
+		cli_put_json(json_pack("{s:b, s:I, s:O, s:O}", "ok", n == 0,
 				       "records", (json_int_t)count, "problems",
-				       problems),
+				       json_object_get(found, "problems"),
+				       "disputes",
+				       json_object_get(found, "disputes")),
 			     true);
-		return;
+	} else {
+		printf("%s: %llu records, %d problem%s, %zu dispute%s\n",
+		       n ? "FAILED" : "OK", (unsigned long long)count, n,
+		       n == 1 ? "" : "s", nd, nd == 1 ? "" : "s");
 	}
-	json_decref(problems);
-	printf("%s: %llu records, %d problem%s\n", n ? "FAILED" : "OK",
-	       (unsigned long long)count, n, n == 1 ? "" : "s");
+	json_decref(found);
 }
 
 typedef struct verify_args {
@@ -102,15 +131,19 @@ static int verify_run(cli *c, ledger *l, void *ctx, ht_err *err)
 {
 	const verify_args *a = ctx;
 	const cli_query *q = &a->q;
-	json_t *problems = json_array();
+	json_t *found = json_pack("{s:[], s:[]}", "problems", "disputes");
 	ledger_set_self(l, c->cf->region);
-	int n = a->against ? verify_against(l, a->against, problems, err)
-			   : ledger_verify(l, verify_problem, problems, err);
+	int n = a->against
+		    ? verify_against(l, a->against,
+				     json_object_get(found, "problems"), err)
+		    : ledger_verify_ex(l, c->cf->max_clock_skew.ms, false,
+				       verify_problem_of, verify_dispute, found,
+				       err);
 	if (n < 0) {
-		json_decref(problems);
+		json_decref(found);
 		return n;
 	}
-	verify_put(n, ledger_record_count(l), problems, q->json);
+	verify_put(n, ledger_record_count(l), found, q->json);
 	return n == 0 ? 0 : CLI_FAIL;
 }
 
@@ -127,6 +160,9 @@ static const char verify_help[] =
     "neighbour's node directory or a copy of its ledger.db, read only) "
     "with\nthis node's ledger: the same receipt at each seq, and arrival"
     " and event log\nheads that agree with this node's logs.\n\n"
+    "A receipt entry that contradicts the chains held is a dispute "
+    "against its\nsigner (see 'hutong audit disputes'): shown, and not a "
+    "problem of this node.\nJSON keys: ok, records, problems, disputes.\n\n"
     "Exit 0 when clean; otherwise names each problem and exits 1.\n";
 
 int cmd_verify(cli *c, int argc, char **argv)

@@ -291,6 +291,7 @@ static int start(daemon_state *d, ht_err *err)
 	node_config nc = {.name = d->cf->name, .region = d->cf->region,
 			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
 			  .log = d->log, .pki = d->pki,
+			  .max_clock_skew_ms = d->cf->max_clock_skew.ms,
 			  .certs = (const uint8_t *const *)d->chain.der,
 			  .cert_lens = d->chain.len, .n_certs = d->chain.n,
 			  .defer_genesis = d->cf->n_peers > 0 && !d->new_origin};

@@ -1334,6 +1334,98 @@ static int slow_receiver(harness *h)
 		   : 1;
 }
 
+/* A receipt of our origin at seq after prev, created now, with one entry
+ * (origin, eseq, head). */
+static record *build_receipt(origin *o, uint64_t seq, const uint8_t *prev,
+			     const char *eorigin, uint64_t eseq,
+			     const uint8_t *head)
+{
+	Hutong__ReceiptEntry en = HUTONG__RECEIPT_ENTRY__INIT, *pe = &en;
+	Hutong__Receipt rc = HUTONG__RECEIPT__INIT;
+	Hutong__Body body = HUTONG__BODY__INIT;
+	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+	ht_err err = {0};
+	record *r = NULL;
+	en.origin = (char *)eorigin;
+	en.seq = eseq;
+	en.head = (ProtobufCBinaryData){RECORD_ID_BYTES, (uint8_t *)head};
+	rc.entries = &pe;
+	rc.n_entries = 1;
+	body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
+	body.receipt = &rc;
+	sub.author = "node";
+	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+	sub.body = &body;
+	record_origin at = {o->id.region, o->id.name, seq, prev, wall_ms()};
+	if (record_build(&sub, &at, ident_sign, o->key, &r, &err) != 0)
+		fprintf(stderr, "hostile_peer: build receipt: %s\n", err.msg);
+	return r;
+}
+
+/* Time and receipts are claims: a record of ours dated 300 days ahead
+ * (refused, nothing stored), then at that seq a receipt that names a head
+ * the target's own chain contradicts at its seq 1 (stored: a dispute
+ * against us). */
+static int sc_claims(harness *h)
+{
+	uint8_t prev[RECORD_ID_BYTES] = {0}, bogus[RECORD_ID_BYTES];
+	if (session(h) != 0)
+		return 1;
+	uint64_t seq = frontier_seq(&h->fr, h->org.id.region, prev);
+	if (seq == 0) { /* the target holds no genesis of ours yet */
+		if (origin_build(h, 1, "claims") != 0)
+			return 1;
+		send_built(h, 0, 1);
+		if ((seq = await_seq(h, h->org.id.region, 1, WAIT_MS)) < 1)
+			return 1;
+		frontier_seq(&h->fr, h->org.id.region, prev);
+	}
+	int64_t future = 300LL * 86400000;
+	record *r = NULL;
+	{ /* build_one dates records now: this one is 300 days ahead */
+		Hutong__Intelligence in = HUTONG__INTELLIGENCE__INIT;
+		Hutong__Body body = HUTONG__BODY__INIT;
+		Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+		ht_err err = {0};
+		in.summary = "hostile from the future";
+		body.content_case = HUTONG__BODY__CONTENT_INTELLIGENCE;
+		body.intelligence = &in;
+		sub.author = "hostile";
+		sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+		sub.body = &body;
+		record_origin at = {h->org.id.region, h->org.id.name, seq + 1,
+				    prev, wall_ms() + future};
+		if (record_build(&sub, &at, ident_sign, h->org.key, &r, &err))
+			return 1;
+	}
+	const char *victim = NULL; /* another origin the target holds */
+	for (size_t i = 0; i < h->fr.n && victim == NULL; i++)
+		if (strcmp(h->fr.region[i], h->org.id.region) != 0)
+			victim = h->fr.region[i];
+	memset(bogus, 0xee, sizeof(bogus));
+	record *lie = victim ? build_receipt(&h->org, seq + 1, prev, victim, 1,
+					     bogus)
+			     : NULL;
+	if (r == NULL || lie == NULL) {
+		record_free(&r);
+		record_free(&lie);
+		return 1;
+	}
+	ProtobufCBinaryData env[2] = {env_of(r), env_of(lie)};
+	send_records(h, env, 1);
+	pump(h, WAIT_MS, got_ack);
+	send_records(h, env + 1, 1);
+	uint64_t got = await_seq(h, h->org.id.region, seq + 1, WAIT_MS);
+	printf("scenario=claims origin=%s future_seq=%llu victim=%s "
+	       "receipt_stored=%d\n",
+	       h->org.id.region, (unsigned long long)(seq + 1), victim,
+	       got > seq);
+	record_free(&r);
+	record_free(&lie);
+	conn_close(h);
+	return got > seq ? 0 : 1;
+}
+
 /* ---- main ---- */
 
 /* --count (default 1,100) authorized CURVE connections at once, all held
@@ -1399,6 +1491,7 @@ static const struct scenario {
     {"replay", sc_replay, "the same records 41 times"},
     {"gap", sc_gap, "out of order, a gap, beyond the gap buffer"},
     {"fork", sc_fork, "two records at one seq, then one beyond"},
+    {"claims", sc_claims, "a record 300 days ahead, then a lying receipt"},
     {"flood", sc_flood, "--count records, ignoring the window"},
     {"bigflood", sc_bigflood, "--count 8 MiB frames of junk envelopes"},
     {"stall", sc_stall, "Hello, then freeze (SIGSTOP)"},

@@ -13,7 +13,8 @@
 #   clients). Authorized: random, multipart, truncated and oversized frames,
 #   records before Hello, a receiver's message from a sender, bad
 #   signatures, forged records, a revoked origin, replays, out-of-order and
-#   gap-making records, a fork, floods faster than verification (small
+#   gap-making records, a fork, a record from the future and a lying
+#   receipt (refused; kept as a dispute, verify clean), floods faster than verification (small
 #   records, records near the size limit in 8 MB frames, 8 MB frames of
 #   junk), a session that stalls and a process that freezes.
 #   Then: a slow receiver gets every record in order within the window; a
@@ -284,6 +285,27 @@ BEFORE=$hb; moved "fork: refusals.held_back" obj_field $T refusals held_back
 check "fork: nanchang learns of the fork too" \
 	until_true "$WAIT" bash -c "'$HUTONG' -d '$(dir_of nanchang)' status | grep -q '450100 .*FORKED'"
 after fork
+
+# ---- time and receipts are claims ----
+
+# A record 300 days ahead: refused, logged with its reason, counted; then
+# a receipt naming a head that contradicts the target's chain: stored, a
+# dispute against its signer, shown by audit disputes; verify stays clean.
+BEFORE=$(obj_field $T refusals clock_skew); dp=$(obj_field $T refusals disputes)
+out=$(harness claims); rc=$?; echo "  $out"
+check "claims: the lying receipt is stored" test $rc -eq 0
+check "claims: the future record is refused with its reason" \
+	wait_log $T "refused peer=hostile origin=440100 seq=[0-9]+ .*is 300d ahead of this node's clock \\(max_clock_skew 5m\\)"
+moved "claims: refusals.clock_skew" obj_field $T refusals clock_skew
+check "claims: the dispute is logged" \
+	wait_log $T "dispute origin=[0-9]{6} signer=440100 seq=1 peer=hostile reason=\"receipt names eeeeeeee"
+BEFORE=$dp; moved "claims: refusals.disputes" obj_field $T refusals disputes
+check "claims: audit disputes shows it" \
+	bash -c "'$HUTONG' -d '$(dir_of $T)' audit disputes --json | grep -q '\"signer\": \"440100\"'"
+check "claims: verify on the target exits 0" quiet "$HUTONG" -d "$(dir_of $T)" verify
+check "claims: verify prints the dispute as a dispute" \
+	bash -c "'$HUTONG' -d '$(dir_of $T)' verify 2>&1 | grep -q '^DISPUTE against 440100'"
+after claims
 
 # ---- floods ----
 

@@ -517,6 +517,8 @@ static void at(sim *s, int64_t when, int kind, int a)
 
 /* ---- node clocks: skewed and drifting, from the scheduler's time ---- */
 
+#define SIM_MAX_SKEW_MS (30 * 60000) /* >= the widest skew apart, +drift */
+
 static int64_t node_mono(void *ctx)
 {
 	snode *nd = ctx;
@@ -805,6 +807,10 @@ static int node_start(sim *s, int i)
 			   .key_path = nd->key,
 			   .ledger_path = nd->db,
 			   .clock = &nd->clock,
+			   /* clocks here differ by up to 20 min (skews of
+			    * +-10 min): within max_clock_skew, as a federation's
+			    * configuration must cover its nodes' clocks */
+			   .max_clock_skew_ms = SIM_MAX_SKEW_MS,
 			   .log = nd->log};
 	nd->n = node_open(&cfg, &err);
 	if (nd->n == NULL) {

@@ -37,9 +37,10 @@
 
 static char tmpdir[] = "/tmp/hutong-test-audit-XXXXXX";
 static int64_t now_ms;
+static int64_t wall_off; /* the wall clock's error: moves it, not mono */
 static bool no_prime; /* tnode_open: leave the receipt clock unstarted */
 
-static int64_t clock_now(void *ctx) { return T0 + now_ms; }
+static int64_t clock_now(void *ctx) { return T0 + now_ms + wall_off; }
 static int64_t clock_mono(void *ctx) { return now_ms; }
 static const ht_clock test_clock = {clock_now, clock_mono, NULL};
 
@@ -91,9 +92,12 @@ static void tnode_open(tnode *t, const char *name, const char *region)
 	CHECK_EQ_INT(ident_generate(t->key, &err), 0);
 	tnode_start(t);
 	uint8_t id[RECORD_ID_BYTES];
-	if (!no_prime) /* start the receipt clock an interval ago */
-		CHECK_EQ_INT(node_maybe_receipt(t->n, T0 + now_ms - IVL_PRIME,
-						IVL_PRIME, id, &err), 0);
+	if (!no_prime) { /* start the receipt clock an interval ago */
+		now_ms -= IVL_PRIME;
+		CHECK_EQ_INT(node_maybe_receipt(t->n, T0 + now_ms, IVL_PRIME,
+						id, &err), 0);
+		now_ms += IVL_PRIME;
+	}
 }
 
 static ledger *L(tnode *t) { return node_ledger(t->n); }
@@ -196,6 +200,8 @@ static int receipt(tnode *t)
 	return rc;
 }
 
+static int n_disputes;          /* found by the last verify() */
+static char last_dispute[512];  /* "signer origin seq: reason" */
 static int verify(tnode *t, char *first, size_t len);
 
 /* ---- receipts ---- */
@@ -662,7 +668,8 @@ static void test_fork(void)
 	CHECK_EQ_INT(verify(&b, first, sizeof(first)), 0);
 	CHECK_EQ_INT(verify(&d, first, sizeof(first)), 0);
 
-	/* a receipt naming a record nobody holds at a held seq: reported */
+	/* a receipt naming a record nobody holds at a held seq: a dispute
+	 * against its signer, stored, not a problem of b's ledger */
 	{
 		ident *did = ident_load(d.key, &err);
 		const ledger_origin *dh = ledger_origin_find(L(&d), "450100");
@@ -687,8 +694,10 @@ static void test_fork(void)
 		record *lie = NULL;
 		CHECK_EQ_INT(record_build(&sub, &at, signer, did, &lie, &err), 0);
 		CHECK_EQ_INT(give(&b, "fork-d", lie), SYNC_STORED);
-		CHECK_EQ_INT(verify(&b, first, sizeof(first)), 1);
-		CHECK_HAS(first, "receipt names abababab");
+		CHECK_EQ_INT(node_get_counters(b.n)->disputes, 1);
+		CHECK_EQ_INT(verify(&b, first, sizeof(first)), 0);
+		CHECK_EQ_INT(n_disputes, 1);
+		CHECK_HAS(last_dispute, "450100 320100 3: receipt names abababab");
 		record_free(&lie);
 		ident_free(&did);
 	}
@@ -717,11 +726,23 @@ static void on_problem(void *ctx, const uint8_t *id, const char *region,
 		snprintf(p->first, p->len, "%s", reason);
 }
 
+
+static void on_dispute(void *ctx, const ledger_dispute *d)
+{
+	n_disputes++;
+	snprintf(last_dispute, sizeof(last_dispute), "%s %s %llu: %s",
+		 d->signer, d->origin, (unsigned long long)d->seq, d->reason);
+}
+
+/* The problems of t's ledger (disputes are counted apart, in n_disputes). */
 static int verify(tnode *t, char *first, size_t len)
 {
 	problems p = {0, first, len};
 	ht_err err = {0};
-	int n = ledger_verify(L(t), on_problem, &p, &err);
+	n_disputes = 0;
+	last_dispute[0] = '\0';
+	int n = ledger_verify_ex(L(t), LEDGER_DEFAULT_SKEW_MS, false,
+				 on_problem, on_dispute, &p, &err);
 	CHECK_EQ_INT(n, p.n);
 	return n;
 }
@@ -951,6 +972,220 @@ static void test_verify_history(void)
 	CHECK_EQ_INT(verify_file(db, b.db, &r), 0);
 }
 
+/* ---- claims: creation times and receipts ---- */
+
+#define DAY_MS 86400000LL
+
+static const char *logged(tnode *t)
+{
+	fflush(t->logf);
+	return t->logbuf ? t->logbuf : "";
+}
+
+/* A record of t's chain at seq (after the held seq-1), created at ms,
+ * signed with t's key; with rc, a receipt of those entries instead. */
+static record *forge_at(tnode *t, ledger *held, uint64_t seq, int64_t ms,
+			Hutong__Receipt *rc)
+{
+	ht_err err = {0};
+	ident *id = ident_load(t->key, &err);
+	record *prev = NULL, *r = NULL;
+	CHECK_EQ_INT(ledger_get_seq(held, t->region, seq - 1, &prev, NULL,
+				    &err), 0);
+	Hutong__Intelligence in = HUTONG__INTELLIGENCE__INIT;
+	Hutong__Body body = HUTONG__BODY__INIT;
+	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+	in.summary = "a claim";
+	body.content_case = HUTONG__BODY__CONTENT_INTELLIGENCE;
+	body.intelligence = &in;
+	if (rc != NULL) {
+		body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
+		body.receipt = rc;
+	}
+	sub.author = rc ? "node" : "officer-9";
+	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+	sub.body = &body;
+	record_origin at = {t->region, t->name, seq,
+			    prev ? record_id(prev) : NULL, ms};
+	CHECK_EQ_INT(record_build(&sub, &at, signer, id, &r, &err), 0);
+	record_free(&prev);
+	ident_free(&id);
+	return r;
+}
+
+static uint64_t own_seq(tnode *t)
+{
+	return ledger_origin_find(L(t), t->region)->seq;
+}
+
+static int64_t created_of(tnode *t, const char *region, uint64_t seq)
+{
+	int64_t ms = 0;
+	ht_err err = {0};
+	CHECK_EQ_INT(ledger_created_at(L(t), region, seq, &ms, &err), 0);
+	return ms;
+}
+
+/* A record 300 days ahead is refused with its reason, counted, not stored,
+ * and taken once the receiver's clock has caught up with it. */
+static void test_clock_skew(void)
+{
+	tnode a, b;
+	now_ms = 0;
+	tnode_open(&a, "cs-a", "320100");
+	tnode_open(&b, "cs-b", "360100");
+	copy(&a, &b);
+	record *r = forge_at(&a, L(&a), own_seq(&a) + 1, T0 + 300 * DAY_MS, NULL);
+	CHECK_EQ_INT(give(&b, "cs-a", r), SYNC_REFUSED);
+	CHECK_HAS(logged(&b), "is 300d ahead of this node's clock "
+			      "(max_clock_skew 5m)");
+	CHECK_HAS(logged(&b), "created 2027-09-25T08:00:00.000Z");
+	CHECK_HAS(logged(&b), "refused peer=cs-a origin=320100 seq=2");
+	CHECK_EQ_INT(node_get_counters(b.n)->clock_skew, 1);
+	CHECK_EQ_INT(ledger_origin_find(L(&b), "320100")->seq, 1);
+	/* within the skew: taken; again, as no memo keeps the refusal */
+	now_ms = 300 * DAY_MS - 4 * 60000;
+	CHECK_EQ_INT(give(&b, "cs-a", r), SYNC_STORED);
+	CHECK_EQ_INT(node_get_counters(b.n)->clock_skew, 1);
+	record_free(&r);
+
+	/* a record dated before its predecessor is refused */
+	r = forge_at(&a, L(&b), 3, T0 + 300 * DAY_MS - 1, NULL);
+	CHECK_EQ_INT(give(&b, "cs-a", r), SYNC_REFUSED);
+	CHECK_HAS(logged(&b), "created before its predecessor at seq 2");
+	CHECK_EQ_INT(node_get_counters(b.n)->backdated, 1);
+	record_free(&r);
+	tnode_stop(&a);
+	tnode_stop(&b);
+}
+
+/* The node never dates its own record before its previous one. */
+static void test_submit_monotonic(void)
+{
+	tnode a;
+	now_ms = 0;
+	tnode_open(&a, "sm-a", "320100");
+	wall_off = DAY_MS; /* the clock runs a day ahead, then comes back */
+	submit(&a, 1, "officer-1");
+	int64_t ahead = created_of(&a, "320100", own_seq(&a));
+	CHECK(ahead == T0 + DAY_MS);
+	wall_off = 0;
+	now_ms += 1000;
+	submit(&a, 1, "officer-1");
+	CHECK(created_of(&a, "320100", own_seq(&a)) == ahead);
+	tnode_stop(&a);
+}
+
+/* Receipts d signs about a's chain: one entry. */
+static Hutong__Receipt *one_entry(Hutong__Receipt *rc, Hutong__ReceiptEntry *en,
+				  Hutong__ReceiptEntry **pe, const char *origin,
+				  uint64_t seq, const uint8_t *head)
+{
+	hutong__receipt__init(rc);
+	hutong__receipt_entry__init(en);
+	en->origin = (char *)origin;
+	en->seq = seq;
+	en->head = (ProtobufCBinaryData){RECORD_ID_BYTES, (uint8_t *)head};
+	*pe = en;
+	rc->entries = pe;
+	rc->n_entries = 1;
+	return rc;
+}
+
+/* Each kind of lying receipt is stored as a dispute against its signer;
+ * verify on the holder finds no problem, only the dispute, whether the
+ * receipt came before or after the records it names. */
+static void test_lying_receipts(void)
+{
+	tnode a, b, d;
+	char first[512];
+	Hutong__Receipt rc;
+	Hutong__ReceiptEntry en, *pe;
+	now_ms = 0;
+	tnode_open(&a, "lr-a", "320100");
+	tnode_open(&b, "lr-b", "360100");
+	tnode_open(&d, "lr-d", "450100");
+	copy(&a, &d);
+	copy(&d, &b);
+	now_ms = 3600000; /* an hour later a writes seq 2 */
+	submit(&a, 1, "officer-1");
+	record *a2 = NULL;
+	ht_err err = {0};
+	CHECK_EQ_INT(ledger_get_seq(L(&a), "320100", 2, &a2, NULL, &err), 0);
+
+	/* (a, b) d claims, in a receipt dated half an hour ago, a's seq 2,
+	 * which was created only now: d got there first */
+	record *early = forge_at(&d, L(&d), own_seq(&d) + 1, T0 + 1800000,
+				 one_entry(&rc, &en, &pe, "320100", 2,
+					   record_id(a2)));
+	CHECK_EQ_INT(give(&b, "lr-d", early), SYNC_STORED); /* before a2 */
+	CHECK_EQ_INT(node_get_counters(b.n)->disputes, 0);  /* not judged */
+	copy(&a, &b);
+	CHECK_EQ_INT(verify(&b, first, sizeof(first)), 0);
+	CHECK_EQ_INT(n_disputes, 1);
+	CHECK_HAS(last_dispute, "450100 320100 2: receipt created "
+				"2026-11-29T08:30:00.000Z covers origin 320100 "
+				"seq 2 created 2026-11-29T09:00:00.000Z");
+
+	/* (c) a head that contradicts the record held */
+	uint8_t bogus[RECORD_ID_BYTES];
+	memset(bogus, 0xcd, sizeof(bogus));
+	copy_only(&b, &d, "450100");
+	record *wrong = forge_at(&d, L(&d), own_seq(&d) + 1, T0 + now_ms,
+				 one_entry(&rc, &en, &pe, "320100", 1, bogus));
+	CHECK_EQ_INT(give(&b, "lr-d", wrong), SYNC_STORED);
+	CHECK_EQ_INT(node_get_counters(b.n)->disputes, 1);
+	CHECK_HAS(logged(&b), "dispute origin=320100 signer=450100 seq=1 "
+			      "peer=lr-d reason=\"receipt names cdcdcdcd");
+	CHECK_EQ_INT(verify(&b, first, sizeof(first)), 0);
+	/* and it goes below d's earlier receipt (seq 2): a third */
+	CHECK_EQ_INT(n_disputes, 3);
+	CHECK_HAS(last_dispute, "450100 320100 1: receipt names cdcdcdcd");
+	/* every dispute, without the rest of verify */
+	n_disputes = 0;
+	CHECK_EQ_INT(ledger_verify_ex(L(&b), LEDGER_DEFAULT_SKEW_MS, true, NULL,
+				      on_dispute, NULL, &err), 0);
+	CHECK_EQ_INT(n_disputes, 3);
+	/* the old interface reports no problem either */
+	CHECK_EQ_INT(ledger_verify(L(&b), NULL, NULL, &err), 0);
+	record_free(&early);
+	record_free(&wrong);
+	record_free(&a2);
+	tnode_stop(&a);
+	tnode_stop(&b);
+	tnode_stop(&d);
+}
+
+/* A clock 25 days ahead wrote a receipt; once it is back, the next one is
+ * an interval away on the monotonic clock, not 25 days, and a restart
+ * does not wait for the future-dated receipt either. */
+static void test_receipt_clock_jump(void)
+{
+	tnode a;
+	now_ms = 0;
+	tnode_open(&a, "rj-a", "320100");
+	wall_off = 25 * DAY_MS;
+	submit(&a, 1, "officer-1");
+	CHECK_EQ_INT(receipt(&a), 1);
+	wall_off = 0; /* the clock comes back */
+	submit(&a, 1, "officer-1");
+	now_ms += IVL - 1;
+	CHECK_EQ_INT(receipt(&a), 0);
+	now_ms += 1;
+	CHECK_EQ_INT(receipt(&a), 1);
+	/* a restart while the last receipt is still in the future */
+	wall_off = 25 * DAY_MS;
+	now_ms += IVL;
+	submit(&a, 1, "officer-1");
+	CHECK_EQ_INT(receipt(&a), 1);
+	wall_off = 0;
+	submit(&a, 1, "officer-1");
+	tnode_stop(&a);
+	tnode_start(&a);
+	CHECK_EQ_INT(receipt(&a), 1);
+	tnode_stop(&a);
+}
+
 static void rm_tree(const char *dir)
 {
 	char cmd[PATH_MAX + 16];
@@ -969,6 +1204,10 @@ int main(void)
 	test_fork();
 	test_verify_receipts();
 	test_verify_history();
+	test_clock_skew();
+	test_submit_monotonic();
+	test_lying_receipts();
+	test_receipt_clock_jump();
 	rm_tree(tmpdir);
 	return check_done("test_audit");
 }

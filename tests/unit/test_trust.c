@@ -719,6 +719,7 @@ static void test_validity(void)
 	CHECK_EQ_INT(submit_intel(&a, "last moment", &err), 0);
 	a.now = na + 1;
 	CHECK_EQ_INT(submit_intel(&a, "too late", &err), 0);
+	recv_b.now = na + 1; /* not ahead of the receiver's clock */
 	CHECK_EQ_INT(relay(&a, &recv_b, "320100", 3, 3, res), 1);
 	CHECK_EQ_INT(res[0], SYNC_STORED);
 	CHECK(relay_refused(&a, &recv_b, 4,
@@ -728,13 +729,16 @@ static void test_validity(void)
 				head_of(&recv_b, "320100"), nb - 1);
 	CHECK(refused(&recv_b, r, "not yet valid: origin 320100's certificate"));
 	record_free(&r);
+	/* within the certificate, but dated before its predecessor */
 	r = forge_intel(F(&a, "node.key"), "320100", "nanjing", 4,
 			head_of(&recv_b, "320100"), nb);
-	CHECK_EQ_INT(send1(&recv_b, r), SYNC_STORED);
+	CHECK(refused(&recv_b, r, "created before its predecessor at seq 3"));
+	CHECK_EQ_INT(node_get_counters(recv_b.n)->backdated, 1);
 	record_free(&r);
 
 	/* a genesis judged by the certificate at its creation */
 	site_close(&recv_b);
+	recv_b.now = util_clock_system()->now_ms(NULL);
 	open_b("t3g.db");
 	uint8_t pk[RECORD_PK_BYTES];
 	memcpy(pk, node_public_key(a.n), sizeof(pk));
