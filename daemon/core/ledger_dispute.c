@@ -61,6 +61,38 @@ static bool is_fork_id(ledger *l, const uint8_t *id)
 	return found;
 }
 
+/* An entry beyond the head held here: a chain's creation times never go
+ * back, so when a record held below the claimed seq was created after the
+ * receipt (beyond the skew), the signer cannot have held the claimed seq
+ * when it signed. Otherwise there is nothing to judge yet (the origin may
+ * have gone on; the records may come later, and verify judges again). */
+static int beyond_dispute(ledger *l, const record *r,
+			  const Hutong__ReceiptEntry *e, int64_t skew_ms,
+			  char *reason, size_t len, ht_err *err)
+{
+	char t_rec[40], t_rcpt[40];
+	uint8_t id[RECORD_ID_BYTES];
+	int64_t created = 0, at = record_header(r)->created_ms;
+	const ledger_origin *o = ledger_origin_find(l, e->origin);
+	if (o == NULL || o->seq == 0 || o->seq >= e->seq)
+		return 0;
+	int rc = held_at(l, e->origin, o->seq, id, &created, err);
+	if (rc == HT_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (created <= at || created - at <= skew_ms)
+		return 0;
+	snprintf(reason, len,
+		 "receipt created %s claims origin %s up to seq %llu, but its "
+		 "record at seq %llu, below that, was created %s, later than "
+		 "the receipt (a chain's times never go back)",
+		 util_format_time(at, t_rcpt, sizeof(t_rcpt)), e->origin,
+		 (unsigned long long)e->seq, (unsigned long long)o->seq,
+		 util_format_time(created, t_rec, sizeof(t_rec)));
+	return 1;
+}
+
 int ledger_entry_dispute(ledger *l, const record *r,
 			 const Hutong__ReceiptEntry *e, int64_t skew_ms,
 			 char *reason, size_t len, ht_err *err)
@@ -70,8 +102,10 @@ int ledger_entry_dispute(ledger *l, const record *r,
 	uint8_t id[RECORD_ID_BYTES];
 	int64_t created = 0, at = record_header(r)->created_ms;
 	int rc = held_at(l, e->origin, e->seq, id, &created, err);
-	if (rc == HT_ENOTFOUND || e->head.len != RECORD_ID_BYTES)
-		return 0; /* not held (yet): nothing to judge */
+	if (rc == HT_ENOTFOUND)
+		return beyond_dispute(l, r, e, skew_ms, reason, len, err);
+	if (e->head.len != RECORD_ID_BYTES)
+		return 0;
 	if (rc != 0)
 		return rc;
 	if (memcmp(id, e->head.data, RECORD_ID_BYTES) != 0) {

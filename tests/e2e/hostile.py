@@ -81,7 +81,7 @@ EXPECT = {
                        r'.*reason="[^"]*(clock|ahead|future)',
     "clock.back.log": r'refused peer={hostile} origin={origin} seq={seq} '
                       r'.*reason="[^"]*(before|backwards|earlier)',
-    "clock.counter": "refusals.clock",
+    "clock.counter": "refusals.clock_skew+refusals.backdated",
     # A lying receipt is kept as evidence against its signer: logged, and
     # listed by `hutong audit disputes` (or `audit forks`).
     "receipts.log": r'(dispute|receipt).*origin={origin}.*seq={seq}',
@@ -506,6 +506,8 @@ class Harness:
     def counter(self, node, path):
         """refusals.KEY, links.KEY, or peer.KEY (the hostile peer's
         peers[] entry); 0 when absent."""
+        if "+" in path:  # a sum: "refusals.clock_skew+refusals.backdated"
+            return sum(self.counter(node, p) for p in path.split("+"))
         st = self.status(node) or {}
         part, key = path.split(".", 1)
         if part == "peer":
@@ -909,7 +911,7 @@ def sc_lying_receipts(h):
     chain.sync_from(s.frontier)
     if not chain.seq:
         s.records([chain.genesis()])
-    time.sleep(1.1)
+    time.sleep(2.5)  # the honest record comes well after our last one
     hon = h.honest.region
     rid = h.submit(h.honest, "covered by a lying receipt")
     until(WAIT, lambda: h.holds(h.target, rid))
@@ -920,8 +922,10 @@ def sc_lying_receipts(h):
     before = h.counter(h.target, EXPECT["receipts.counter"])
     early = chain.next(receipt_body([(hon, seq, head)]), KIND["receipt"],
                        created_ms=chain.created + 1, author="node")
+    # dated, like `early`, before the honest origin's record at seq: its
+    # chain cannot have reached seq + 1000 then
     beyond = chain.next(receipt_body([(hon, seq + 1000, hashlib.sha256(b"beyond").digest())]),
-                        KIND["receipt"], author="node")
+                        KIND["receipt"], created_ms=chain.created, author="node")
     other = chain.next(receipt_body([(hon, seq, hashlib.sha256(b"another head").digest())]),
                        KIND["receipt"], author="node")
     s.records([early, beyond, other])
