@@ -29,8 +29,10 @@ static int check_origin(const char *origin, ht_err *err)
 	if (origin == NULL)
 		return ht_err_set(err, HT_EINVAL, "origin", "required");
 	if (strlen(origin) > 64)
-		return ht_err_set(err, HT_EINVAL, "origin", "must be six digits "
-				  "(GB/T 2260), got %zu bytes", strlen(origin));
+		return ht_err_set(err, HT_EINVAL, "origin",
+				  "must be six digits "
+				  "(GB/T 2260), got %zu bytes",
+				  strlen(origin));
 	return util_check_region(origin, "origin", err);
 }
 
@@ -85,8 +87,8 @@ int audit_record(ledger *l, const uint8_t id[RECORD_ID_BYTES],
 	a.fork_evidence = a.meta.fork;
 	rc = cover_init(l, &a, err);
 	if (rc == 0)
-		rc = ledger_receipts(l, h->origin_region, h->seq, note_cover, &a,
-				     err);
+		rc = ledger_receipts(l, h->origin_region, h->seq, note_cover,
+				     &a, err);
 	if (rc != 0) {
 		audit_record_clear(&a);
 		return rc;
@@ -107,8 +109,7 @@ void audit_record_clear(audit_record_info *a)
 /* ---- origins and authors ---- */
 
 int audit_origin(ledger *l, const char *origin, int64_t since_ms,
-		 int64_t until_ms, ledger_summary_fn fn, void *ctx,
-		 ht_err *err)
+		 int64_t until_ms, ledger_summary_fn fn, void *ctx, ht_err *err)
 {
 	int rc = check_origin(origin, err);
 	if (rc == 0)
@@ -116,9 +117,11 @@ int audit_origin(ledger *l, const char *origin, int64_t since_ms,
 	if (rc != 0)
 		return rc;
 	if (ledger_origin_find(l, origin) == NULL)
-		return ht_err_set(err, HT_ENOTFOUND, "origin", "origin %s is not "
-				  "in this ledger (no record of it was received)",
-				  origin);
+		return ht_err_set(
+		    err, HT_ENOTFOUND, "origin",
+		    "origin %s is not "
+		    "in this ledger (no record of it was received)",
+		    origin);
 	return ledger_origin_summary(l, origin, since_ms, until_ms, fn, ctx,
 				     err);
 }
@@ -130,11 +133,13 @@ int audit_author(ledger *l, const char *author, const char *origin,
 	if (n == 0)
 		return ht_err_set(err, HT_EINVAL, "author", "required");
 	if (n > RECORD_MAX_NAME)
-		return ht_err_set(err, HT_EINVAL, "author", "%zu bytes; an "
-				  "officer id has at most %d", n,
-				  RECORD_MAX_NAME);
+		return ht_err_set(err, HT_EINVAL, "author",
+				  "%zu bytes; an "
+				  "officer id has at most %d",
+				  n, RECORD_MAX_NAME);
 	if (!util_is_text(author, n))
-		return ht_err_set(err, HT_EINVAL, "author", "not valid UTF-8 "
+		return ht_err_set(err, HT_EINVAL, "author",
+				  "not valid UTF-8 "
 				  "text");
 	if (origin != NULL && check_origin(origin, err) != 0)
 		return HT_EINVAL;
@@ -178,8 +183,7 @@ static bool is_detail(int kind)
 
 static int add_detail(audit_peer *p, const ledger_event_group *g)
 {
-	audit_detail *d = realloc(p->details,
-				  (p->n_details + 1) * sizeof(*d));
+	audit_detail *d = realloc(p->details, (p->n_details + 1) * sizeof(*d));
 	if (d == NULL)
 		return HT_ENOMEM;
 	p->details = d;

@@ -27,17 +27,17 @@
 typedef struct audit_cover {
 	char region[HT_REGION_LEN + 1];
 	char name[RECORD_MAX_NAME + 1];
-	bool covered;        /* a receipt of this node covers the record */
-	int64_t receipt_ms;  /* creation time of its earliest such receipt */
+	bool covered;	    /* a receipt of this node covers the record */
+	int64_t receipt_ms; /* creation time of its earliest such receipt */
 } audit_cover;
 
 /* The audit of one record. */
 typedef struct audit_record_info {
-	record *r;            /* the record (owned) */
-	ledger_meta meta;     /* local arrival: when, from which peer */
-	bool fork_evidence;   /* r is the conflicting copy, not the chain's */
-	bool origin_forked;   /* r's origin is flagged forked now */
-	audit_cover *cover;   /* one per origin in the ledger, by region */
+	record *r;	    /* the record (owned) */
+	ledger_meta meta;   /* local arrival: when, from which peer */
+	bool fork_evidence; /* r is the conflicting copy, not the chain's */
+	bool origin_forked; /* r's origin is flagged forked now */
+	audit_cover *cover; /* one per origin in the ledger, by region */
 	size_t n_cover;
 	size_t n_covered;
 } audit_record_info;
@@ -70,7 +70,7 @@ int audit_author(ledger *l, const char *author, const char *origin,
  * received, stored and sent, connects and disconnects, and the detail rows
  * (refusals with their reasons, gaps, forks, operator decisions). */
 typedef struct audit_detail {
-	int kind;           /* LEDGER_EV_REFUSED, _GAP, _FORK, _RESOLVE */
+	int kind; /* LEDGER_EV_REFUSED, _GAP, _FORK, _RESOLVE */
 	char *origin;
 	char *reason;
 	uint64_t records, events;

@@ -120,8 +120,8 @@ static const conf_key keys[] = {
      NULL, "inbound link connections in all; auto = from the fd limit"},
     {"max_connections_per_peer", 0, G(max_connections_per_peer), set_count,
      show_count, "4", NULL, "authenticated connections per peer (1-64)"},
-    {"max_clock_skew", 0, G(max_clock_skew), set_duration, show_duration,
-     "5m", NULL, "refuse records created further ahead of our clock (1s-1d)"},
+    {"max_clock_skew", 0, G(max_clock_skew), set_duration, show_duration, "5m",
+     NULL, "refuse records created further ahead of our clock (1s-1d)"},
     {"endpoint", KEY_REQUIRED, P(endpoint), set_endpoint, show_str, NULL,
      "tcp://127.0.0.1:7402", "the peer's listen address"},
     {"cert", 0, P(cert), set_path, show_str, NULL, "peers/changsha.crt",
@@ -165,10 +165,7 @@ static char *skip_blanks(const char *s)
 	return (char *)s;
 }
 
-bool conf_is_node_name(const char *s)
-{
-	return util_is_node_name(s);
-}
+bool conf_is_node_name(const char *s) { return util_is_node_name(s); }
 
 static int copy_value(const conf_key *k, const char *val, char *dst,
 		      ht_err *err)
@@ -304,7 +301,8 @@ static int set_duration(const conf_key *k, const char *dir, const char *val,
 	    ms > CONF_RECEIPT_MAX_MS)
 		return ht_err_set(err, HT_EINVAL, k->name,
 				  "must be a duration from 1s to 1d (30s, 5m, "
-				  "1h), got '%.80s'", val);
+				  "1h), got '%.80s'",
+				  val);
 	snprintf(d->text, sizeof(d->text), "%s", val);
 	d->ms = ms;
 	return 0;
@@ -340,10 +338,9 @@ static int set_count(const conf_key *k, const char *dir, const char *val,
 	(void)dir;
 	if ((per_peer || strcmp(val, "auto") != 0) &&
 	    util_parse_u64(val, 1, max, &n) != 0)
-		return ht_err_set(err, HT_EINVAL, k->name,
-				  "must be %s1 to %llu, got '%.80s'",
-				  per_peer ? "" : "auto or ",
-				  (unsigned long long)max, val);
+		return ht_err_set(
+		    err, HT_EINVAL, k->name, "must be %s1 to %llu, got '%.80s'",
+		    per_peer ? "" : "auto or ", (unsigned long long)max, val);
 	snprintf(c->text, sizeof(c->text), "%s", val);
 	c->n = n;
 	return 0;

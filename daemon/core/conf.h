@@ -19,16 +19,16 @@
 
 #define CONF_MAX_PEERS 64
 #define CONF_MAX_ENDPOINT 256
-#define CONF_MAX_LINE 4096          /* bytes per line, without the newline */
+#define CONF_MAX_LINE 4096	    /* bytes per line, without the newline */
 #define CONF_MAX_FILE (1024 * 1024) /* bytes per config file */
-#define CONF_MAX_ERRORS 100         /* reported per parse; then one summary */
+#define CONF_MAX_ERRORS 100	    /* reported per parse; then one summary */
 #define CONF_MAX_NODE_NAME UTIL_NODE_NAME_MAX /* one rule: util.h */
 
 typedef struct conf_peer {
 	char name[RECORD_MAX_NAME + 1];
-	char endpoint[CONF_MAX_ENDPOINT];  /* tcp://HOST:PORT */
-	char cert[PATH_MAX];               /* peer's node certificate */
-	int line;                          /* where the section starts */
+	char endpoint[CONF_MAX_ENDPOINT]; /* tcp://HOST:PORT */
+	char cert[PATH_MAX];		  /* peer's node certificate */
+	int line;			  /* where the section starts */
 } conf_peer;
 
 /* A duration as written ("30s", "5m") and its value. */
@@ -37,8 +37,9 @@ typedef struct conf_duration {
 	int64_t ms;
 } conf_duration;
 
-#define CONF_RECEIPT_MIN_MS 1000        /* receipt_interval and max_clock_skew
-					   bounds */
+#define CONF_RECEIPT_MIN_MS                                                    \
+	1000 /* receipt_interval and max_clock_skew                            \
+		bounds */
 #define CONF_RECEIPT_MAX_MS 86400000
 #define CONF_CATCHUP_MIN_MS 1000 /* catchup_timeout bounds */
 #define CONF_CATCHUP_MAX_MS 3600000
@@ -52,20 +53,22 @@ typedef struct conf_count {
 } conf_count;
 
 typedef struct conf {
-	char path[PATH_MAX];       /* the file read */
-	char dir[PATH_MAX];        /* its directory, for relative paths */
-	char name[RECORD_MAX_NAME + 1];   /* node name (required) */
-	char region[HT_REGION_LEN + 1];   /* six digits (required) */
-	char key[PATH_MAX];        /* Ed25519 key PEM; default node.key */
-	char link_key[PATH_MAX];   /* X25519 link key; default link.key */
-	char cert[PATH_MAX];       /* node certificate; default node.crt */
-	char ca_bundle[PATH_MAX];  /* root (+ intermediates) PEM; default ca.crt */
-	char crl[PATH_MAX];        /* CRL PEM (may list several); default ca.crl */
-	char ledger[PATH_MAX];     /* SQLite file; default ledger.db */
-	char control[PATH_MAX];    /* control socket path; default control.sock */
-	char listen[CONF_MAX_ENDPOINT];  /* tcp://HOST:PORT, empty = no listener */
-	char on_alert[PATH_MAX];   /* command run for alerts, empty = none */
-	int log_level;             /* LOG_WARN/INFO/DEBUG; default info */
+	char path[PATH_MAX];		/* the file read */
+	char dir[PATH_MAX];		/* its directory, for relative paths */
+	char name[RECORD_MAX_NAME + 1]; /* node name (required) */
+	char region[HT_REGION_LEN + 1]; /* six digits (required) */
+	char key[PATH_MAX];		/* Ed25519 key PEM; default node.key */
+	char link_key[PATH_MAX];	/* X25519 link key; default link.key */
+	char cert[PATH_MAX];		/* node certificate; default node.crt */
+	char ca_bundle[PATH_MAX]; /* root (+ intermediates) PEM; default ca.crt
+				   */
+	char crl[PATH_MAX];	/* CRL PEM (may list several); default ca.crl */
+	char ledger[PATH_MAX];	/* SQLite file; default ledger.db */
+	char control[PATH_MAX]; /* control socket path; default control.sock */
+	char listen[CONF_MAX_ENDPOINT]; /* tcp://HOST:PORT, empty = no listener
+					 */
+	char on_alert[PATH_MAX]; /* command run for alerts, empty = none */
+	int log_level;		 /* LOG_WARN/INFO/DEBUG; default info */
 	conf_duration receipt_interval; /* at most one receipt per this; 30s */
 	/* With peers and no own chain: wait this long for every neighbour's
 	 * frontier before deciding on a genesis; 60s. */
@@ -74,8 +77,8 @@ typedef struct conf {
 	 * authenticated ones per peer; auto and 4. */
 	conf_count max_connections;
 	conf_count max_connections_per_peer;
-	conf_duration max_clock_skew;   /* refuse records created further ahead
-					   of our clock than this; 5m */
+	conf_duration max_clock_skew; /* refuse records created further ahead
+					 of our clock than this; 5m */
 	conf_peer peers[CONF_MAX_PEERS];
 	size_t n_peers;
 } conf;
@@ -114,8 +117,8 @@ char *conf_dump(const conf *c);
  * the file is then replaced atomically with its mode kept. HT_EEXIST if the
  * peer is already there; HT_EINVAL with err naming the field or the first
  * "FILE:LINE: message" of the result otherwise. */
-int conf_file_add_peer(const char *path, const char *name,
-		       const char *endpoint, const char *cert, ht_err *err);
+int conf_file_add_peer(const char *path, const char *name, const char *endpoint,
+		       const char *cert, ht_err *err);
 
 /* Remove the "[peer NAME]" section from the config at path: its header, its
  * lines up to the next section, and the comment block directly above it

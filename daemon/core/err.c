@@ -11,21 +11,21 @@ static const struct {
 	int code;
 	const char *name;
 } names[] = {
-	{HT_OK, "ok"},
-	{HT_EINVAL, "invalid input"},
-	{HT_ENOMEM, "out of memory"},
-	{HT_EIO, "I/O error"},
-	{HT_ECRYPTO, "cryptographic check failed"},
-	{HT_ENOTFOUND, "not found"},
-	{HT_EEXIST, "already exists"},
-	{HT_EGAP, "ahead of a gap"},
-	{HT_EFORK, "fork"},
-	{HT_ELIMIT, "limit exceeded"},
-	{HT_ECORRUPT, "corrupt data"},
-	{HT_EFULL, "disk full"},
-	{HT_ETRUST, "not trusted"},
-	{HT_ESTATE, "invalid state"},
-	{HT_EUNAVAIL, "unavailable"},
+    {HT_OK, "ok"},
+    {HT_EINVAL, "invalid input"},
+    {HT_ENOMEM, "out of memory"},
+    {HT_EIO, "I/O error"},
+    {HT_ECRYPTO, "cryptographic check failed"},
+    {HT_ENOTFOUND, "not found"},
+    {HT_EEXIST, "already exists"},
+    {HT_EGAP, "ahead of a gap"},
+    {HT_EFORK, "fork"},
+    {HT_ELIMIT, "limit exceeded"},
+    {HT_ECORRUPT, "corrupt data"},
+    {HT_EFULL, "disk full"},
+    {HT_ETRUST, "not trusted"},
+    {HT_ESTATE, "invalid state"},
+    {HT_EUNAVAIL, "unavailable"},
 };
 
 const char *ht_strerror(int code)

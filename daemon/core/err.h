@@ -11,17 +11,17 @@
 
 enum {
 	HT_OK = 0,
-	HT_EINVAL = -1,    /* malformed or invalid input */
-	HT_ENOMEM = -2,    /* allocation failed */
-	HT_EIO = -3,       /* file or database I/O failed */
+	HT_EINVAL = -1,	   /* malformed or invalid input */
+	HT_ENOMEM = -2,	   /* allocation failed */
+	HT_EIO = -3,	   /* file or database I/O failed */
 	HT_ECRYPTO = -4,   /* bad signature, key or hash */
 	HT_ENOTFOUND = -5, /* no such record, origin, file */
-	HT_EEXIST = -6,    /* refusing to overwrite */
-	HT_EGAP = -7,      /* record is ahead of a gap in its origin's chain */
-	HT_EFORK = -8,     /* a different record holds that origin and seq */
-	HT_ELIMIT = -9,    /* input exceeds a size or count limit */
+	HT_EEXIST = -6,	   /* refusing to overwrite */
+	HT_EGAP = -7,	   /* record is ahead of a gap in its origin's chain */
+	HT_EFORK = -8,	   /* a different record holds that origin and seq */
+	HT_ELIMIT = -9,	   /* input exceeds a size or count limit */
 	HT_ECORRUPT = -10, /* stored data fails its checks */
-	HT_EFULL = -11,    /* disk full */
+	HT_EFULL = -11,	   /* disk full */
 	HT_ETRUST = -12,   /* certificate or trust failure */
 	HT_ESTATE = -13,   /* operation not valid in the current state */
 	HT_EUNAVAIL = -14, /* daemon or peer not reachable */
@@ -51,7 +51,7 @@ const char *ht_strerror(int code);
 /* Fill `e` (if not NULL) with field and formatted reason. Returns `code` so a
  * caller can write `return ht_err_set(e, HT_EINVAL, "region", "...")`. */
 int ht_err_set(ht_err *e, int code, const char *field, const char *fmt, ...)
-	HT_PRINTF(4, 5);
+    HT_PRINTF(4, 5);
 
 /* Clear `e` (if not NULL). */
 void ht_err_clear(ht_err *e);

@@ -71,8 +71,8 @@ static int read_pem_key(const char *path, int type, uint8_t raw[32],
 		return rc;
 	rc = HT_ECRYPTO;
 	BIO *mem = BIO_new_mem_buf(buf, (int)len);
-	EVP_PKEY *pk = mem ? PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL)
-			   : NULL;
+	EVP_PKEY *pk =
+	    mem ? PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL) : NULL;
 	size_t rawlen = 32;
 	if (pk == NULL) {
 		ht_err_set(err, rc, "key", "%s: not a PEM private key", path);
@@ -137,10 +137,7 @@ void ident_free(ident **idp)
 	*idp = NULL;
 }
 
-const uint8_t *ident_public(const ident *id)
-{
-	return id->pk;
-}
+const uint8_t *ident_public(const ident *id) { return id->pk; }
 
 int ident_sign(void *ctx, const uint8_t *msg, size_t len,
 	       uint8_t sig[IDENT_SIG_BYTES])

@@ -49,44 +49,44 @@
 #define LEDGER_CACHE_KIB 131072
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
-	"CREATE TABLE IF NOT EXISTS record("
-	" n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" id BLOB NOT NULL, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
-	" author TEXT NOT NULL, envelope BLOB NOT NULL,"
-	" stored_ms INTEGER NOT NULL, source TEXT NOT NULL,"
-	" arrival BLOB NOT NULL);"
-	"CREATE UNIQUE INDEX IF NOT EXISTS record_chain ON record(origin, seq);"
-	"CREATE INDEX IF NOT EXISTS record_idp ON record(substr(id, 1, 8));"
-	"CREATE TABLE IF NOT EXISTS fork("
-	" n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" id BLOB NOT NULL UNIQUE, envelope BLOB NOT NULL,"
-	" stored_ms INTEGER NOT NULL, source TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS origin("
-	" region TEXT PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL,"
-	" key_id BLOB NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS keyhist("
-	" origin TEXT NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL,"
-	" key_id BLOB NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS term("
-	" term TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(term, n))"
-	" WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS receipt("
-	" origin TEXT NOT NULL, node TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" created_ms INTEGER NOT NULL, n INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS receipt_cover ON receipt(origin, node, seq);"
-	"CREATE INDEX IF NOT EXISTS record_author ON record(author);"
-	"CREATE INDEX IF NOT EXISTS record_origin_time"
-	" ON record(origin, created_ms, kind, author);"
-	"CREATE TABLE IF NOT EXISTS event("
-	" n INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
-	" last_ms INTEGER NOT NULL, peer TEXT NOT NULL, kind TEXT NOT NULL,"
-	" origin TEXT NOT NULL, seq INTEGER NOT NULL, count INTEGER NOT NULL,"
-	" reason TEXT NOT NULL, chain BLOB);"
-	"CREATE INDEX IF NOT EXISTS event_time ON event(last_ms);"
-	"CREATE TABLE IF NOT EXISTS bodiless(n INTEGER PRIMARY KEY);"
-	"INSERT OR IGNORE INTO meta VALUES('schema', 2);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+    "CREATE TABLE IF NOT EXISTS record("
+    " n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " id BLOB NOT NULL, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    " author TEXT NOT NULL, envelope BLOB NOT NULL,"
+    " stored_ms INTEGER NOT NULL, source TEXT NOT NULL,"
+    " arrival BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS record_chain ON record(origin, seq);"
+    "CREATE INDEX IF NOT EXISTS record_idp ON record(substr(id, 1, 8));"
+    "CREATE TABLE IF NOT EXISTS fork("
+    " n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " id BLOB NOT NULL UNIQUE, envelope BLOB NOT NULL,"
+    " stored_ms INTEGER NOT NULL, source TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS origin("
+    " region TEXT PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " head BLOB NOT NULL, key BLOB NOT NULL, forked INTEGER NOT NULL,"
+    " key_id BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keyhist("
+    " origin TEXT NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL,"
+    " key_id BLOB NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS term("
+    " term TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(term, n))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS receipt("
+    " origin TEXT NOT NULL, node TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, n INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS receipt_cover ON receipt(origin, node, seq);"
+    "CREATE INDEX IF NOT EXISTS record_author ON record(author);"
+    "CREATE INDEX IF NOT EXISTS record_origin_time"
+    " ON record(origin, created_ms, kind, author);"
+    "CREATE TABLE IF NOT EXISTS event("
+    " n INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL, peer TEXT NOT NULL, kind TEXT NOT NULL,"
+    " origin TEXT NOT NULL, seq INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " reason TEXT NOT NULL, chain BLOB);"
+    "CREATE INDEX IF NOT EXISTS event_time ON event(last_ms);"
+    "CREATE TABLE IF NOT EXISTS bodiless(n INTEGER PRIMARY KEY);"
+    "INSERT OR IGNORE INTO meta VALUES('schema', 2);";
 
 /* The errno behind an SQLite I/O failure. sqlite3_system_errno is often 0
  * for a failed write (SQLite 3.40 does not record it there), so ask the
@@ -97,16 +97,16 @@ static int db_errno(ledger *l)
 		return 0;
 	int e = sqlite3_system_errno(l->db);
 	sqlite3_file *f = NULL;
-	if (e == 0 && sqlite3_file_control(l->db, "main",
-					   SQLITE_FCNTL_JOURNAL_POINTER,
-					   &f) == SQLITE_OK &&
+	if (e == 0 &&
+	    sqlite3_file_control(l->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+				 &f) == SQLITE_OK &&
 	    f != NULL && f->pMethods != NULL &&
 	    f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e) !=
-		    SQLITE_OK)
+		SQLITE_OK)
 		e = 0;
-	if (e == 0 && sqlite3_file_control(l->db, "main",
-					   SQLITE_FCNTL_LAST_ERRNO,
-					   &e) != SQLITE_OK)
+	if (e == 0 &&
+	    sqlite3_file_control(l->db, "main", SQLITE_FCNTL_LAST_ERRNO, &e) !=
+		SQLITE_OK)
 		e = 0;
 	return e;
 }
@@ -119,10 +119,11 @@ static int db_errno(ledger *l)
  * "ledger: disk full: commit: ..." without knowing SQLite. */
 int ledger_db_err(ledger *l, int rc, const char *what, ht_err *err)
 {
-	const char *msg = l && l->db ? sqlite3_errmsg(l->db)
-				     : sqlite3_errstr(rc);
+	const char *msg =
+	    l && l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc);
 	int e = (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR
-			? db_errno(l) : 0;
+		    ? db_errno(l)
+		    : 0;
 	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EFBIG ||
 	    e == EDQUOT)
 		return ht_err_set(err, HT_EFULL, "ledger",
@@ -153,46 +154,65 @@ int ledger_prepare(ledger *l, sqlite3_stmt **st, const char *sql, ht_err *err)
 
 static int prepare_all(ledger *l, ht_err *err)
 {
-	if (ledger_prepare(l, &l->ins_record,
-		    "INSERT INTO record(n, origin, seq, id, kind, created_ms,"
-		    " author, envelope, stored_ms, source, arrival)"
-		    " VALUES(?,?,?,?,?,?,?,?,?,?,?)", err) ||
-	    ledger_prepare(l, &l->ins_fork,
-		    "INSERT OR IGNORE INTO fork(origin, seq, id, envelope,"
-		    " stored_ms, source) VALUES(?,?,?,?,?,?)", err) ||
-	    ledger_prepare(l, &l->upsert_origin,
-		    "INSERT OR REPLACE INTO origin VALUES(?,?,?,?,?,?,?)", err) ||
+	if (ledger_prepare(
+		l, &l->ins_record,
+		"INSERT INTO record(n, origin, seq, id, kind, created_ms,"
+		" author, envelope, stored_ms, source, arrival)"
+		" VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+		err) ||
+	    ledger_prepare(
+		l, &l->ins_fork,
+		"INSERT OR IGNORE INTO fork(origin, seq, id, envelope,"
+		" stored_ms, source) VALUES(?,?,?,?,?,?)",
+		err) ||
+	    ledger_prepare(
+		l, &l->upsert_origin,
+		"INSERT OR REPLACE INTO origin VALUES(?,?,?,?,?,?,?)", err) ||
 	    ledger_prepare(l, &l->get_chain,
-		    "SELECT envelope, stored_ms, source, n FROM record"
-		    " WHERE origin = ? AND seq = ?", err) ||
-	    ledger_prepare(l, &l->get_id,
-		    "SELECT envelope, stored_ms, source, n FROM record"
-		    " WHERE substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1",
-		    err) ||
+			   "SELECT envelope, stored_ms, source, n FROM record"
+			   " WHERE origin = ? AND seq = ?",
+			   err) ||
+	    ledger_prepare(
+		l, &l->get_id,
+		"SELECT envelope, stored_ms, source, n FROM record"
+		" WHERE substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1",
+		err) ||
 	    ledger_prepare(l, &l->get_fork_id,
-		    "SELECT envelope, stored_ms, source, n FROM fork"
-		    " WHERE id = ?", err) ||
-	    ledger_prepare(l, &l->range,
-		    "SELECT envelope, seq FROM record WHERE origin = ? AND"
-		    " seq >= ? ORDER BY seq LIMIT ?", err) ||
-	    ledger_prepare(l, &l->ins_term, "INSERT OR IGNORE INTO term VALUES(?,?)",
-		    err) ||
+			   "SELECT envelope, stored_ms, source, n FROM fork"
+			   " WHERE id = ?",
+			   err) ||
+	    ledger_prepare(
+		l, &l->range,
+		"SELECT envelope, seq FROM record WHERE origin = ? AND"
+		" seq >= ? ORDER BY seq LIMIT ?",
+		err) ||
+	    ledger_prepare(l, &l->ins_term,
+			   "INSERT OR IGNORE INTO term VALUES(?,?)", err) ||
 	    ledger_prepare(l, &l->ins_receipt,
-		    "INSERT INTO receipt VALUES(?,?,?,?,?)", err) ||
-	    ledger_prepare(l, &l->max_receipt, "SELECT max(seq) FROM receipt WHERE"
-		    " origin = ? AND node = ?", err) ||
+			   "INSERT INTO receipt VALUES(?,?,?,?,?)", err) ||
+	    ledger_prepare(l, &l->max_receipt,
+			   "SELECT max(seq) FROM receipt WHERE"
+			   " origin = ? AND node = ?",
+			   err) ||
 	    ledger_prepare(l, &l->ins_key,
-		    "INSERT OR REPLACE INTO keyhist VALUES(?,?,?,?)", err) ||
-	    ledger_prepare(l, &l->key_at,
-		    "SELECT key, key_id FROM keyhist WHERE origin = ? AND"
-		    " seq < ? ORDER BY seq DESC LIMIT 1", err) ||
+			   "INSERT OR REPLACE INTO keyhist VALUES(?,?,?,?)",
+			   err) ||
+	    ledger_prepare(
+		l, &l->key_at,
+		"SELECT key, key_id FROM keyhist WHERE origin = ? AND"
+		" seq < ? ORDER BY seq DESC LIMIT 1",
+		err) ||
 	    (!l->rdonly &&
-	     (ledger_prepare(l, &l->ins_event,
-		      "INSERT INTO event(time_ms, last_ms, peer, kind, origin,"
-		      " seq, count, reason) VALUES(?,?,?,?,?,?,?,?)", err) ||
-	      ledger_prepare(l, &l->bump_event, "UPDATE event SET count = count + ?,"
-		      " last_ms = max(last_ms, ?) WHERE n = ? AND chain IS NULL",
-		      err))))
+	     (ledger_prepare(
+		  l, &l->ins_event,
+		  "INSERT INTO event(time_ms, last_ms, peer, kind, origin,"
+		  " seq, count, reason) VALUES(?,?,?,?,?,?,?,?)",
+		  err) ||
+	      ledger_prepare(
+		  l, &l->bump_event,
+		  "UPDATE event SET count = count + ?,"
+		  " last_ms = max(last_ms, ?) WHERE n = ? AND chain IS NULL",
+		  err))))
 		return HT_EIO;
 	return 0;
 }
@@ -247,11 +267,13 @@ int ledger_load_state(ledger *l, ht_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	l->n_origins = 0;
-	int rc = ledger_prepare(l, &st, "SELECT region, node, seq, head, key, forked,"
-			 " key_id FROM origin ORDER BY region", err);
+	int rc = ledger_prepare(l, &st,
+				"SELECT region, node, seq, head, key, forked,"
+				" key_id FROM origin ORDER BY region",
+				err);
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		ledger_origin *o = ledger_origin_insert(
-			l, (const char *)sqlite3_column_text(st, 0));
+		    l, (const char *)sqlite3_column_text(st, 0));
 		if (o == NULL) {
 			rc = ht_err_set(err, HT_ENOMEM, "", "out of memory");
 			break;
@@ -267,14 +289,17 @@ int ledger_load_state(ledger *l, ht_err *err)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (rc == 0)
-		rc = ledger_prepare(l, &st, "SELECT count(*), (SELECT n FROM record"
-			     " ORDER BY n DESC LIMIT 1), (SELECT arrival FROM"
-			     " record ORDER BY n DESC LIMIT 1) FROM record",
-			     err);
+		rc = ledger_prepare(
+		    l, &st,
+		    "SELECT count(*), (SELECT n FROM record"
+		    " ORDER BY n DESC LIMIT 1), (SELECT arrival FROM"
+		    " record ORDER BY n DESC LIMIT 1) FROM record",
+		    err);
 	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		l->n_records = (uint64_t)sqlite3_column_int64(st, 0);
 		l->last_n = sqlite3_column_int64(st, 1);
-		ledger_copy_blob(l->last_arrival, sizeof(l->last_arrival), st, 2);
+		ledger_copy_blob(l->last_arrival, sizeof(l->last_arrival), st,
+				 2);
 	}
 	sqlite3_finalize(st);
 	l->n_bodiless = ledger_body_count(l);
@@ -299,19 +324,22 @@ static int configure(ledger *l, ht_err *err)
 	 * default 1000-page WAL its pages were copied again every few
 	 * batches (6x write amplification at 100k records). A 10000-page
 	 * (40 MB) WAL copies each far less often. */
-	if (ledger_exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		 " PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=10000;",
-		 err) != 0)
+	if (ledger_exec(
+		l,
+		"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		" PRAGMA foreign_keys=OFF; PRAGMA wal_autocheckpoint=10000;",
+		err) != 0)
 		return HT_EIO;
-	return ledger_exec(l, schema, err) != 0 ? HT_EIO
-						: ledger_history_migrate(l, err);
+	return ledger_exec(l, schema, err) != 0
+		   ? HT_EIO
+		   : ledger_history_migrate(l, err);
 }
 
 static int check_schema(ledger *l, ht_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = ledger_prepare(l, &st, "SELECT value FROM meta WHERE key='schema'",
-			 err);
+	int rc = ledger_prepare(
+	    l, &st, "SELECT value FROM meta WHERE key='schema'", err);
 	if (rc != 0)
 		return ht_err_set(err, HT_ECORRUPT, "ledger",
 				  "not a hutong ledger (%s)", err->msg);
@@ -327,8 +355,8 @@ static int check_schema(ledger *l, ht_err *err)
 	return 0;
 }
 
-#define DAMAGED_FIX                                                        \
-	"restore it from a backup or move it aside to catch up from "      \
+#define DAMAGED_FIX                                                            \
+	"restore it from a backup or move it aside to catch up from "          \
 	"neighbours (hutongd --skip-check starts on it anyway)"
 
 /* err says path is damaged, with SQLite's words; HT_ECORRUPT. */
@@ -360,8 +388,8 @@ int ledger_check(ledger *l, ht_err *err)
 	sqlite3_stmt *st = NULL;
 	char first[HT_ERR_MSG_MAX / 4] = "";
 	int bad = 0;
-	int rc = sqlite3_prepare_v2(l->db, "PRAGMA quick_check(10)", -1, &st,
-				    NULL);
+	int rc =
+	    sqlite3_prepare_v2(l->db, "PRAGMA quick_check(10)", -1, &st, NULL);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
 			break;
@@ -403,7 +431,8 @@ static int check_file(const char *path, bool rdonly, ht_err *err)
 		if (access(path, rdonly ? R_OK : R_OK | W_OK) != 0)
 			return ht_err_set(err, HT_EIO, "ledger",
 					  "%s: cannot be %s by this user: %s",
-					  path, rdonly ? "read" : "read and written",
+					  path,
+					  rdonly ? "read" : "read and written",
 					  strerror(errno));
 		return 0;
 	}
@@ -418,8 +447,9 @@ static int check_file(const char *path, bool rdonly, ht_err *err)
 				  "ledger", "%s: %s", path, strerror(e));
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST)
-		return ht_err_set(err, HT_EIO, "ledger", "%s: cannot create: %s",
-				  path, strerror(errno));
+		return ht_err_set(err, HT_EIO, "ledger",
+				  "%s: cannot create: %s", path,
+				  strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return 0;
@@ -439,8 +469,8 @@ ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 		goto fail;
 	int flags = l->rdonly ? SQLITE_OPEN_READWRITE
 			      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	int rc = sqlite3_open_v2(path, &l->db, flags | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc =
+	    sqlite3_open_v2(path, &l->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		ht_err_set(err, rc == SQLITE_CANTOPEN ? HT_ENOTFOUND : HT_EIO,
 			   "ledger", "%s: %s", path, sqlite3_errstr(rc));
@@ -467,12 +497,11 @@ void ledger_close(ledger **lp)
 	ledger *l = *lp;
 	if (l->in_tx)
 		ledger_rollback(l);
-	sqlite3_stmt *all[] = {l->ins_record, l->ins_fork, l->upsert_origin,
-			       l->get_chain, l->get_id, l->get_fork_id,
-			       l->range, l->ins_term, l->ins_receipt,
-			       l->max_receipt,
-			       l->ins_event, l->bump_event, l->ins_key,
-			       l->key_at, l->created_at};
+	sqlite3_stmt *all[] = {l->ins_record,  l->ins_fork,  l->upsert_origin,
+			       l->get_chain,   l->get_id,    l->get_fork_id,
+			       l->range,       l->ins_term,  l->ins_receipt,
+			       l->max_receipt, l->ins_event, l->bump_event,
+			       l->ins_key,     l->key_at,    l->created_at};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(l->db);
@@ -554,8 +583,7 @@ void ledger_arrival_hash(const uint8_t prev[32], int64_t n, const uint8_t *id,
 	crypto_hash_sha256_final(&st, out);
 }
 
-int ledger_step_done(ledger *l, sqlite3_stmt *st, const char *what,
-		     ht_err *err)
+int ledger_step_done(ledger *l, sqlite3_stmt *st, const char *what, ht_err *err)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -600,8 +628,8 @@ static uint64_t indexed_seq(ledger *l, const char *origin, const char *node)
 	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
 	uint64_t seq = sqlite3_step(st) == SQLITE_ROW
-			       ? (uint64_t)sqlite3_column_int64(st, 0)
-			       : 0;
+			   ? (uint64_t)sqlite3_column_int64(st, 0)
+			   : 0;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return seq;
@@ -618,8 +646,8 @@ static int index_receipt(ledger *l, const record *r, int64_t n, ht_err *err)
 	int ret = 0;
 	for (size_t i = 0; ret == 0 && i < rc->n_entries; i++) {
 		sqlite3_stmt *st = l->ins_receipt;
-		if (rc->entries[i]->seq <= indexed_seq(l, rc->entries[i]->origin,
-						       h->origin_region))
+		if (rc->entries[i]->seq <=
+		    indexed_seq(l, rc->entries[i]->origin, h->origin_region))
 			continue;
 		sqlite3_bind_text(st, 1, rc->entries[i]->origin, -1,
 				  SQLITE_STATIC);
@@ -651,7 +679,8 @@ static int insert_record(ledger *l, const record *r, const char *source,
 	const uint8_t *env = record_bytes(r, &len);
 	int64_t n = l->last_n + 1, now = l->clock->now_ms(l->clock->ctx);
 	uint8_t arrival[32];
-	ledger_arrival_hash(l->last_arrival, n, record_id(r), now, source, arrival);
+	ledger_arrival_hash(l->last_arrival, n, record_id(r), now, source,
+			    arrival);
 	sqlite3_stmt *st = l->ins_record;
 	sqlite3_bind_int64(st, 1, n);
 	sqlite3_bind_text(st, 2, h->origin_region, -1, SQLITE_STATIC);
@@ -787,14 +816,16 @@ int ledger_key_at(ledger *l, const char *region, uint64_t seq,
 	sqlite3_bind_text(st, 1, region, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
 	int step = sqlite3_step(st), rc = 0;
-	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == RECORD_PK_BYTES &&
+	if (step == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 0) == RECORD_PK_BYTES &&
 	    sqlite3_column_bytes(st, 1) == RECORD_ID_BYTES) {
 		memcpy(key, sqlite3_column_blob(st, 0), RECORD_PK_BYTES);
 		memcpy(key_id, sqlite3_column_blob(st, 1), RECORD_ID_BYTES);
 	} else if (step == SQLITE_ROW || step == SQLITE_DONE) {
-		rc = ht_err_set(err, HT_ENOTFOUND, "seq", "no key of origin %s "
-				"below seq %llu", region,
-				(unsigned long long)seq);
+		rc = ht_err_set(err, HT_ENOTFOUND, "seq",
+				"no key of origin %s "
+				"below seq %llu",
+				region, (unsigned long long)seq);
 	} else {
 		rc = ledger_db_err(l, step, "read key history", err);
 	}
@@ -808,9 +839,10 @@ static int append_next(ledger *l, ledger_origin *o, const record *r,
 {
 	const Hutong__Header *h = record_header(r);
 	if (memcmp(h->prev_id.data, o->head, RECORD_ID_BYTES) != 0)
-		return ht_err_set(err, HT_EINVAL, "header.prev_id",
-				  "does not link to the held record at seq %llu",
-				  (unsigned long long)o->seq);
+		return ht_err_set(
+		    err, HT_EINVAL, "header.prev_id",
+		    "does not link to the held record at seq %llu",
+		    (unsigned long long)o->seq);
 	if (strcmp(h->origin_node, o->node) != 0)
 		return ht_err_set(err, HT_EINVAL, "header.origin_node",
 				  "'%s' but origin %s is node '%s'",
@@ -868,10 +900,7 @@ int ledger_append(ledger *l, const record *r, const char *source,
 }
 /* ---- reading ---- */
 
-size_t ledger_origin_count(const ledger *l)
-{
-	return l->n_origins;
-}
+size_t ledger_origin_count(const ledger *l) { return l->n_origins; }
 
 const ledger_origin *ledger_origin_at(const ledger *l, size_t i)
 {
@@ -884,10 +913,7 @@ const ledger_origin *ledger_origin_find(const ledger *l, const char *region)
 	return pos >= 0 ? &l->origins[pos] : NULL;
 }
 
-uint64_t ledger_record_count(const ledger *l)
-{
-	return l->n_records;
-}
+uint64_t ledger_record_count(const ledger *l) { return l->n_records; }
 
 void ledger_digest(const ledger *l, uint8_t out[RECORD_ID_BYTES])
 {
@@ -913,9 +939,11 @@ static int chain_seq_of(ledger *l, const char *origin,
 			ht_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = ledger_prepare(l, &st, "SELECT seq FROM record WHERE substr(id, 1, 8)"
-			 " = substr(?1, 1, 8) AND id = ?1 AND origin = ?2",
-			 err);
+	int rc =
+	    ledger_prepare(l, &st,
+			   "SELECT seq FROM record WHERE substr(id, 1, 8)"
+			   " = substr(?1, 1, 8) AND id = ?1 AND origin = ?2",
+			   err);
 	if (rc != 0)
 		return rc;
 	sqlite3_bind_blob(st, 1, id, RECORD_ID_BYTES, SQLITE_STATIC);
@@ -923,7 +951,7 @@ static int chain_seq_of(ledger *l, const char *origin,
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW)
 		*seq = (uint64_t)sqlite3_column_int64(st, 0);
-	rc = step == SQLITE_ROW    ? 0
+	rc = step == SQLITE_ROW	   ? 0
 	     : step == SQLITE_DONE ? HT_ENOTFOUND
 				   : ledger_db_err(l, step, "read record", err);
 	sqlite3_finalize(st);
@@ -962,27 +990,36 @@ static int check_keep(ledger *l, const ledger_origin *o,
 	util_hex(keep, RECORD_ID_BYTES, hex);
 	int rc = chain_seq_of(l, o->region, keep, seq, err);
 	if (rc == HT_ENOTFOUND) {
-		if (count_rows(l, "SELECT count(*) FROM fork WHERE origin = ?1"
-			       " AND id = ?2", o->region, keep, 0, &n, err))
+		if (count_rows(l,
+			       "SELECT count(*) FROM fork WHERE origin = ?1"
+			       " AND id = ?2",
+			       o->region, keep, 0, &n, err))
 			return HT_EIO;
 		if (n > 0)
-			return ht_err_set(err, HT_EINVAL, "keep", "%s is the "
+			return ht_err_set(err, HT_EINVAL, "keep",
+					  "%s is the "
 					  "fork evidence, not this node's chain"
 					  " record; the chain is never "
 					  "rewritten: keep the chain record "
-					  "(see 'hutong audit forks')", hex);
-		return ht_err_set(err, HT_ENOTFOUND, "keep", "no record %s of "
-				  "origin %s", hex, o->region);
+					  "(see 'hutong audit forks')",
+					  hex);
+		return ht_err_set(err, HT_ENOTFOUND, "keep",
+				  "no record %s of "
+				  "origin %s",
+				  hex, o->region);
 	}
 	if (rc != 0)
 		return rc;
-	if (count_rows(l, "SELECT count(*) FROM fork WHERE origin = ?1 AND"
-		       " seq = ?2", o->region, NULL, (int64_t)*seq, &n, err))
+	if (count_rows(l,
+		       "SELECT count(*) FROM fork WHERE origin = ?1 AND"
+		       " seq = ?2",
+		       o->region, NULL, (int64_t)*seq, &n, err))
 		return HT_EIO;
 	if (n == 0)
-		return ht_err_set(err, HT_EINVAL, "keep", "%s (seq %llu) is not"
-				  " at a forked seq of origin %s", hex,
-				  (unsigned long long)*seq, o->region);
+		return ht_err_set(err, HT_EINVAL, "keep",
+				  "%s (seq %llu) is not"
+				  " at a forked seq of origin %s",
+				  hex, (unsigned long long)*seq, o->region);
 	return 0;
 }
 
@@ -995,12 +1032,16 @@ int ledger_fork_resolve(ledger *l, const char *origin,
 		return ht_err_set(err, HT_ESTATE, "ledger", "opened read-only");
 	long pos = ledger_origin_index(l, origin);
 	if (pos < 0)
-		return ht_err_set(err, HT_ENOTFOUND, "origin", "origin %s is "
-				  "not in this ledger", origin);
+		return ht_err_set(err, HT_ENOTFOUND, "origin",
+				  "origin %s is "
+				  "not in this ledger",
+				  origin);
 	ledger_origin *o = &l->origins[pos];
 	if (!o->forked)
-		return ht_err_set(err, HT_ESTATE, "origin", "origin %s is not "
-				  "flagged forked", origin);
+		return ht_err_set(err, HT_ESTATE, "origin",
+				  "origin %s is not "
+				  "flagged forked",
+				  origin);
 	int rc = check_keep(l, o, keep, &seq, err);
 	if (rc != 0)
 		return rc;
@@ -1010,14 +1051,16 @@ int ledger_fork_resolve(ledger *l, const char *origin,
 	o->forked = false;
 	snprintf(reason, sizeof(reason), "kept %s",
 		 util_hex(keep, RECORD_ID_BYTES, hex));
-	ledger_event ev = {.peer = "operator", .kind = LEDGER_EV_RESOLVE,
-			   .origin = origin, .seq = seq, .count = 1,
+	ledger_event ev = {.peer = "operator",
+			   .kind = LEDGER_EV_RESOLVE,
+			   .origin = origin,
+			   .seq = seq,
+			   .count = 1,
 			   .reason = reason};
 	rc = save_origin(l, o, err);
 	if (rc == 0)
 		rc = ledger_log_event(l, &ev, NULL, err);
 	if (own_tx)
-		rc = rc == 0 ? ledger_commit(l, err)
-			     : (ledger_rollback(l), rc);
+		rc = rc == 0 ? ledger_commit(l, err) : (ledger_rollback(l), rc);
 	return rc;
 }

@@ -4,8 +4,9 @@
  * private ledger_impl.h) are the only ones that include sqlite3.h. It owns
  * the chain rules (append only onto the origin's head; the same record again
  * is a no-op; a different record at a held seq is a fork, kept as evidence;
- * a record ahead of a gap is refused), the frontier (per origin: highest seq and head id), the digest
- * over the frontier, and the arrival log (when, from where).
+ * a record ahead of a gap is refused), the frontier (per origin: highest seq
+ * and head id), the digest over the frontier, and the arrival log (when, from
+ * where).
  *
  * Signatures are checked by the caller before append (record_verify with the
  * key from ledger_key_at or the genesis itself); ledger_verify re-checks
@@ -30,42 +31,44 @@ enum { LEDGER_RDWR = 0, LEDGER_RDONLY = 1 };
 typedef enum ledger_outcome {
 	LEDGER_APPENDED = 0,  /* extended its origin's chain */
 	LEDGER_DUPLICATE = 1, /* already held: nothing changed */
-	LEDGER_FORK = 2,      /* conflicts with a held record: kept as evidence */
+	LEDGER_FORK = 2, /* conflicts with a held record: kept as evidence */
 } ledger_outcome;
 
 /* One origin's place in the frontier. */
 typedef struct ledger_origin {
 	char region[HT_REGION_LEN + 1];
 	char node[RECORD_MAX_NAME + 1];
-	uint64_t seq;                       /* highest contiguous seq held */
-	uint8_t head[RECORD_ID_BYTES];      /* id of that record */
-	uint8_t key[RECORD_PK_BYTES];       /* current key: genesis or last rotation */
-	uint8_t key_id[RECORD_ID_BYTES];    /* the record that installed it */
-	bool forked;                        /* fork evidence exists */
+	uint64_t seq;		       /* highest contiguous seq held */
+	uint8_t head[RECORD_ID_BYTES]; /* id of that record */
+	uint8_t
+	    key[RECORD_PK_BYTES]; /* current key: genesis or last rotation */
+	uint8_t key_id[RECORD_ID_BYTES]; /* the record that installed it */
+	bool forked;			 /* fork evidence exists */
 } ledger_origin;
 
 /* Arrival facts kept beside every record. */
 typedef struct ledger_meta {
-	int64_t stored_ms;     /* when this node stored it */
+	int64_t stored_ms;		  /* when this node stored it */
 	char source[RECORD_MAX_NAME + 1]; /* "local" or the peer's name */
-	int64_t n;             /* local arrival order, 1, 2, 3 ... */
-	bool fork;             /* fork evidence (n counts those apart) */
+	int64_t n;			  /* local arrival order, 1, 2, 3 ... */
+	bool fork; /* fork evidence (n counts those apart) */
 } ledger_meta;
 
 /* Filter for queries; zero fields mean "any". */
 typedef struct ledger_filter {
-	int kind;             /* Hutong__Kind, 0 = any */
-	const char *origin;   /* region code */
+	int kind;	    /* Hutong__Kind, 0 = any */
+	const char *origin; /* region code */
 	const char *author;
-	int64_t since_ms;     /* created_ms >= since (0 = any) */
-	int64_t until_ms;     /* created_ms < until (0 = any) */
-	int64_t limit;        /* 0 = no limit */
+	int64_t since_ms; /* created_ms >= since (0 = any) */
+	int64_t until_ms; /* created_ms < until (0 = any) */
+	int64_t limit;	  /* 0 = no limit */
 } ledger_filter;
 
 /* Open (creating when RDWR) the ledger at path: a new file is created 0600
  * whatever the umask; a missing directory or a file this user cannot read
  * (and, RDWR, write) is refused naming the path and the reason, and a file
- * SQLite finds damaged while opening is HT_ECORRUPT with what to do. clock may be NULL. */
+ * SQLite finds damaged while opening is HT_ECORRUPT with what to do. clock may
+ * be NULL. */
 ledger *ledger_open(const char *path, int mode, const ht_clock *clock,
 		    ht_err *err);
 /* SQLite's PRAGMA quick_check over the whole file (b-tree structure,
@@ -154,8 +157,8 @@ int ledger_range(ledger *l, const char *origin, uint64_t from, size_t max_n,
  * to go on, non-zero to stop (returned). The record is borrowed. */
 typedef int (*ledger_each_fn)(void *ctx, const record *r,
 			      const ledger_meta *meta);
-int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn,
-		void *ctx, ht_err *err);
+int ledger_each(ledger *l, const ledger_filter *f, ledger_each_fn fn, void *ctx,
+		ht_err *err);
 
 /* Bodies (ledger_body.c). A chain record may be held without its body
  * (a relay forwarded only the header; kinds that record_needs_body are
@@ -187,8 +190,8 @@ int ledger_key_at(ledger *l, const char *region, uint64_t seq,
 		  ht_err *err);
 
 /* Records indexed under term (see record_terms), in arrival order. */
-int ledger_each_term(ledger *l, const char *term, ledger_each_fn fn,
-		     void *ctx, ht_err *err);
+int ledger_each_term(ledger *l, const char *term, ledger_each_fn fn, void *ctx,
+		     ht_err *err);
 
 /* Each distinct term beginning with prefix (e.g. "case:"), sorted. fn
  * returns 0 to go on. */
@@ -245,15 +248,15 @@ int ledger_origin_summary(ledger *l, const char *origin, int64_t since_ms,
  * and committed by the node's receipts once sealed (ledger_history.c). */
 typedef enum ledger_event_kind {
 	LEDGER_EV_RECEIVED = 0, /* records that came from peer (count) */
-	LEDGER_EV_STORED,       /* of those, newly stored */
-	LEDGER_EV_SENT,         /* records sent to peer */
-	LEDGER_EV_REFUSED,      /* refused, with the reason */
-	LEDGER_EV_FORK,         /* fork evidence stored */
-	LEDGER_EV_GAP,          /* records ahead of a gap */
+	LEDGER_EV_STORED,	/* of those, newly stored */
+	LEDGER_EV_SENT,		/* records sent to peer */
+	LEDGER_EV_REFUSED,	/* refused, with the reason */
+	LEDGER_EV_FORK,		/* fork evidence stored */
+	LEDGER_EV_GAP,		/* records ahead of a gap */
 	LEDGER_EV_CONNECT,
 	LEDGER_EV_DISCONNECT,
-	LEDGER_EV_RESOLVE,      /* an operator resolved a fork */
-	LEDGER_EV_FILLED,       /* bodies filled in: held without, now whole */
+	LEDGER_EV_RESOLVE, /* an operator resolved a fork */
+	LEDGER_EV_FILLED,  /* bodies filled in: held without, now whole */
 	LEDGER_EV_COUNT
 } ledger_event_kind;
 
@@ -265,10 +268,10 @@ int ledger_event_parse(const char *name);
 typedef struct ledger_event {
 	int64_t time_ms;    /* 0: the ledger's clock now */
 	const char *peer;   /* peer name, or "operator" */
-	int kind;           /* LEDGER_EV_* */
+	int kind;	    /* LEDGER_EV_* */
 	const char *origin; /* NULL or "" when none */
-	uint64_t seq;       /* 0 when none */
-	uint64_t count;     /* records the event covers */
+	uint64_t seq;	    /* 0 when none */
+	uint64_t count;	    /* records the event covers */
 	const char *reason; /* NULL or "" when none */
 } ledger_event;
 
@@ -304,8 +307,9 @@ int ledger_event_groups(ledger *l, int64_t since_ms, int64_t until_ms,
  * key, frontier table, and receipts: the receipt index must be exactly
  * the rows the receipt records imply. A receipt entry that contradicts the
  * chains held is a dispute against its signer (see ledger_verify_ex), not a
- * problem: ledger_verify does not count or report it. One read snapshot. fn is called once per problem with the record id (or
- * NULL) and a reason. Returns the number of problems (>= 0) or an error. */
+ * problem: ledger_verify does not count or report it. One read snapshot. fn is
+ * called once per problem with the record id (or NULL) and a reason. Returns
+ * the number of problems (>= 0) or an error. */
 typedef void (*ledger_problem_fn)(void *ctx, const uint8_t *id,
 				  const char *region, uint64_t seq,
 				  const char *reason);

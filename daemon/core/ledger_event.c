@@ -73,7 +73,8 @@ int ledger_event_bump(ledger *l, int64_t row, uint64_t count, int64_t at_ms,
 	sqlite3_bind_int64(st, 3, row);
 	int rc = ledger_step_done(l, st, "update event", err);
 	if (rc == 0 && sqlite3_changes(l->db) == 0)
-		rc = ht_err_set(err, HT_ENOTFOUND, "event", "no open event row "
+		rc = ht_err_set(err, HT_ENOTFOUND, "event",
+				"no open event row "
 				"%lld (absent, or sealed by a receipt)",
 				(long long)row);
 	return rc;

@@ -363,10 +363,12 @@ static void check_head(hist *h, const uint8_t *id, uint64_t seq,
 		return;
 	util_hex(head->data, 32, want_hex);
 	if (st == NULL) /* a version 1 ledger now: it was 2 when signed */
-		hproblem(h, id, seq, "receipt seq %llu says the %s log at n=%llu"
+		hproblem(h, id, seq,
+			 "receipt seq %llu says the %s log at n=%llu"
 			 " is %s, but this ledger has no %s chain (schema "
-			 "version 1: set back)", (unsigned long long)seq, what,
-			 (unsigned long long)n, want_hex, what);
+			 "version 1: set back)",
+			 (unsigned long long)seq, what, (unsigned long long)n,
+			 want_hex, what);
 	else if (!log_at(st, (int64_t)n, got))
 		hproblem(
 		    h, id, seq,

@@ -32,7 +32,7 @@ struct ledger {
 	    *get_id, *get_fork_id, *range, *ins_term, *ins_receipt,
 	    *max_receipt, *ins_event, *bump_event, *ins_key, *key_at,
 	    *created_at; /* prepared on first use (ledger_dispute.c) */
-	int schema;			    /* version on disk (1: no event chain) */
+	int schema;	 /* version on disk (1: no event chain) */
 	char self[HT_REGION_LEN + 1]; /* ledger_set_self; "" = infer */
 };
 

@@ -67,7 +67,10 @@ static size_t quote_char(const char *s, size_t n, char *out)
 	if (cp == '"' || cp == '\\')
 		snprintf(out, 16, "\\%c", (char)cp);
 	else if (cp == '\n' || cp == '\r' || cp == '\t')
-		snprintf(out, 16, "\\%c", cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't');
+		snprintf(out, 16, "\\%c",
+			 cp == '\n'   ? 'n'
+			 : cp == '\r' ? 'r'
+				      : 't');
 	else if (!util_char_is_safe(cp))
 		snprintf(out, 16, "\\u{%04X}", (unsigned)cp);
 	else {
@@ -100,7 +103,8 @@ char *log_quote(char *buf, size_t size, const char *s)
 		return buf;
 	}
 	/* all of it with both quotes, or as much as leaves room for the cut */
-	size_t room = quoted_len(s, n) + 3 <= size ? size - 2 : size - sizeof(cut);
+	size_t room =
+	    quoted_len(s, n) + 3 <= size ? size - 2 : size - sizeof(cut);
 	buf[o++] = '"';
 	for (size_t i = 0; i < n;) {
 		size_t k = quote_char(s + i, n - i, piece), m = strlen(piece);

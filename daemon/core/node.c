@@ -20,18 +20,20 @@
 /* ---- keys: genesis, renewal, rotation ---- */
 
 /* A genesis or rotation body for pk and its certificates (all borrowed). */
-static void key_body(bool genesis, const uint8_t *pk, ProtobufCBinaryData *certs,
-		     size_t nc, Hutong__Genesis *g, Hutong__Rotation *rot,
-		     Hutong__Body *body)
+static void key_body(bool genesis, const uint8_t *pk,
+		     ProtobufCBinaryData *certs, size_t nc, Hutong__Genesis *g,
+		     Hutong__Rotation *rot, Hutong__Body *body)
 {
 	if (genesis) {
-		g->public_key = (ProtobufCBinaryData){RECORD_PK_BYTES, (uint8_t *)pk};
+		g->public_key =
+		    (ProtobufCBinaryData){RECORD_PK_BYTES, (uint8_t *)pk};
 		g->certificates = certs;
 		g->n_certificates = nc;
 		body->content_case = HUTONG__BODY__CONTENT_GENESIS;
 		body->genesis = g;
 	} else {
-		rot->public_key = (ProtobufCBinaryData){RECORD_PK_BYTES, (uint8_t *)pk};
+		rot->public_key =
+		    (ProtobufCBinaryData){RECORD_PK_BYTES, (uint8_t *)pk};
 		rot->certificates = certs;
 		rot->n_certificates = nc;
 		body->content_case = HUTONG__BODY__CONTENT_ROTATION;
@@ -122,11 +124,13 @@ static int check_origin(node *n, const node_config *cfg, ht_err *err)
 	if (sodium_memcmp(o->key, ident_public(n->id), RECORD_PK_BYTES) != 0)
 		return ht_err_set(err, HT_ECRYPTO, "key",
 				  "%s is not the key of origin %s's chain in "
-				  "this ledger", cfg->key_path, n->region);
+				  "this ledger",
+				  cfg->key_path, n->region);
 	if (strcmp(o->node, n->name) != 0)
 		return ht_err_set(err, HT_EINVAL, "name",
 				  "ledger has origin %s as node '%s', config "
-				  "says '%s'", n->region, o->node, n->name);
+				  "says '%s'",
+				  n->region, o->node, n->name);
 	return check_renewal(n, o, cfg, err);
 }
 
@@ -139,14 +143,15 @@ static int check_own_cert(node *n, const node_config *cfg, ht_err *err)
 	if (n->pki == NULL)
 		return 0;
 	if (cfg->n_certs == 0 || cfg->n_certs > PKI_MAX_CHAIN)
-		return ht_err_set(err, HT_ETRUST, "cert", "no certificate for "
+		return ht_err_set(err, HT_ETRUST, "cert",
+				  "no certificate for "
 				  "this node");
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		certs[i] = (ProtobufCBinaryData){cfg->cert_lens[i],
 						 (uint8_t *)cfg->certs[i]};
-	return node_check_chain(n->pki, certs, cfg->n_certs,
-			   n->clock->now_ms(n->clock->ctx), ident_public(n->id),
-			   n->region, n->name, &id, err);
+	return node_check_chain(
+	    n->pki, certs, cfg->n_certs, n->clock->now_ms(n->clock->ctx),
+	    ident_public(n->id), n->region, n->name, &id, err);
 }
 
 /* ---- open and free ---- */
@@ -198,25 +203,13 @@ void node_free(node **np)
 	*np = NULL;
 }
 
-ledger *node_ledger(node *n)
-{
-	return n->ledger;
-}
+ledger *node_ledger(node *n) { return n->ledger; }
 
-const char *node_name(const node *n)
-{
-	return n->name;
-}
+const char *node_name(const node *n) { return n->name; }
 
-const char *node_region(const node *n)
-{
-	return n->region;
-}
+const char *node_region(const node *n) { return n->region; }
 
-const uint8_t *node_public_key(const node *n)
-{
-	return ident_public(n->id);
-}
+const uint8_t *node_public_key(const node *n) { return ident_public(n->id); }
 
 /* ---- hooks: the submit check and the stored records ---- */
 
@@ -240,8 +233,10 @@ void node_pending_keep(node *n, record **r)
 		size_t cap = n->cap_pending ? n->cap_pending * 2 : 64;
 		record **p = realloc(n->pending, cap * sizeof(*p));
 		if (p == NULL) {
-			log_warn(n->log, "stored hook skipped reason=\"out of memory: a "
-				 "stored record is not passed to the stored hook\"");
+			log_warn(
+			    n->log,
+			    "stored hook skipped reason=\"out of memory: a "
+			    "stored record is not passed to the stored hook\"");
 			return;
 		}
 		n->pending = p;
@@ -280,7 +275,8 @@ static int check_correction_target(node *n, const Hutong__Submission *s,
 	if (strcmp(h->origin_region, n->region) != 0)
 		rc = ht_err_set(err, HT_EINVAL, "body.correction.target",
 				"record of origin %s; a bureau corrects only "
-				"its own records", h->origin_region);
+				"its own records",
+				h->origin_region);
 	else if (h->kind == HUTONG__KIND__KIND_GENESIS ||
 		 h->kind == HUTONG__KIND__KIND_CORRECTION)
 		rc = ht_err_set(err, HT_EINVAL, "body.correction.target",
@@ -379,7 +375,8 @@ static int fail_batch(node *n, size_t count, node_result *results, int rc,
 		results[i].code = rc;
 		memcpy(&results[i].err, err, sizeof(*err));
 	}
-	log_warn(n->log, "submit failed count=%zu error=\"%s\"", count, err->msg);
+	log_warn(n->log, "submit failed count=%zu error=\"%s\"", count,
+		 err->msg);
 	return rc;
 }
 
@@ -387,8 +384,10 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 		node_result *results, ht_err *err)
 {
 	if (count > NODE_MAX_BATCH)
-		return ht_err_set(err, HT_ELIMIT, "", "more than %d records in "
-				  "one batch", NODE_MAX_BATCH);
+		return ht_err_set(err, HT_ELIMIT, "",
+				  "more than %d records in "
+				  "one batch",
+				  NODE_MAX_BATCH);
 	memset(results, 0, count * sizeof(*results));
 	if (node_check_ready(n, err) != 0) {
 		for (size_t i = 0; i < count; i++) {
@@ -435,18 +434,19 @@ int node_rotate(node *n, const char *new_key_path, const uint8_t *const *certs,
 		return HT_EINVAL;
 	const uint8_t *pk = fresh ? ident_public(fresh) : ident_public(n->id);
 	int rc = n_certs > 0 && n_certs <= PKI_MAX_CHAIN
-			 ? 0
-			 : ht_err_set(err, HT_EINVAL, "cert",
-				      "want 1 to %d certificates", PKI_MAX_CHAIN);
+		     ? 0
+		     : ht_err_set(err, HT_EINVAL, "cert",
+				  "want 1 to %d certificates", PKI_MAX_CHAIN);
 	for (size_t i = 0; rc == 0 && i < n_certs; i++)
-		chain[i] = (ProtobufCBinaryData){cert_lens[i], (uint8_t *)certs[i]};
+		chain[i] =
+		    (ProtobufCBinaryData){cert_lens[i], (uint8_t *)certs[i]};
 	if (rc == 0 && n->pki != NULL)
 		rc = node_check_chain(n->pki, chain, n_certs,
-				 n->clock->now_ms(n->clock->ctx),
-				 pk, n->region, n->name, &pid, err);
+				      n->clock->now_ms(n->clock->ctx), pk,
+				      n->region, n->name, &pid, err);
 	if (rc == 0)
-		rc = write_key_record(n, false, pk, certs, cert_lens, n_certs, id,
-				      err);
+		rc = write_key_record(n, false, pk, certs, cert_lens, n_certs,
+				      id, err);
 	if (rc == 0 && fresh != NULL) {
 		ident_free(&n->id);
 		n->id = fresh;

@@ -26,15 +26,15 @@
 typedef struct node node;
 
 typedef struct node_config {
-	const char *name;        /* node name */
-	const char *region;      /* six digits */
-	const char *key_path;    /* Ed25519 PEM */
+	const char *name;	 /* node name */
+	const char *region;	 /* six digits */
+	const char *key_path;	 /* Ed25519 PEM */
 	const char *ledger_path; /* SQLite file */
-	const ht_clock *clock;   /* NULL: system clock */
+	const ht_clock *clock;	 /* NULL: system clock */
 	/* Refuse a peer's record created more than this ahead of clock, and
 	 * judge receipts' times with it (max_clock_skew); 0: 5 minutes. */
 	int64_t max_clock_skew_ms;
-	ht_log *log;             /* NULL: silent */
+	ht_log *log; /* NULL: silent */
 	/* DER certificate chain for the genesis record (node cert first). */
 	const uint8_t *const *certs;
 	const size_t *cert_lens;
@@ -55,11 +55,11 @@ typedef struct node_config {
 
 /* Outcome of one submission. */
 typedef struct node_result {
-	int code;                     /* 0 stored, else HT_E* */
-	uint8_t id[RECORD_ID_BYTES];  /* when stored */
-	ht_err err;                   /* when refused */
-	bool existing;                /* code 0: id is the record already
-				       * stored for this author and ref */
+	int code;		     /* 0 stored, else HT_E* */
+	uint8_t id[RECORD_ID_BYTES]; /* when stored */
+	ht_err err;		     /* when refused */
+	bool existing;		     /* code 0: id is the record already
+				      * stored for this author and ref */
 } node_result;
 
 /* Load the key, open the ledger and, on first start, write the origin's
@@ -87,9 +87,9 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
  * hook), the signature, then the chain rules, all in one transaction.
  * results[i] says what happened to each, with the origin and seq it
  * parsed (none for an envelope that did not parse); every refusal is
- * logged with peer=, origin=, seq= and the reason. A forked origin's records beyond
- * its head are refused ("origin O is forked; an operator must resolve it")
- * until node_fork_resolve. The batch is written to the ledger's event log
+ * logged with peer=, origin=, seq= and the reason. A forked origin's records
+ * beyond its head are refused ("origin O is forked; an operator must resolve
+ * it") until node_fork_resolve. The batch is written to the ledger's event log
  * in the same transaction: one "received" and one "stored" row, one row
  * per distinct (kind, origin, reason) of its refusals, gaps and forks (the
  * same refusal again within a minute adds to the earlier row's count).
@@ -107,11 +107,11 @@ void node_set_pki(node *n, pki_store *pki);
 
 /* The certificate state of an origin as this node judges it now. */
 typedef struct node_cert_state {
-	bool trusted;           /* chain verified at the installing record */
-	pki_identity id;        /* when trusted */
-	int64_t revoked_ms;     /* earliest revocation on the chain, or
-				   INT64_MAX */
-	int64_t crl_until_ms;   /* judged again (fail closed) from then on */
+	bool trusted;	      /* chain verified at the installing record */
+	pki_identity id;      /* when trusted */
+	int64_t revoked_ms;   /* earliest revocation on the chain, or
+				 INT64_MAX */
+	int64_t crl_until_ms; /* judged again (fail closed) from then on */
 	char reason[HT_ERR_MSG_MAX]; /* why not trusted */
 } node_cert_state;
 int node_origin_cert(node *n, const char *region, node_cert_state *out);
@@ -167,15 +167,15 @@ int node_missing_bodies(node *n, node_missing *out, size_t max, ht_err *err);
 typedef struct node_counters {
 	uint64_t decode;    /* limits, decoding, canonical form, schema */
 	uint64_t signature; /* bad signature or unknown key */
-	uint64_t trust;     /* certificate refused */
-	uint64_t chain;     /* prev mismatch, wrong node name */
+	uint64_t trust;	    /* certificate refused */
+	uint64_t chain;	    /* prev mismatch, wrong node name */
 	uint64_t forks;
 	uint64_t gaps;
-	uint64_t held_back; /* a forked origin's records beyond its head,
-			     * refused until an operator resolves the fork */
-	uint64_t no_body;   /* a genesis, rotation, revocation, receipt or
-			     * fork record without its body */
-	uint64_t filled;    /* bodies filled in (not a refusal) */
+	uint64_t held_back;  /* a forked origin's records beyond its head,
+			      * refused until an operator resolves the fork */
+	uint64_t no_body;    /* a genesis, rotation, revocation, receipt or
+			      * fork record without its body */
+	uint64_t filled;     /* bodies filled in (not a refusal) */
 	uint64_t clock_skew; /* created beyond max_clock_skew ahead of our
 			      * clock: refused until no longer ahead */
 	uint64_t backdated;  /* created before its predecessor in its chain */
@@ -212,13 +212,13 @@ void node_catchup_answer(node *n, const char *peer, uint64_t own_seq);
 int node_catchup_tick(node *n, int64_t now_ms, ht_err *err);
 
 typedef struct node_catchup_info {
-	bool ready;	     /* signs submits */
-	bool active;	     /* waiting for neighbours or own records */
-	bool unconfirmed;    /* active, past the timeout, no answer yet */
-	size_t answered;     /* neighbours that answered */
-	size_t peers;	     /* configured */
-	uint64_t seq;	     /* own chain's seq in our ledger (0: none) */
-	uint64_t target;     /* highest own seq a neighbour named */
+	bool ready;	  /* signs submits */
+	bool active;	  /* waiting for neighbours or own records */
+	bool unconfirmed; /* active, past the timeout, no answer yet */
+	size_t answered;  /* neighbours that answered */
+	size_t peers;	  /* configured */
+	uint64_t seq;	  /* own chain's seq in our ledger (0: none) */
+	uint64_t target;  /* highest own seq a neighbour named */
 	char error[HT_ERR_MSG_MAX]; /* why it cannot finish, or "" */
 } node_catchup_info;
 void node_catchup_get(const node *n, node_catchup_info *out);

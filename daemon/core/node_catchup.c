@@ -52,8 +52,8 @@ int node_ledger_file_check(node *n, const char *path, bool defer, ht_err *err)
 	bool db = st.st_size == 0 || is_sqlite(fd);
 	close(fd);
 	if (st.st_size == 0) {
-		log_warn(n->log, "ledger.db is empty path=%s next=\"%s\"",
-			 path, lost_next(defer));
+		log_warn(n->log, "ledger.db is empty path=%s next=\"%s\"", path,
+			 lost_next(defer));
 		return 0;
 	}
 	if (db)
@@ -209,8 +209,8 @@ void node_catchup_get(const node *n, node_catchup_info *out)
 	memset(out, 0, sizeof(*out));
 	out->ready = n->own_ready;
 	out->active = n->cu_active;
-	out->unconfirmed = n->cu_active && n->cu_n == 0 &&
-			   n->cu_warn_at > n->cu_deadline;
+	out->unconfirmed =
+	    n->cu_active && n->cu_n == 0 && n->cu_warn_at > n->cu_deadline;
 	out->answered = n->cu_n;
 	out->peers = n->cu_peers;
 	out->seq = own_seq(n);

@@ -120,7 +120,8 @@ static int take_report(node *n, const record *rep, const char *peer,
 		   record_header(b)->origin_region) != 0 ||
 	    record_header(a)->seq != record_header(b)->seq ||
 	    memcmp(record_id(a), record_id(b), RECORD_ID_BYTES) == 0)
-		log_warn(n->log, "fork report is not a fork reporter=%s reason=\"%s\"",
+		log_warn(n->log,
+			 "fork report is not a fork reporter=%s reason=\"%s\"",
 			 reporter,
 			 err.msg[0] ? err.msg : "the versions do not conflict");
 	else if ((rc = take_evidence(n, a, peer, reporter, bl)) == 0)

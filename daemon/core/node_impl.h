@@ -95,13 +95,13 @@ struct node {
 	const uint8_t *const *gen_certs;
 	const size_t *gen_lens;
 	size_t gen_n;
-	bool cu_active;	      /* waiting for neighbours or own records */
-	size_t cu_peers;      /* configured neighbours */
+	bool cu_active;	 /* waiting for neighbours or own records */
+	size_t cu_peers; /* configured neighbours */
 	char cu_answered[NODE_CATCHUP_PEERS][RECORD_MAX_NAME + 1];
-	size_t cu_n;	      /* how many of them answered */
-	uint64_t cu_target;   /* highest own seq a neighbour holds */
-	int64_t cu_deadline;  /* catchup_timeout from the start */
-	int64_t cu_warn_at;   /* next "cannot confirm" warning */
+	size_t cu_n;		       /* how many of them answered */
+	uint64_t cu_target;	       /* highest own seq a neighbour holds */
+	int64_t cu_deadline;	       /* catchup_timeout from the start */
+	int64_t cu_warn_at;	       /* next "cannot confirm" warning */
 	char cu_error[HT_ERR_MSG_MAX]; /* why catching up cannot finish */
 };
 
@@ -177,8 +177,7 @@ int node_fork_report(node *n, const record *ev, ht_err *err);
  * SQLite database is lost: logged (what happens next depends on defer:
  * catching up, or a new genesis), and a non-database is moved aside to
  * PATH.unreadable. 0, or HT_EIO for a path that cannot be read. */
-int node_ledger_file_check(node *n, const char *path, bool defer,
-			   ht_err *err);
+int node_ledger_file_check(node *n, const char *path, bool defer, ht_err *err);
 /* Sign the origin's genesis (seq 1) with the node's key and chain. */
 int node_write_genesis(node *n, ht_err *err);
 /* 0 when this node may sign now, else HT_ESTATE with why (submit, fork

@@ -46,7 +46,8 @@ static int64_t mono_now(const node *n)
 static void receipt_anchor(node *n, int64_t from, int64_t interval_ms)
 {
 	int64_t wall = n->clock->now_ms(n->clock->ctx), mono = mono_now(n);
-	n->rcpt_mono_ms = from <= wall ? mono - (wall - from) : mono - interval_ms;
+	n->rcpt_mono_ms =
+	    from <= wall ? mono - (wall - from) : mono - interval_ms;
 }
 
 /* What our last receipt said, read from the ledger once (a restart keeps
@@ -148,8 +149,8 @@ static int receipt_sign(node *n, int64_t now_ms, record **r, ht_err *err)
 	const ledger_origin *own = ledger_origin_find(n->ledger, n->region);
 	if (ret == 0)
 		receipt_body(n, ents, ptrs, &rc);
-	if (ret == 0 && (ret = ledger_receipt_heads(n->ledger, &heads, &rc,
-						    err)) == 0) {
+	if (ret == 0 &&
+	    (ret = ledger_receipt_heads(n->ledger, &heads, &rc, err)) == 0) {
 		body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
 		body.receipt = &rc;
 		sub.author = "node";

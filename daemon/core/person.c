@@ -161,11 +161,11 @@ int person_check_phone(const char *p, const char *field, ht_err *err)
 	for (size_t i = 0; i < n; i++)
 		if (!is_digit(p[i]) && !(i == 0 && p[i] == '+') &&
 		    p[i] != '-' && p[i] != '#')
-			return ht_err_set(err, HT_EINVAL, field,
-					  "'%c' at byte %zu: write digits "
-					  "only, no spaces",
-					  p[i] >= ' ' && p[i] < 0x7f ? p[i] : '?',
-					  i);
+			return ht_err_set(
+			    err, HT_EINVAL, field,
+			    "'%c' at byte %zu: write digits "
+			    "only, no spaces",
+			    p[i] >= ' ' && p[i] < 0x7f ? p[i] : '?', i);
 	if (n > PERSON_PHONE_MAX)
 		return ht_err_set(err, HT_EINVAL, field,
 				  "longer than %d characters (%zu)",

@@ -69,10 +69,7 @@ static const char *asn1_str(const ASN1_TIME *t, char *buf, size_t len)
 	return util_format_time(ms, buf, len);
 }
 
-static bool is_node_name(const char *s)
-{
-	return util_is_node_name(s);
-}
+static bool is_node_name(const char *s) { return util_is_node_name(s); }
 
 /* ca.c checks CSR names by the same rule. */
 bool pki_is_node_name(const char *s) { return is_node_name(s); }

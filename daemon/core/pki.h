@@ -130,8 +130,7 @@ int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
 
 /* Read a CRL file (PEM or DER) as DER; *der is malloc'd. Checks only that
  * it parses; who signed it is judged where it is used. */
-int pki_crl_read_der(const char *path, uint8_t **der, size_t *len,
-		     ht_err *err);
+int pki_crl_read_der(const char *path, uint8_t **der, size_t *len, ht_err *err);
 
 /* ---- node identity and record checks ---- */
 

@@ -35,15 +35,15 @@ static const struct {
 	int kind;
 	const char *name;
 } kind_names[] = {
-	{HUTONG__KIND__KIND_INTELLIGENCE, "intel"},
-	{HUTONG__KIND__KIND_REPATRIATION, "repatriation"},
-	{HUTONG__KIND__KIND_FLEEING_ORGANIZATION, "org"},
-	{HUTONG__KIND__KIND_CORRECTION, "correction"},
-	{HUTONG__KIND__KIND_GENESIS, "genesis"},
-	{HUTONG__KIND__KIND_ROTATION, "rotation"},
-	{HUTONG__KIND__KIND_REVOCATION, "revocation"},
-	{HUTONG__KIND__KIND_RECEIPT, "receipt"},
-	{HUTONG__KIND__KIND_FORK, "fork"},
+    {HUTONG__KIND__KIND_INTELLIGENCE, "intel"},
+    {HUTONG__KIND__KIND_REPATRIATION, "repatriation"},
+    {HUTONG__KIND__KIND_FLEEING_ORGANIZATION, "org"},
+    {HUTONG__KIND__KIND_CORRECTION, "correction"},
+    {HUTONG__KIND__KIND_GENESIS, "genesis"},
+    {HUTONG__KIND__KIND_ROTATION, "rotation"},
+    {HUTONG__KIND__KIND_REVOCATION, "revocation"},
+    {HUTONG__KIND__KIND_RECEIPT, "receipt"},
+    {HUTONG__KIND__KIND_FORK, "fork"},
 };
 
 const char *record_kind_name(int kind)
@@ -101,11 +101,11 @@ static size_t text_limit(const char *field, int *flags)
 		const char *name;
 		size_t max;
 	} limits[] = {
-		{"summary", RECORD_MAX_TEXT}, {"notes", RECORD_MAX_TEXT},
-		{"source", RECORD_MAX_TEXT},  {"reason", RECORD_MAX_TEXT},
-		{"address", RECORD_MAX_SHORT}, {"author", RECORD_MAX_NAME},
-		{"origin_node", UTIL_NODE_NAME_MAX}, {"case_id", RECORD_MAX_NAME},
-		{"org_id", RECORD_MAX_NAME},  {"escort", RECORD_MAX_SHORT},
+	    {"summary", RECORD_MAX_TEXT},	 {"notes", RECORD_MAX_TEXT},
+	    {"source", RECORD_MAX_TEXT},	 {"reason", RECORD_MAX_TEXT},
+	    {"address", RECORD_MAX_SHORT},	 {"author", RECORD_MAX_NAME},
+	    {"origin_node", UTIL_NODE_NAME_MAX}, {"case_id", RECORD_MAX_NAME},
+	    {"org_id", RECORD_MAX_NAME},	 {"escort", RECORD_MAX_SHORT},
 	};
 	*flags = 0;
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
@@ -124,13 +124,13 @@ static size_t repeated_limit(const ProtobufCMessage *m, const char *field)
 		const char *name;
 		size_t max;
 	} limits[] = {
-		{"people", RECORD_MAX_PEOPLE},
-		{"leaders", RECORD_MAX_PEOPLE},
-		{"aliases", RECORD_MAX_ALIASES},
-		{"places", RECORD_MAX_PLACES},
-		{"suspected_destinations", RECORD_MAX_DESTINATIONS},
-		{"related", RECORD_MAX_RELATED},
-		{"certificates", RECORD_MAX_CERTS},
+	    {"people", RECORD_MAX_PEOPLE},
+	    {"leaders", RECORD_MAX_PEOPLE},
+	    {"aliases", RECORD_MAX_ALIASES},
+	    {"places", RECORD_MAX_PLACES},
+	    {"suspected_destinations", RECORD_MAX_DESTINATIONS},
+	    {"related", RECORD_MAX_RELATED},
+	    {"certificates", RECORD_MAX_CERTS},
 	};
 	if (m->descriptor == &hutong__receipt__descriptor)
 		return RECORD_MAX_RECEIPT;
@@ -178,7 +178,8 @@ static int walk_value(const ProtobufCFieldDescriptor *f, const void *p,
 		sub_path(path, sizeof(path), parent, f, i);
 		if (n > max)
 			return ht_err_set(err, HT_ELIMIT, path,
-					  "longer than %zu bytes (%zu)", max, n);
+					  "longer than %zu bytes (%zu)", max,
+					  n);
 		return util_check_text(s, n, flags, path, err);
 	}
 	case PROTOBUF_C_TYPE_INT64: {
@@ -191,7 +192,8 @@ static int walk_value(const ProtobufCFieldDescriptor *f, const void *p,
 	}
 	case PROTOBUF_C_TYPE_ENUM: {
 		int v = *(const int *)p;
-		if (protobuf_c_enum_descriptor_get_value(f->descriptor, v) != NULL)
+		if (protobuf_c_enum_descriptor_get_value(f->descriptor, v) !=
+		    NULL)
 			return 0;
 		sub_path(path, sizeof(path), parent, f, i);
 		return ht_err_set(err, HT_EINVAL, path, "unknown value %d", v);
@@ -214,7 +216,7 @@ static bool field_present(const ProtobufCMessage *m,
 {
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 		const uint32_t *which =
-			(const uint32_t *)((const char *)m + f->quantifier_offset);
+		    (const uint32_t *)((const char *)m + f->quantifier_offset);
 		return *which == f->id;
 	}
 	return true;
@@ -234,13 +236,14 @@ static int walk_field(const ProtobufCMessage *m,
 	size_t max = repeated_limit(m, f->name);
 	if (n > max) {
 		sub_path(p, sizeof(p), path, f, -1);
-		return ht_err_set(err, HT_ELIMIT, p, "more than %zu entries (%zu)",
-				  max, n);
+		return ht_err_set(err, HT_ELIMIT, p,
+				  "more than %zu entries (%zu)", max, n);
 	}
 	size_t esize = f->type == PROTOBUF_C_TYPE_STRING ||
-				       f->type == PROTOBUF_C_TYPE_MESSAGE
-			       ? sizeof(void *)
-			       : f->type == PROTOBUF_C_TYPE_ENUM ? sizeof(int) : 0;
+			       f->type == PROTOBUF_C_TYPE_MESSAGE
+			   ? sizeof(void *)
+		       : f->type == PROTOBUF_C_TYPE_ENUM ? sizeof(int)
+							 : 0;
 	if (esize == 0)
 		return 0;
 	const char *arr = *(const char *const *)member;
@@ -277,8 +280,7 @@ static int need_text(const char *s, const char *field, ht_err *err)
 	return 0;
 }
 
-static int need_id(const ProtobufCBinaryData *b, const char *field,
-		   ht_err *err)
+static int need_id(const ProtobufCBinaryData *b, const char *field, ht_err *err)
 {
 	if (b->len != RECORD_ID_BYTES)
 		return ht_err_set(err, HT_EINVAL, field,
@@ -324,7 +326,8 @@ static int check_intel(const Hutong__Intelligence *in, ht_err *err)
 				  "must be 1-4 (0 = not graded), got %u",
 				  in->accuracy);
 	for (size_t i = 0; i < in->n_places; i++) {
-		snprintf(f, sizeof(f), "body.intelligence.places[%zu].region", i);
+		snprintf(f, sizeof(f), "body.intelligence.places[%zu].region",
+			 i);
 		if (util_check_region(in->places[i]->region, f, err) != 0)
 			return HT_EINVAL;
 	}
@@ -359,7 +362,8 @@ static int check_repatriation(const Hutong__Repatriation *r, ht_err *err)
 static int check_org(const Hutong__FleeingOrganization *o, ht_err *err)
 {
 	char f[128];
-	if (need_text(o->org_id, "body.fleeing_organization.org_id", err) != 0 ||
+	if (need_text(o->org_id, "body.fleeing_organization.org_id", err) !=
+		0 ||
 	    need_text(o->name, "body.fleeing_organization.name", err) != 0)
 		return HT_EINVAL;
 	if (o->last_seen_region[0] != '\0' &&
@@ -368,10 +372,11 @@ static int check_org(const Hutong__FleeingOrganization *o, ht_err *err)
 			      err) != 0)
 		return HT_EINVAL;
 	for (size_t i = 0; i < o->n_suspected_destinations; i++) {
-		snprintf(f, sizeof(f),
-			 "body.fleeing_organization.suspected_destinations[%zu]",
-			 i);
-		if (util_check_region(o->suspected_destinations[i], f, err) != 0)
+		snprintf(
+		    f, sizeof(f),
+		    "body.fleeing_organization.suspected_destinations[%zu]", i);
+		if (util_check_region(o->suspected_destinations[i], f, err) !=
+		    0)
 			return HT_EINVAL;
 	}
 	return check_people(o->leaders, o->n_leaders,
@@ -402,8 +407,9 @@ static int check_key_certs(const ProtobufCBinaryData *pk,
 	char f[64];
 	snprintf(f, sizeof(f), "%s.public_key", path);
 	if (pk->len != RECORD_PK_BYTES)
-		return ht_err_set(err, HT_EINVAL, f, "must be %d bytes, got %zu",
-				  RECORD_PK_BYTES, pk->len);
+		return ht_err_set(err, HT_EINVAL, f,
+				  "must be %d bytes, got %zu", RECORD_PK_BYTES,
+				  pk->len);
 	snprintf(f, sizeof(f), "%s.certificates", path);
 	if (n > RECORD_MAX_CERTS)
 		return ht_err_set(err, HT_ELIMIT, f, "more than %d",
@@ -453,15 +459,18 @@ static int check_receipt(const Hutong__Receipt *r, ht_err *err)
 		if (util_check_region(e->origin, f, err) != 0)
 			return HT_EINVAL;
 		if (e->seq == 0 || e->head.len != RECORD_ID_BYTES)
-			return ht_err_set(err, HT_EINVAL, f, "needs seq >= 1 and "
+			return ht_err_set(err, HT_EINVAL, f,
+					  "needs seq >= 1 and "
 					  "a 32-byte head");
 		if (i > 0 && strcmp(r->entries[i - 1]->origin, e->origin) >= 0)
-			return ht_err_set(err, HT_EINVAL, f, "entries must be "
+			return ht_err_set(err, HT_EINVAL, f,
+					  "entries must be "
 					  "sorted by origin, one per origin");
 	}
 	if ((r->arrival_n != 0) != (r->arrival_head.len == RECORD_ID_BYTES) ||
 	    (r->event_n != 0) != (r->event_head.len == RECORD_ID_BYTES))
-		return ht_err_set(err, HT_EINVAL, "body.receipt", "a log head "
+		return ht_err_set(err, HT_EINVAL, "body.receipt",
+				  "a log head "
 				  "needs its count and 32 bytes, or neither");
 	return 0;
 }
@@ -477,10 +486,11 @@ static int check_fork(const Hutong__ForkReport *f, ht_err *err)
 		if (e[i]->len == 0)
 			return ht_err_set(err, HT_EINVAL, names[i], "required");
 		if (e[i]->len > RECORD_MAX_FORK_ENVELOPE)
-			return ht_err_set(err, HT_ELIMIT, names[i], "%zu bytes "
+			return ht_err_set(err, HT_ELIMIT, names[i],
+					  "%zu bytes "
 					  "(limit %d: an envelope without its "
-					  "body)", e[i]->len,
-					  RECORD_MAX_FORK_ENVELOPE);
+					  "body)",
+					  e[i]->len, RECORD_MAX_FORK_ENVELOPE);
 	}
 	return 0;
 }
@@ -521,7 +531,8 @@ static int check_content(const Hutong__Body *b, bool nested, ht_err *err)
 			break;
 		return check_fork(b->fork, err);
 	default:
-		return ht_err_set(err, HT_EINVAL, "body", "no content: one of "
+		return ht_err_set(err, HT_EINVAL, "body",
+				  "no content: one of "
 				  "intelligence, repatriation, "
 				  "fleeing_organization, correction required");
 	}
@@ -706,11 +717,13 @@ static int parse_parts(record *r, ht_err *err)
 		return HT_EINVAL;
 	const ProtobufCBinaryData *h = &r->env->header;
 	if (h->len == 0 || h->len > RECORD_MAX_HEADER)
-		return ht_err_set(err, HT_ELIMIT, "header", "%zu bytes (limit %d)",
-				  h->len, RECORD_MAX_HEADER);
+		return ht_err_set(err, HT_ELIMIT, "header",
+				  "%zu bytes (limit %d)", h->len,
+				  RECORD_MAX_HEADER);
 	if (r->env->body.len > RECORD_MAX_BODY)
-		return ht_err_set(err, HT_ELIMIT, "body", "%zu bytes (limit %d)",
-				  r->env->body.len, RECORD_MAX_BODY);
+		return ht_err_set(err, HT_ELIMIT, "body",
+				  "%zu bytes (limit %d)", r->env->body.len,
+				  RECORD_MAX_BODY);
 	if (r->env->signature.len != RECORD_SIG_BYTES)
 		return ht_err_set(err, HT_EINVAL, "signature",
 				  "must be %d bytes, got %zu", RECORD_SIG_BYTES,
@@ -852,7 +865,8 @@ static int check_sizes(const parts *b, ht_err *err)
 	if (n > RECORD_MAX_ENVELOPE)
 		return ht_err_set(err, HT_ELIMIT, "",
 				  "envelope of %zu bytes exceeds the limit of "
-				  "%d", n, RECORD_MAX_ENVELOPE);
+				  "%d",
+				  n, RECORD_MAX_ENVELOPE);
 	if (b->blen > RECORD_MAX_BODY)
 		return ht_err_set(err, HT_ELIMIT, "body",
 				  "%zu bytes exceed the limit of %d", b->blen,
@@ -881,10 +895,11 @@ static int sign_parts(const parts *b, record_signer sign, void *sign_ctx,
 
 static bool built_by_node(const Hutong__Body *b)
 {
-	return b != NULL && (b->content_case == HUTONG__BODY__CONTENT_GENESIS ||
-			     b->content_case == HUTONG__BODY__CONTENT_ROTATION ||
-			     b->content_case == HUTONG__BODY__CONTENT_RECEIPT ||
-			     b->content_case == HUTONG__BODY__CONTENT_FORK);
+	return b != NULL &&
+	       (b->content_case == HUTONG__BODY__CONTENT_GENESIS ||
+		b->content_case == HUTONG__BODY__CONTENT_ROTATION ||
+		b->content_case == HUTONG__BODY__CONTENT_RECEIPT ||
+		b->content_case == HUTONG__BODY__CONTENT_FORK);
 }
 
 /* Limits, then the submission's rules, then the signature. */
@@ -925,13 +940,14 @@ int record_build(const Hutong__Submission *sub, const record_origin *o,
 		return rc;
 	/* Node-built kinds are rare: run them through every check. A checked
 	 * submission is adopted, but its header still meets the rules. */
-	record *r = by_node ? record_parse(bytes, len, err)
-			    : adopt_built(bytes, len);
+	record *r =
+	    by_node ? record_parse(bytes, len, err) : adopt_built(bytes, len);
 	if (r == NULL || by_node)
 		free(bytes);
 	if (r == NULL)
-		return by_node ? HT_EINVAL
-			       : ht_err_set(err, HT_ENOMEM, "", "out of memory");
+		return by_node
+			   ? HT_EINVAL
+			   : ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	if ((rc = check_header(r->hdr, err)) != 0)
 		record_free(&r);
 	*out = r;
@@ -959,20 +975,11 @@ bool record_verify(const record *r, const uint8_t pk[RECORD_PK_BYTES])
 					   r->env->header.len, pk) == 0;
 }
 
-const uint8_t *record_id(const record *r)
-{
-	return r->id;
-}
+const uint8_t *record_id(const record *r) { return r->id; }
 
-const Hutong__Header *record_header(const record *r)
-{
-	return r->hdr;
-}
+const Hutong__Header *record_header(const record *r) { return r->hdr; }
 
-const Hutong__Body *record_body(const record *r)
-{
-	return r->body;
-}
+const Hutong__Body *record_body(const record *r) { return r->body; }
 
 const uint8_t *record_bytes(const record *r, size_t *len)
 {
@@ -1158,8 +1165,8 @@ static void warn_add(record_warnings *w, const char *fmt, ...)
 	w->total++;
 }
 
-static void warn_region(record_warnings *w, const char *code,
-			const char *path, const char *field, long i)
+static void warn_region(record_warnings *w, const char *code, const char *path,
+			const char *field, long i)
 {
 	if (!util_is_region_code(code) || region_known(code))
 		return;
@@ -1179,7 +1186,7 @@ static void warn_people(record_warnings *w, Hutong__Person **p, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const char *id = p[i]->id_number;
 		if (p[i]->document_type >
-			    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_RESIDENT_ID ||
+			HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_RESIDENT_ID ||
 		    id == NULL || strlen(id) != PERSON_RESIDENT_ID_LEN)
 			continue;
 		memcpy(code, id, HT_REGION_LEN);

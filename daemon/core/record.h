@@ -25,8 +25,8 @@
 
 /* Limits, checked before anything is decoded (and, by record_build, before
  * anything is signed). */
-#define RECORD_MAX_HEADER 1024         /* encoded Header */
-#define RECORD_MAX_BODY (64 * 1024)    /* encoded Body */
+#define RECORD_MAX_HEADER 1024	    /* encoded Header */
+#define RECORD_MAX_BODY (64 * 1024) /* encoded Body */
 #define RECORD_MAX_ENVELOPE (RECORD_MAX_HEADER + RECORD_MAX_BODY + 128)
 
 /* Text fields. Every string in a header, body or submission is valid UTF-8
@@ -35,7 +35,8 @@
  * RECORD_MAX_TEXT fields (summary, notes, source, reason) are multi-line
  * free text and may hold LF; every other field is one line. Whoever prints
  * a multi-line field still escapes or indents its line breaks. */
-#define RECORD_MAX_NAME 128  /* author, case_id, org_id (node names: 64,
+#define RECORD_MAX_NAME                                                        \
+	128		     /* author, case_id, org_id (node names: 64,       \
 				UTIL_NODE_NAME_MAX) */
 #define RECORD_MAX_TEXT 8192 /* summary, notes, source, reason: may hold LF */
 #define RECORD_MAX_SHORT 256 /* names, aliases, addresses, escort, ... */
@@ -45,20 +46,22 @@
  * 64 people (256-byte names, 32-character document numbers, 20-character
  * phones), 16 aliases, 32 places and 64 related ids is about 52 KB, and a
  * correction that replaces it about 61 KB (test_record checks this). */
-#define RECORD_MAX_PEOPLE 64           /* people, leaders */
-#define RECORD_MAX_ALIASES 16          /* aliases */
-#define RECORD_MAX_PLACES 32           /* places */
-#define RECORD_MAX_DESTINATIONS 32     /* suspected_destinations */
-#define RECORD_MAX_RELATED 64          /* related */
-#define RECORD_MAX_REPEATED 16         /* any other repeated field */
-#define RECORD_MAX_CERTS 4             /* certificates in a genesis */
-#define RECORD_MAX_CERT (8 * 1024)     /* one DER certificate */
-#define RECORD_MAX_CRL (60 * 1024)     /* one DER CRL in a revocation */
-#define RECORD_MAX_RECEIPT 1400        /* entries in a receipt (node-built;
-					  record_build checks its size) */
-#define RECORD_MAX_FORK_ENVELOPE (RECORD_MAX_HEADER + 128) /* bodiless, in a fork report */
-#define RECORD_MAX_TERMS 64            /* index terms of one record */
-#define RECORD_MAX_TERM 160            /* bytes of one term */
+#define RECORD_MAX_PEOPLE 64	   /* people, leaders */
+#define RECORD_MAX_ALIASES 16	   /* aliases */
+#define RECORD_MAX_PLACES 32	   /* places */
+#define RECORD_MAX_DESTINATIONS 32 /* suspected_destinations */
+#define RECORD_MAX_RELATED 64	   /* related */
+#define RECORD_MAX_REPEATED 16	   /* any other repeated field */
+#define RECORD_MAX_CERTS 4	   /* certificates in a genesis */
+#define RECORD_MAX_CERT (8 * 1024) /* one DER certificate */
+#define RECORD_MAX_CRL (60 * 1024) /* one DER CRL in a revocation */
+#define RECORD_MAX_RECEIPT                                                     \
+	1400 /* entries in a receipt (node-built;                              \
+		record_build checks its size) */
+#define RECORD_MAX_FORK_ENVELOPE                                               \
+	(RECORD_MAX_HEADER + 128) /* bodiless, in a fork report */
+#define RECORD_MAX_TERMS 64	  /* index terms of one record */
+#define RECORD_MAX_TERM 160	  /* bytes of one term */
 
 /* Other field rules: header.created_ms, and every other time (the int64
  * fields named *_ms, when given), from 2000-01-01T00:00:00Z to before
@@ -73,7 +76,7 @@ typedef struct record record;
 typedef struct record_origin {
 	const char *region;  /* six digits */
 	const char *node;    /* node name */
-	uint64_t seq;        /* >= 1 */
+	uint64_t seq;	     /* >= 1 */
 	const uint8_t *prev; /* RECORD_ID_BYTES, NULL for seq 1 */
 	int64_t created_ms;
 } record_origin;
@@ -109,12 +112,12 @@ void record_free(record **r);
 /* Ed25519 check of the signature over the header bytes with pk. */
 bool record_verify(const record *r, const uint8_t pk[RECORD_PK_BYTES]) HT_WUR;
 
-const uint8_t *record_id(const record *r);          /* RECORD_ID_BYTES */
+const uint8_t *record_id(const record *r); /* RECORD_ID_BYTES */
 const Hutong__Header *record_header(const record *r);
-const Hutong__Body *record_body(const record *r);   /* NULL when withheld */
+const Hutong__Body *record_body(const record *r); /* NULL when withheld */
 const uint8_t *record_bytes(const record *r, size_t *len); /* the envelope */
 const uint8_t *record_header_bytes(const record *r, size_t *len);
-const uint8_t *record_signature(const record *r);   /* RECORD_SIG_BYTES */
+const uint8_t *record_signature(const record *r); /* RECORD_SIG_BYTES */
 bool record_is_genesis(const record *r);
 
 /* Does a record of this kind carry trust or protocol state in its body

@@ -86,10 +86,10 @@ static void budget_refill(session *ss, int64_t now)
 	int64_t ms = now - ss->budget_ms;
 	int64_t room = SYNC_SEND_BURST - ss->budget;
 	if (ms > 0 && room > 0)
-		ss->budget += ms >= 1000 || ms * (int64_t)SYNC_SEND_RATE / 1000 >
-						room
-				  ? room
-				  : ms * (int64_t)SYNC_SEND_RATE / 1000;
+		ss->budget +=
+		    ms >= 1000 || ms * (int64_t)SYNC_SEND_RATE / 1000 > room
+			? room
+			: ms * (int64_t)SYNC_SEND_RATE / 1000;
 	ss->budget_ms = now;
 }
 
@@ -127,8 +127,8 @@ static bool frontier_conflict(ledger *l, const Hutong__FrontierEntry *e,
 	} else {
 		if (ledger_get_seq(l, o->region, e->seq, &r, NULL, NULL) != 0)
 			return false;
-		differ = memcmp(record_id(r), e->head.data, RECORD_ID_BYTES) !=
-			 0;
+		differ =
+		    memcmp(record_id(r), e->head.data, RECORD_ID_BYTES) != 0;
 		record_free(&r);
 	}
 	*agree = !differ;
@@ -456,7 +456,8 @@ static int check_chain(session *ss, const ProtobufCBinaryData *c, size_t n,
 		der[i] = c[i].data;
 		len[i] = c[i].len;
 	}
-	int rc = ss->ops.check_peer(ss->ops.check_ctx, ss->peer, der, len, n, err);
+	int rc =
+	    ss->ops.check_peer(ss->ops.check_ctx, ss->peer, der, len, n, err);
 	return rc == 0 ? 0 : HT_ETRUST;
 }
 
@@ -478,7 +479,7 @@ typedef struct cursor {
 	uint64_t want_upto;    /* what that Want resends: up to this seq */
 	bool want_served;      /* want_at is set */
 	uint64_t agreed;       /* our chain and the peer's agree up to here */
-	bool fork_seen;        /* a frontier fork was handled this session */
+	bool fork_seen;	       /* a frontier fork was handled this session */
 } cursor;
 
 struct sync_sender {
@@ -495,7 +496,7 @@ struct sync_sender {
 	bool throttled;	  /* the send budget holds Records back */
 	uint64_t idle_at; /* ledger_record_count when a pump found nothing */
 	int64_t reset_at, reset_backoff; /* window resets without Acks */
-	uint64_t acks_in; /* Acks since the last window reset */
+	uint64_t acks_in;		 /* Acks since the last window reset */
 	sync_receiver *rx; /* the paired receiver (same neighbour) */
 	/* sync_sender_watch: one origin whose seq at the peer we report even
 	 * when our ledger lacks it (a node catching up its own chain). */
@@ -648,8 +649,8 @@ static void report_refused(sync_sender *s, cursor *c)
 	       sizeof(st->last_refused_origin));
 	st->last_refused_seq = c->stuck_seq;
 	memset(st->last_refused_id, 0, sizeof(st->last_refused_id));
-	if (ledger_get_seq(s->ss.ops.ledger, c->origin, c->stuck_seq, &r,
-			   NULL, &err) == 0) {
+	if (ledger_get_seq(s->ss.ops.ledger, c->origin, c->stuck_seq, &r, NULL,
+			   &err) == 0) {
 		memcpy(st->last_refused_id, record_id(r), RECORD_ID_BYTES);
 		util_hex(record_id(r), RECORD_ID_BYTES, hex);
 	}
@@ -1049,7 +1050,8 @@ static void want_held(sync_sender *s, const cursor *c, uint64_t seq)
 			 s->ss.peer, c->origin, (unsigned long long)seq,
 			 (unsigned long long)c->known, (unsigned long long)k);
 	if (in_flight(s) >= s->window ||
-	    ledger_get_seq(s->ss.ops.ledger, c->origin, seq, &r, NULL, NULL) != 0)
+	    ledger_get_seq(s->ss.ops.ledger, c->origin, seq, &r, NULL, NULL) !=
+		0)
 		return;
 	const uint8_t *b = record_bytes(r, &len);
 	if ((env[0].data = malloc(len)) != NULL) {
@@ -1091,7 +1093,8 @@ static int on_want(sync_sender *s, const sync_msg *m, ht_err *err)
 		want_held(s, c, w->from_seq);
 		return 0;
 	}
-	const ledger_origin *o = ledger_origin_find(s->ss.ops.ledger, c->origin);
+	const ledger_origin *o =
+	    ledger_origin_find(s->ss.ops.ledger, c->origin);
 	c->want_served = true;
 	c->want_at = s->now;
 	c->want_upto = o ? o->seq : 0;
@@ -1140,8 +1143,8 @@ static int on_fetch(sync_sender *s, const sync_msg *m, ht_err *err)
 	uint64_t room = s->window - in_flight(s);
 	for (size_t i = 0; i < f->n_ids && n < room; i++)
 		fetch_one(s, &f->ids[i], env, &n);
-	log_debug(s->ss.ops.log, "fetch peer=%s asked=%zu sent=%zu",
-		  s->ss.peer, f->n_ids, n);
+	log_debug(s->ss.ops.log, "fetch peer=%s asked=%zu sent=%zu", s->ss.peer,
+		  f->n_ids, n);
 	send_envs(s, env, n);
 	return 0;
 }
@@ -1255,8 +1258,7 @@ int64_t sync_sender_next_ms(const sync_sender *s, int64_t now_ms)
 		at = s->hello_at;
 	else if (s->blocked && now_ms + SYNC_RETRY_MS < s->ping_at)
 		at = now_ms + SYNC_RETRY_MS;
-	else if (s->throttled &&
-		 now_ms + budget_wait_ms(&s->ss) < s->ping_at)
+	else if (s->throttled && now_ms + budget_wait_ms(&s->ss) < s->ping_at)
 		at = now_ms + budget_wait_ms(&s->ss);
 	else
 		at = s->ping_at;
@@ -1650,12 +1652,12 @@ static int send_welcome(sync_receiver *r, bool certs)
 	return rc;
 }
 
-/* A Ping that would make us send the full frontier again: refused (counted, logged) within SYNC_FRONTIER_MS of the last one
- * or when the send budget is spent. */
+/* A Ping that would make us send the full frontier again: refused (counted,
+ * logged) within SYNC_FRONTIER_MS of the last one or when the send budget is
+ * spent. */
 static bool frontier_limited(sync_receiver *r, const char *what)
 {
-	bool soon =
-	    r->welcomed && r->now - r->welcome_at < SYNC_FRONTIER_MS;
+	bool soon = r->welcomed && r->now - r->welcome_at < SYNC_FRONTIER_MS;
 	if (!soon && budget_ok(&r->ss, r->now))
 		return false;
 	if (!soon)
@@ -1701,7 +1703,8 @@ static void receiver_ask(sync_receiver *r, const char *origin, uint64_t seq)
  * is asked for, so a fork becomes evidence instead of a silent refusal. */
 static void chain_mismatch(sync_receiver *r, const sync_verdict *v)
 {
-	const ledger_origin *o = ledger_origin_find(r->ss.ops.ledger, v->origin);
+	const ledger_origin *o =
+	    ledger_origin_find(r->ss.ops.ledger, v->origin);
 	if (o == NULL || o->forked || v->seq != o->seq + 1)
 		return;
 	uint64_t n = ++r->ss.stats.mismatches;

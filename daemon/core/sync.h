@@ -32,23 +32,24 @@
 #include "record.h"
 
 #define SYNC_VERSION 1
-#define SYNC_MAX_FRAME (8 * 1024 * 1024)  /* one SyncMessage */
-#define SYNC_MAX_BATCH 256                /* envelopes per Records */
+#define SYNC_MAX_FRAME (8 * 1024 * 1024) /* one SyncMessage */
+#define SYNC_MAX_BATCH 256		 /* envelopes per Records */
 #define SYNC_MAX_BATCH_BYTES (2 * 1024 * 1024)
-#define SYNC_WINDOW 2048                  /* unacknowledged records */
-#define SYNC_PING_MS 3000                 /* anti-entropy period */
-#define SYNC_GAP_PER_ORIGIN 256           /* buffered records ahead of a gap */
-#define SYNC_GAP_TOTAL 4096               /* per receiver */
-#define SYNC_MAX_FRONTIER 100000          /* entries in one frontier */
-#define SYNC_GAP_BYTES (16 * 1024 * 1024) /* buffered envelope bytes, per receiver */
-#define SYNC_HELLO_MS 5000                /* resend Hello if no Welcome by then */
-#define SYNC_WANT_MS 1000                 /* at most one Want per origin per this */
-#define SYNC_RETRY_MS 100                 /* retry a send the channel refused */
-#define SYNC_REWIND_MAX_MS 30000          /* longest back-off between rewinds */
-#define SYNC_FETCH_MAX 64                 /* ids in one Fetch */
-#define SYNC_FETCH_MS 3000                /* ask one peer for one id at most this often */
-#define SYNC_FETCH_MEMO 256               /* ids a receiver remembers asking for */
-#define SYNC_REFUSE_SENDS 3               /* sends of one record: "peer refuses" */
+#define SYNC_WINDOW 2048	 /* unacknowledged records */
+#define SYNC_PING_MS 3000	 /* anti-entropy period */
+#define SYNC_GAP_PER_ORIGIN 256	 /* buffered records ahead of a gap */
+#define SYNC_GAP_TOTAL 4096	 /* per receiver */
+#define SYNC_MAX_FRONTIER 100000 /* entries in one frontier */
+#define SYNC_GAP_BYTES                                                         \
+	(16 * 1024 * 1024)	 /* buffered envelope bytes, per receiver */
+#define SYNC_HELLO_MS 5000	 /* resend Hello if no Welcome by then */
+#define SYNC_WANT_MS 1000	 /* at most one Want per origin per this */
+#define SYNC_RETRY_MS 100	 /* retry a send the channel refused */
+#define SYNC_REWIND_MAX_MS 30000 /* longest back-off between rewinds */
+#define SYNC_FETCH_MAX 64	 /* ids in one Fetch */
+#define SYNC_FETCH_MS 3000  /* ask one peer for one id at most this often */
+#define SYNC_FETCH_MEMO 256 /* ids a receiver remembers asking for */
+#define SYNC_REFUSE_SENDS 3 /* sends of one record: "peer refuses" */
 
 /* What a peer can make a session send (proto/sync.proto says the bound).
  * Every frame a session sends, of either side, spends from a token bucket
@@ -59,8 +60,8 @@
  * verifies and commits (an honest catch-up is never slowed by it); the
  * burst holds the largest Welcome (SYNC_MAX_FRONTIER entries) or several
  * full batches. Acks are never held back (they are the flow control). */
-#define SYNC_SEND_RATE (32 * 1024 * 1024)   /* bytes per second, per session */
-#define SYNC_SEND_BURST (8 * 1024 * 1024)   /* bucket size, bytes */
+#define SYNC_SEND_RATE (32 * 1024 * 1024) /* bytes per second, per session */
+#define SYNC_SEND_BURST (8 * 1024 * 1024) /* bucket size, bytes */
 /* A receiver answers a Ping with its full frontier at
  * most once per SYNC_FRONTIER_MS; beyond that it is counted and ignored. An
  * honest sender pings every SYNC_PING_MS, three times slower. */
@@ -76,11 +77,11 @@
 
 /* What the node did with one envelope from a peer. */
 typedef enum sync_result {
-	SYNC_STORED = 0,   /* appended */
-	SYNC_DUPLICATE,    /* already held */
-	SYNC_FORK,         /* conflicting record kept as evidence */
-	SYNC_GAP,          /* ahead of its origin's head: buffer and ask */
-	SYNC_REFUSED,      /* invalid (the node logged why) */
+	SYNC_STORED = 0, /* appended */
+	SYNC_DUPLICATE,	 /* already held */
+	SYNC_FORK,	 /* conflicting record kept as evidence */
+	SYNC_GAP,	 /* ahead of its origin's head: buffer and ask */
+	SYNC_REFUSED,	 /* invalid (the node logged why) */
 } sync_result;
 
 /* One envelope's verdict, with the origin and seq the node parsed from it
@@ -104,11 +105,13 @@ typedef struct sync_node_ops {
 	/* Check the certificate chain a peer presented in Hello/Welcome
 	 * against the link's authenticated peer. 0 or HT_ETRUST with err.
 	 * NULL: any chain is taken. */
-	int (*check_peer)(void *ctx, const char *peer, const uint8_t *const *der,
-			  const size_t *len, size_t n, ht_err *err);
+	int (*check_peer)(void *ctx, const char *peer,
+			  const uint8_t *const *der, const size_t *len,
+			  size_t n, ht_err *err);
 	void *check_ctx; /* check_peer's */
-	ledger *ledger;       /* read by senders: frontier and envelopes */
-	const uint8_t *const *certs; /* this node's DER chain for Hello/Welcome */
+	ledger *ledger;	 /* read by senders: frontier and envelopes */
+	const uint8_t *const
+	    *certs; /* this node's DER chain for Hello/Welcome */
 	const size_t *cert_lens;
 	size_t n_certs;
 	ht_log *log;
@@ -120,18 +123,18 @@ typedef struct sync_node_ops {
 typedef int (*sync_send_fn)(void *ctx, const uint8_t *buf, size_t len);
 
 typedef struct sync_stats {
-	uint64_t sent;        /* records sent */
-	uint64_t received;    /* records received */
-	uint64_t stored;      /* of those, newly stored */
+	uint64_t sent;	   /* records sent */
+	uint64_t received; /* records received */
+	uint64_t stored;   /* of those, newly stored */
 	uint64_t duplicates;
 	uint64_t refused;     /* invalid records */
 	uint64_t bad_frames;  /* undecodable or out-of-place messages */
-	uint64_t gaps;        /* Want requests (sent or honoured) */
+	uint64_t gaps;	      /* Want requests (sent or honoured) */
 	uint64_t dropped;     /* records dropped beyond the gap buffer */
 	int64_t last_seen_ms; /* wall clock of the last message from the peer */
-	bool connected;       /* session established (Hello/Welcome done) */
+	bool connected;	      /* session established (Hello/Welcome done) */
 	uint64_t peer_behind; /* records we hold that the peer lacks (sender) */
-	uint64_t forks;       /* conflicting records kept as evidence */
+	uint64_t forks;	      /* conflicting records kept as evidence */
 	uint64_t buffered;    /* records now waiting ahead of a gap */
 	uint64_t rewinds;     /* cursor rewinds: resends after loss (sender) */
 	uint64_t bytes_sent;  /* SyncMessage frames the channel took: bytes */
@@ -145,11 +148,15 @@ typedef struct sync_stats {
 	char last_refused_origin[HT_REGION_LEN + 1]; /* "" when none */
 	uint64_t last_refused_seq;
 	uint8_t last_refused_id[RECORD_ID_BYTES]; /* zero when not read */
-	uint64_t wants_limited;  /* Wants not served: repeated too soon (sender) */
-	uint64_t pings_limited;  /* Pings/Hellos not answered: too soon or over budget */
-	uint64_t throttled;      /* times the send budget held frames back */
-	uint64_t frontier_forks; /* peer's frontier names another record at a seq we hold */
-	uint64_t mismatches;     /* refused records right after our head: a fork suspected */
+	uint64_t
+	    wants_limited; /* Wants not served: repeated too soon (sender) */
+	uint64_t pings_limited;	 /* Pings/Hellos not answered: too soon or over
+				    budget */
+	uint64_t throttled;	 /* times the send budget held frames back */
+	uint64_t frontier_forks; /* peer's frontier names another record at a
+				    seq we hold */
+	uint64_t mismatches;	 /* refused records right after our head: a fork
+				    suspected */
 } sync_stats;
 
 typedef struct sync_sender sync_sender;

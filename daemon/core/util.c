@@ -45,8 +45,8 @@ int util_unhex(const char *hex, uint8_t *out, size_t len)
 		if (hexval(hex[i]) < 0)
 			return HT_EINVAL;
 	for (size_t i = 0; i < len; i++)
-		out[i] = (uint8_t)(hexval(hex[2 * i]) << 4 |
-				   hexval(hex[2 * i + 1]));
+		out[i] =
+		    (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
 	return 0;
 }
 
@@ -86,7 +86,8 @@ int util_check_region(const char *s, const char *field, ht_err *err)
 	if (s == NULL || *s == '\0')
 		return ht_err_set(err, HT_EINVAL, field, "required");
 	char shown[32];
-	snprintf(shown, sizeof(shown), "%.20s%s", s, strlen(s) > 20 ? "..." : "");
+	snprintf(shown, sizeof(shown), "%.20s%s", s,
+		 strlen(s) > 20 ? "..." : "");
 	for (char *p = shown; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = '?';
@@ -150,15 +151,14 @@ bool util_is_text(const char *s, size_t len)
 
 /* Short names of the C0 controls, DEL and the C1 controls (ISO 6429). */
 static const char *const c0_names[32] = {
-	"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL",
-	"BS",  "HT",  "LF",  "VT",  "FF",  "CR",  "SO",  "SI",
-	"DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB",
-	"CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US"};
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS",  "HT",  "LF",
+    "VT",  "FF",  "CR",	 "SO",	"SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
+    "SYN", "ETB", "CAN", "EM",	"SUB", "ESC", "FS",  "GS",  "RS",  "US"};
 static const char *const c1_names[32] = {
-	"PAD", "HOP", "BPH", "NBH", "IND", "NEL", "SSA", "ESA",
-	"HTS", "HTJ", "VTS", "PLD", "PLU", "RI",  "SS2", "SS3",
-	"DCS", "PU1", "PU2", "STS", "CCH", "MW",  "SPA", "EPA",
-	"SOS", "SGCI", "SCI", "CSI", "ST",  "OSC", "PM",  "APC"};
+    "PAD", "HOP",  "BPH", "NBH", "IND", "NEL", "SSA", "ESA",
+    "HTS", "HTJ",  "VTS", "PLD", "PLU", "RI",  "SS2", "SS3",
+    "DCS", "PU1",  "PU2", "STS", "CCH", "MW",  "SPA", "EPA",
+    "SOS", "SGCI", "SCI", "CSI", "ST",	"OSC", "PM",  "APC"};
 
 /* The code points that reorder or break displayed text: the bidirectional
  * marks, embeddings, overrides and isolates, and the Unicode line and
@@ -167,20 +167,20 @@ static const struct {
 	uint32_t cp;
 	const char *kind, *name;
 } format_chars[] = {
-	{0x061c, "bidirectional mark", "ALM"},
-	{0x200e, "bidirectional mark", "LRM"},
-	{0x200f, "bidirectional mark", "RLM"},
-	{0x2028, "line separator", "LSEP"},
-	{0x2029, "paragraph separator", "PSEP"},
-	{0x202a, "bidirectional embedding", "LRE"},
-	{0x202b, "bidirectional embedding", "RLE"},
-	{0x202c, "bidirectional pop", "PDF"},
-	{0x202d, "bidirectional override", "LRO"},
-	{0x202e, "bidirectional override", "RLO"},
-	{0x2066, "bidirectional isolate", "LRI"},
-	{0x2067, "bidirectional isolate", "RLI"},
-	{0x2068, "bidirectional isolate", "FSI"},
-	{0x2069, "bidirectional isolate", "PDI"},
+    {0x061c, "bidirectional mark", "ALM"},
+    {0x200e, "bidirectional mark", "LRM"},
+    {0x200f, "bidirectional mark", "RLM"},
+    {0x2028, "line separator", "LSEP"},
+    {0x2029, "paragraph separator", "PSEP"},
+    {0x202a, "bidirectional embedding", "LRE"},
+    {0x202b, "bidirectional embedding", "RLE"},
+    {0x202c, "bidirectional pop", "PDF"},
+    {0x202d, "bidirectional override", "LRO"},
+    {0x202e, "bidirectional override", "RLO"},
+    {0x2066, "bidirectional isolate", "LRI"},
+    {0x2067, "bidirectional isolate", "RLI"},
+    {0x2068, "bidirectional isolate", "FSI"},
+    {0x2069, "bidirectional isolate", "PDI"},
 };
 
 /* Why code point cp may not appear in text (NULL if it may): its kind and
@@ -190,8 +190,9 @@ static const char *text_fault(uint32_t cp, int flags, const char **name)
 	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
 		if (cp == '\n' && (flags & UTIL_TEXT_LINES))
 			return NULL;
-		*name = cp < 0x20 ? c0_names[cp]
-			: cp == 0x7f ? "DEL" : c1_names[cp - 0x80];
+		*name = cp < 0x20    ? c0_names[cp]
+			: cp == 0x7f ? "DEL"
+				     : c1_names[cp - 0x80];
 		return "control character";
 	}
 	for (size_t i = 0; i < sizeof(format_chars) / sizeof(format_chars[0]);
@@ -246,7 +247,8 @@ int util_check_time(int64_t ms, const char *field, ht_err *err)
 		return 0;
 	return ht_err_set(err, HT_EINVAL, field,
 			  "must be from 2000-01-01T00:00:00Z to before "
-			  "2100-01-01T00:00:00Z, got %lld", (long long)ms);
+			  "2100-01-01T00:00:00Z, got %lld",
+			  (long long)ms);
 }
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant). */
@@ -378,7 +380,10 @@ int util_parse_duration(const char *s, int64_t *ms)
 	static const struct {
 		char unit;
 		int64_t ms;
-	} units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000},
+	} units[] = {{'s', 1000},
+		     {'m', 60000},
+		     {'h', 3600000},
+		     {'d', 86400000},
 		     {'w', 604800000}};
 	if (s == NULL || *s == '\0' || strlen(s) > 20)
 		return HT_EINVAL;
@@ -417,10 +422,7 @@ static int64_t sys_mono_ms(void *ctx)
 
 static const ht_clock system_clock = {sys_now_ms, sys_mono_ms, NULL};
 
-const ht_clock *util_clock_system(void)
-{
-	return &system_clock;
-}
+const ht_clock *util_clock_system(void) { return &system_clock; }
 
 int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 		   ht_err *err)
@@ -473,11 +475,14 @@ int util_write_file(const char *path, const void *buf, size_t len, int mode,
 {
 	char tmp[PATH_MAX];
 	if (exclusive && access(path, F_OK) == 0)
-		return ht_err_set(err, HT_EEXIST, "", "%s already exists; "
-				  "refusing to overwrite it", path);
+		return ht_err_set(err, HT_EEXIST, "",
+				  "%s already exists; "
+				  "refusing to overwrite it",
+				  path);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
 	    (int)sizeof(tmp))
-		return ht_err_set(err, HT_EINVAL, "", "%s: path too long", path);
+		return ht_err_set(err, HT_EINVAL, "", "%s: path too long",
+				  path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return ht_err_set(err, HT_EIO, "", "%s: %s", tmp,
@@ -539,9 +544,9 @@ static bool ends_with(const char *s, size_t n, const char *suffix)
 char *util_name_key(const char *name, char *out, size_t len)
 {
 	static const char *suffixes[] = {
-		"有限责任公司", "股份有限公司", "有限公司", "公司", "集团",
-		"工作室", "合作社", "商行", "company", "corp", "ltd", "llc",
-		"inc", "co"};
+	    "有限责任公司", "股份有限公司", "有限公司", "公司",	   "集团",
+	    "工作室",	    "合作社",	    "商行",	"company", "corp",
+	    "ltd",	    "llc",	    "inc",	"co"};
 	size_t o = 0;
 	const unsigned char *p = (const unsigned char *)name;
 	size_t left = strlen(name);
@@ -552,7 +557,8 @@ char *util_name_key(const char *name, char *out, size_t len)
 		if (cp >= 0xff01 && cp <= 0xff5e) /* full-width ASCII */
 			cp -= 0xfee0;
 		bool drop = cp == 0x3000 || cp == 0xb7 || cp == 0x30fb ||
-			    (cp < 0x80 && (isspace((int)cp) || strchr("-_.,", (int)cp)));
+			    (cp < 0x80 &&
+			     (isspace((int)cp) || strchr("-_.,", (int)cp)));
 		if (!drop && cp < 0x80 && o + 1 < len) {
 			out[o++] = (char)tolower((int)cp);
 		} else if (!drop && cp >= 0x80 && o + n < len) {

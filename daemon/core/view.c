@@ -24,7 +24,7 @@ extern const size_t view_province_pairs_len;
 struct view_store {
 	record **recs; /* owned copies */
 	size_t n, cap;
-	void **mem;    /* owned arrays */
+	void **mem; /* owned arrays */
 	size_t n_mem, cap_mem;
 };
 
@@ -49,10 +49,7 @@ static void *vec_push(vec *v, size_t sz)
 	return e;
 }
 
-static view_store *store_new(void)
-{
-	return calloc(1, sizeof(view_store));
-}
+static view_store *store_new(void) { return calloc(1, sizeof(view_store)); }
 
 static void store_free(view_store **sp)
 {
@@ -160,7 +157,7 @@ static void id_term(const char *prefix, const uint8_t *id, char *out,
 typedef struct fetch {
 	view_store *s;
 	vec *out;
-	int kind;      /* header kind wanted, 0 = any */
+	int kind; /* header kind wanted, 0 = any */
 	bool (*keep)(const record *r, const void *arg);
 	const void *arg;
 	int rc;
@@ -188,8 +185,9 @@ static int fetch_term(ledger *l, const char *term, fetch *f, ht_err *err)
 {
 	int rc = ledger_each_term(l, term, fetch_one, f, err);
 	if (f->rc == HT_ELIMIT)
-		return ht_err_set(err, HT_ELIMIT, "", "%s: more than %d records",
-				  term, VIEW_MAX_FOLD);
+		return ht_err_set(err, HT_ELIMIT, "",
+				  "%s: more than %d records", term,
+				  VIEW_MAX_FOLD);
 	if (f->rc != 0)
 		return ht_err_set(err, f->rc, "", "out of memory");
 	return rc;
@@ -222,7 +220,8 @@ static void h_int(crypto_hash_sha256_state *st, char tag, int64_t v)
 
 static void h_id(crypto_hash_sha256_state *st, char tag, const record *r)
 {
-	h_put(st, tag, r ? record_id(r) : (const uint8_t *)"", r ? RECORD_ID_BYTES : 0);
+	h_put(st, tag, r ? record_id(r) : (const uint8_t *)"",
+	      r ? RECORD_ID_BYTES : 0);
 }
 
 static void h_version(crypto_hash_sha256_state *st, const view_version *v)
@@ -239,14 +238,15 @@ static void h_version(crypto_hash_sha256_state *st, const view_version *v)
 /* ---- corrections ---- */
 
 /* May correction c (its body a Correction) amend or retract rec? */
-static bool fix_judge(const record *rec, const record *c, char *why,
-		      size_t len)
+static bool fix_judge(const record *rec, const record *c, char *why, size_t len)
 {
 	const Hutong__Correction *k = record_body(c)->correction;
 	const Hutong__Body *o = record_body(rec), *n = k->replacement;
 	if (strcmp(origin_of(c), origin_of(rec)) != 0) {
-		snprintf(why, len, "from %s; only the record's origin (%s) may "
-			 "correct it", origin_of(c), origin_of(rec));
+		snprintf(why, len,
+			 "from %s; only the record's origin (%s) may "
+			 "correct it",
+			 origin_of(c), origin_of(rec));
 		return false;
 	}
 	if (k->retract || o == NULL)
@@ -263,7 +263,8 @@ static bool fix_judge(const record *rec, const record *c, char *why,
 		if (strcmp(a->case_id, b->case_id) != 0 || a->step != b->step ||
 		    strcmp(a->from_region, b->from_region) != 0 ||
 		    strcmp(a->to_region, b->to_region) != 0) {
-			snprintf(why, len, "a correction of a repatriation step "
+			snprintf(why, len,
+				 "a correction of a repatriation step "
 				 "must keep its case, step and regions");
 			return false;
 		}
@@ -271,7 +272,8 @@ static bool fix_judge(const record *rec, const record *c, char *why,
 	if (o->content_case == HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION &&
 	    strcmp(o->fleeing_organization->org_id,
 		   n->fleeing_organization->org_id) != 0) {
-		snprintf(why, len, "a correction of an organization record must "
+		snprintf(why, len,
+			 "a correction of an organization record must "
 			 "keep its org id");
 		return false;
 	}
@@ -329,8 +331,8 @@ static int version_load(ledger *l, view_store *s, const record *rec,
 /* ---- names ---- */
 
 static const char *state_names[VIEW_STATE_COUNT] = {
-	"none", "requested", "accepted", "rejected", "departed",
-	"handed-over", "received", "cancelled"};
+    "none",	"requested",   "accepted", "rejected",
+    "departed", "handed-over", "received", "cancelled"};
 
 const char *view_state_name(int state)
 {
@@ -355,8 +357,8 @@ bool view_state_is_final(int state)
 const char *view_step_name(int step)
 {
 	static const char *names[] = {"unspecified", "request", "accept",
-				      "reject", "depart", "hand-over",
-				      "receive", "cancel"};
+				      "reject",	     "depart",	"hand-over",
+				      "receive",     "cancel"};
 	return step >= 0 && step <= 7 ? names[step] : "unknown";
 }
 
@@ -370,14 +372,20 @@ typedef struct transition {
 } transition;
 
 static const transition transitions[] = {
-	{VIEW_STATE_NONE, HUTONG__STEP__STEP_REQUEST, VIEW_STATE_REQUESTED, true},
-	{VIEW_STATE_REQUESTED, HUTONG__STEP__STEP_ACCEPT, VIEW_STATE_ACCEPTED, false},
-	{VIEW_STATE_REQUESTED, HUTONG__STEP__STEP_REJECT, VIEW_STATE_REJECTED, false},
-	{VIEW_STATE_REQUESTED, HUTONG__STEP__STEP_CANCEL, VIEW_STATE_CANCELLED, true},
-	{VIEW_STATE_ACCEPTED, HUTONG__STEP__STEP_DEPART, VIEW_STATE_DEPARTED, true},
-	{VIEW_STATE_ACCEPTED, HUTONG__STEP__STEP_CANCEL, VIEW_STATE_CANCELLED, true},
-	{VIEW_STATE_DEPARTED, HUTONG__STEP__STEP_HAND_OVER, VIEW_STATE_HANDED_OVER, true},
-	{VIEW_STATE_HANDED_OVER, HUTONG__STEP__STEP_RECEIVE, VIEW_STATE_RECEIVED, false},
+    {VIEW_STATE_NONE, HUTONG__STEP__STEP_REQUEST, VIEW_STATE_REQUESTED, true},
+    {VIEW_STATE_REQUESTED, HUTONG__STEP__STEP_ACCEPT, VIEW_STATE_ACCEPTED,
+     false},
+    {VIEW_STATE_REQUESTED, HUTONG__STEP__STEP_REJECT, VIEW_STATE_REJECTED,
+     false},
+    {VIEW_STATE_REQUESTED, HUTONG__STEP__STEP_CANCEL, VIEW_STATE_CANCELLED,
+     true},
+    {VIEW_STATE_ACCEPTED, HUTONG__STEP__STEP_DEPART, VIEW_STATE_DEPARTED, true},
+    {VIEW_STATE_ACCEPTED, HUTONG__STEP__STEP_CANCEL, VIEW_STATE_CANCELLED,
+     true},
+    {VIEW_STATE_DEPARTED, HUTONG__STEP__STEP_HAND_OVER, VIEW_STATE_HANDED_OVER,
+     true},
+    {VIEW_STATE_HANDED_OVER, HUTONG__STEP__STEP_RECEIVE, VIEW_STATE_RECEIVED,
+     false},
 };
 
 #define N_TRANSITIONS (sizeof(transitions) / sizeof(transitions[0]))
@@ -395,7 +403,8 @@ char *view_case_allowed(const view_case *c, char *buf, size_t len)
 	size_t at = 0;
 	buf[0] = '\0';
 	if (c->state == VIEW_STATE_NONE) {
-		snprintf(buf, len, "request (by the region where the people "
+		snprintf(buf, len,
+			 "request (by the region where the people "
 			 "were found)");
 		return buf;
 	}
@@ -449,7 +458,8 @@ static bool step_judge(const view_case *c, const view_step *s, char *why,
 			 view_step_name(b->step),
 			 t->by_from ? b->from_region : b->to_region,
 			 t->by_from ? "where the people were found"
-				    : "their home region", origin);
+				    : "their home region",
+			 origin);
 	else
 		return true;
 	explain(c, why, len);
@@ -458,7 +468,8 @@ static bool step_judge(const view_case *c, const view_step *s, char *why,
 
 static int stay_push(view_case *c, vec *stays, view_state st, int64_t at)
 {
-	view_stay *last = stays->n ? (view_stay *)stays->p + stays->n - 1 : NULL;
+	view_stay *last =
+	    stays->n ? (view_stay *)stays->p + stays->n - 1 : NULL;
 	if (last != NULL)
 		last->until_ms = at;
 	view_stay *s = vec_push(stays, sizeof(*s));
@@ -483,8 +494,10 @@ static int people_add(vec *v, Hutong__Person **p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
 		for (size_t k = 0; k < v->n && !seen; k++)
-			seen = same_person(((const Hutong__Person **)v->p)[k], p[i]);
-		const Hutong__Person **slot = seen ? NULL : vec_push(v, sizeof(*slot));
+			seen = same_person(((const Hutong__Person **)v->p)[k],
+					   p[i]);
+		const Hutong__Person **slot =
+		    seen ? NULL : vec_push(v, sizeof(*slot));
 		if (!seen && slot == NULL)
 			return HT_ENOMEM;
 		if (slot)
@@ -502,8 +515,8 @@ static int case_run(view_case *c)
 		view_step *s = &c->steps[i];
 		s->applied = step_judge(c, s, s->reason, sizeof(s->reason));
 		if (s->applied) {
-			const transition *t = find_transition(c->state,
-							      s->body->step);
+			const transition *t =
+			    find_transition(c->state, s->body->step);
 			int64_t at = record_header(s->v.rec)->created_ms;
 			if (c->state == VIEW_STATE_NONE) {
 				snprintf(c->from, sizeof(c->from), "%s",
@@ -537,24 +550,26 @@ static bool is_step_of(const record *r, const void *id)
 }
 
 /* The steps of case id, plus extra (borrowed, not stored) when given. */
-static int case_steps(ledger *l, view_case *c, const record *extra,
-		      ht_err *err)
+static int case_steps(ledger *l, view_case *c, const record *extra, ht_err *err)
 {
 	char term[RECORD_MAX_TERM];
 	vec got = {0};
-	fetch f = {.s = c->store, .out = &got,
-		   .kind = HUTONG__KIND__KIND_REPATRIATION, .keep = is_step_of,
+	fetch f = {.s = c->store,
+		   .out = &got,
+		   .kind = HUTONG__KIND__KIND_REPATRIATION,
+		   .keep = is_step_of,
 		   .arg = c->id};
 	snprintf(term, sizeof(term), "case:%s", c->id);
 	int rc = fetch_term(l, term, &f, err);
-	const record **slot = rc == 0 && extra ? vec_push(&got, sizeof(*slot))
-					       : NULL;
+	const record **slot =
+	    rc == 0 && extra ? vec_push(&got, sizeof(*slot)) : NULL;
 	if (slot != NULL)
 		*slot = extra;
 	else if (rc == 0 && extra != NULL)
 		rc = ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	if (rc == 0 && got.n == 0)
-		rc = ht_err_set(err, HT_ENOTFOUND, "case", "no case '%s'", c->id);
+		rc = ht_err_set(err, HT_ENOTFOUND, "case", "no case '%s'",
+				c->id);
 	if (rc == 0)
 		sort(got.p, got.n, sizeof(record *), cmp_recp);
 	c->steps = rc == 0 ? calloc(got.n, sizeof(view_step)) : NULL;
@@ -650,9 +665,9 @@ static int check_step(ledger *l, const record *r, ht_err *err)
 		return rc;
 	for (size_t i = 0; i < c->n_steps; i++)
 		if (c->steps[i].v.rec == r && !c->steps[i].applied)
-			rc = ht_err_set(err, HT_ESTATE, "body.repatriation.step",
-					"case %s: %s", c->id,
-					c->steps[i].reason);
+			rc = ht_err_set(err, HT_ESTATE,
+					"body.repatriation.step", "case %s: %s",
+					c->id, c->steps[i].reason);
 	view_case_free(&c);
 	return rc;
 }
@@ -755,7 +770,7 @@ const Hutong__FleeingOrganization *view_record_org(const record *r)
 	if (b->content_case == HUTONG__BODY__CONTENT_CORRECTION &&
 	    b->correction->replacement != NULL &&
 	    b->correction->replacement->content_case ==
-		    HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION)
+		HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION)
 		return b->correction->replacement->fleeing_organization;
 	return NULL;
 }
@@ -765,7 +780,7 @@ const Hutong__FleeingOrganization *view_record_org(const record *r)
 typedef struct idset {
 	uint8_t (*ids)[RECORD_ID_BYTES];
 	size_t n, cap;
-	int kind;  /* content the original must have */
+	int kind; /* content the original must have */
 	int rc;
 } idset;
 
@@ -838,8 +853,8 @@ static void idset_intersect(idset *a, const idset *b)
 }
 
 /* The original with id (owned by s) if it has content kind. */
-static const record *load_original(ledger *l, view_store *s,
-				   const uint8_t *id, int kind)
+static const record *load_original(ledger *l, view_store *s, const uint8_t *id,
+				   int kind)
 {
 	record *r = NULL;
 	if (ledger_get(l, id, &r, NULL, NULL) != 0)
@@ -902,8 +917,10 @@ static int okeys_of(ledger *l, const idset *ids, okeys *ks, ht_err *err)
 			okeys_add(ks, r);
 		record_free(&r);
 	}
-	return ks->rc ? ht_err_set(err, ks->rc, "", "more than %d items to "
-				   "list; narrow the search", VIEW_MAX_LIST)
+	return ks->rc ? ht_err_set(err, ks->rc, "",
+				   "more than %d items to "
+				   "list; narrow the search",
+				   VIEW_MAX_LIST)
 		      : 0;
 }
 
@@ -931,8 +948,8 @@ static int lead_build(ledger *l, const uint8_t *id, view_lead **out,
 		free(ld);
 		return ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	}
-	const record *r = load_original(l, ld->store, id,
-					HUTONG__BODY__CONTENT_INTELLIGENCE);
+	const record *r =
+	    load_original(l, ld->store, id, HUTONG__BODY__CONTENT_INTELLIGENCE);
 	int rc = r ? version_load(l, ld->store, r, &ld->v, err)
 		   : ht_err_set(err, HT_ENOTFOUND, "id", "no such lead");
 	if (rc == 0)
@@ -1012,16 +1029,19 @@ static int lead_keys(ledger *l, const view_query *q, okeys *ks, ht_err *err)
 	int rc = lead_ids(l, q, &ids, &any, err);
 	if (rc == 0 && any)
 		rc = okeys_of(l, &ids, ks, err);
-	else if (rc == 0 && (rc = ledger_each(l, &f, okeys_one, ks, err)) == 0 &&
+	else if (rc == 0 &&
+		 (rc = ledger_each(l, &f, okeys_one, ks, err)) == 0 &&
 		 ks->rc != 0)
-		rc = ht_err_set(err, ks->rc, "", "more than %d leads to list; "
-				"narrow the search", VIEW_MAX_LIST);
+		rc = ht_err_set(err, ks->rc, "",
+				"more than %d leads to list; "
+				"narrow the search",
+				VIEW_MAX_LIST);
 	free(ids.ids);
 	return rc;
 }
 
-int view_lead_search(ledger *l, const view_query *q, view_lead_fn fn,
-		     void *ctx, ht_err *err)
+int view_lead_search(ledger *l, const view_query *q, view_lead_fn fn, void *ctx,
+		     ht_err *err)
 {
 	okeys ks = {.kind = HUTONG__BODY__CONTENT_INTELLIGENCE};
 	int rc = lead_keys(l, q, &ks, err);
@@ -1050,14 +1070,18 @@ static int org_trail(ledger *l, view_org *o, ht_err *err)
 {
 	char term[RECORD_MAX_TERM];
 	vec got = {0};
-	fetch f = {.s = o->store, .out = &got,
+	fetch f = {.s = o->store,
+		   .out = &got,
 		   .kind = HUTONG__KIND__KIND_FLEEING_ORGANIZATION,
-		   .keep = is_record_of, .arg = o->id};
+		   .keep = is_record_of,
+		   .arg = o->id};
 	snprintf(term, sizeof(term), "org:%s", o->id);
 	int rc = fetch_term(l, term, &f, err);
 	if (rc == 0 && got.n == 0)
-		rc = ht_err_set(err, HT_ENOTFOUND, "org", "no organization "
-				"'%s'", o->id);
+		rc = ht_err_set(err, HT_ENOTFOUND, "org",
+				"no organization "
+				"'%s'",
+				o->id);
 	if (rc == 0) {
 		sort(got.p, got.n, sizeof(record *), cmp_recp);
 		o->trail = calloc(got.n, sizeof(view_trail));
@@ -1070,21 +1094,18 @@ static int org_trail(ledger *l, view_org *o, ht_err *err)
 				  &t->v, err);
 		t->body = t->v.body->fleeing_organization;
 		t->region = t->body->last_seen_region[0]
-				    ? t->body->last_seen_region
-				    : origin_of(t->v.rec);
+				? t->body->last_seen_region
+				: origin_of(t->v.rec);
 		t->seen_ms = t->body->last_seen_ms
-				     ? t->body->last_seen_ms
-				     : record_header(t->v.rec)->created_ms;
+				 ? t->body->last_seen_ms
+				 : record_header(t->v.rec)->created_ms;
 		o->n_trail++;
 	}
 	free(got.p);
 	return rc;
 }
 
-static int cmp_dest(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
+static int cmp_dest(const void *a, const void *b) { return strcmp(a, b); }
 
 /* Names other than the current one, distinct by name key. */
 static int alias_add(vec *v, const char *cur, const char *name)
@@ -1107,7 +1128,7 @@ static int alias_add(vec *v, const char *cur, const char *name)
 static int dest_add(vec *v, const char *d)
 {
 	for (size_t i = 0; i < v->n; i++)
-		if (strcmp(((char (*)[HT_REGION_LEN + 1])v->p)[i], d) == 0)
+		if (strcmp(((char(*)[HT_REGION_LEN + 1]) v->p)[i], d) == 0)
 			return 0;
 	char *slot = vec_push(v, HT_REGION_LEN + 1);
 	if (slot == NULL)
@@ -1133,7 +1154,8 @@ static void org_headline(view_org *o)
 	}
 	if (latest == NULL) /* all retracted: still name it */
 		latest = &o->trail[o->n_trail - 1];
-	o->name = alert ? alert->body->name : o->trail[o->n_trail - 1].body->name;
+	o->name =
+	    alert ? alert->body->name : o->trail[o->n_trail - 1].body->name;
 	o->level = alert ? alert->body->level : 0;
 	o->last_region = latest->region;
 	o->last_seen_ms = latest->seen_ms;
@@ -1153,7 +1175,8 @@ static int org_collect(view_org *o)
 			rc = alias_add(&al, o->name, b->aliases[k]);
 		if (rc == 0)
 			rc = people_add(&le, b->leaders, b->n_leaders);
-		for (size_t k = 0; rc == 0 && k < b->n_suspected_destinations; k++)
+		for (size_t k = 0; rc == 0 && k < b->n_suspected_destinations;
+		     k++)
 			rc = dest_add(&de, b->suspected_destinations[k]);
 	}
 	sort(de.p, de.n, HT_REGION_LEN + 1, cmp_dest);
@@ -1243,7 +1266,8 @@ static int org_receipts(ledger *l, view_org *o, ht_err *err)
 static bool in_trail(const view_org *o, const uint8_t *id)
 {
 	for (size_t i = 0; i < o->n_trail; i++)
-		if (memcmp(record_id(o->trail[i].v.rec), id, RECORD_ID_BYTES) == 0)
+		if (memcmp(record_id(o->trail[i].v.rec), id, RECORD_ID_BYTES) ==
+		    0)
 			return true;
 	return false;
 }
@@ -1317,8 +1341,9 @@ static int org_links(ledger *l, view_org *o, ht_err *err)
 	idset_sort(&leads);
 	for (size_t i = 0; rc == 0 && i < leads.n; i++) {
 		view_version lv;
-		const record *r = load_original(l, o->store, leads.ids[i],
-						HUTONG__BODY__CONTENT_INTELLIGENCE);
+		const record *r =
+		    load_original(l, o->store, leads.ids[i],
+				  HUTONG__BODY__CONTENT_INTELLIGENCE);
 		if (r == NULL)
 			continue;
 		rc = version_load(l, o->store, r, &lv, err);
@@ -1402,20 +1427,19 @@ static int dup_one(void *ctx, const record *r, const ledger_meta *m)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
 
 /* The distinct name keys of the organization, sorted. */
 static int org_keys(const view_org *o, vec *keys)
 {
 	for (size_t i = 0; i <= o->n_aliases; i++) {
 		char k[RECORD_MAX_TERM];
-		util_name_key(i == 0 ? o->name : o->aliases[i - 1], k, sizeof(k));
+		util_name_key(i == 0 ? o->name : o->aliases[i - 1], k,
+			      sizeof(k));
 		bool seen = k[0] == '\0';
 		for (size_t j = 0; j < keys->n && !seen; j++)
-			seen = strcmp((char *)keys->p + j * RECORD_MAX_TERM, k) == 0;
+			seen = strcmp((char *)keys->p + j * RECORD_MAX_TERM,
+				      k) == 0;
 		char *slot = seen ? NULL : vec_push(keys, RECORD_MAX_TERM);
 		if (!seen && slot == NULL)
 			return HT_ENOMEM;
@@ -1428,7 +1452,8 @@ static int org_keys(const view_org *o, vec *keys)
 
 static int cmp_dup(const void *a, const void *b)
 {
-	return strcmp(((const dup_cand *)a)->d.org, ((const dup_cand *)b)->d.org);
+	return strcmp(((const dup_cand *)a)->d.org,
+		      ((const dup_cand *)b)->d.org);
 }
 
 static int org_dups(ledger *l, view_org *o, ht_err *err)
@@ -1450,8 +1475,8 @@ static int org_dups(ledger *l, view_org *o, ht_err *err)
 		o->dups[i] = ((dup_cand *)cands.p)[i].d;
 	o->n_dups = o->dups ? cands.n : 0;
 	free(cands.p);
-	if (rc == 0 && (!store_keep(o->store, o->dups) ||
-			(cands.n && o->dups == NULL)))
+	if (rc == 0 &&
+	    (!store_keep(o->store, o->dups) || (cands.n && o->dups == NULL)))
 		rc = HT_ENOMEM;
 	return rc == HT_ENOMEM ? ht_err_set(err, rc, "", "out of memory") : rc;
 }
@@ -1504,8 +1529,8 @@ static int org_term(void *ctx, const char *term)
 {
 	each_org *e = ctx;
 	view_org *o = NULL;
-	int rc = view_org_load(e->l, term + strlen("org:"), e->flags, &o,
-			       e->err);
+	int rc =
+	    view_org_load(e->l, term + strlen("org:"), e->flags, &o, e->err);
 	if (rc == HT_ENOTFOUND)
 		return 0;
 	if (rc != 0)
@@ -1515,8 +1540,7 @@ static int org_term(void *ctx, const char *term)
 	return rc;
 }
 
-int view_org_each(ledger *l, int flags, view_org_fn fn, void *ctx,
-		  ht_err *err)
+int view_org_each(ledger *l, int flags, view_org_fn fn, void *ctx, ht_err *err)
 {
 	each_org e = {l, flags, fn, ctx, err, 0};
 	int rc = ledger_each_term_name(l, "org:", org_term, &e, err);
@@ -1541,7 +1565,6 @@ static int dest_term(void *ctx, const char *term)
 		return 0;
 	return d->rc = idset_term(d->l, term, d->ids, d->err);
 }
-
 
 /* The organization records whose destinations may concern region. */
 static int alert_ids(ledger *l, const char *region, idset *ids, ht_err *err)
@@ -1572,9 +1595,10 @@ static int alert_one(ledger *l, const uint8_t *id, const char *region,
 	view_store *s = store_new();
 	int rc = s ? 0 : ht_err_set(err, HT_ENOMEM, "", "out of memory");
 	if (rc == 0)
-		a.v.rec = load_original(l, s, id,
-					HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION);
-	if (a.v.rec != NULL && (rc = version_load(l, s, a.v.rec, &a.v, err)) == 0) {
+		a.v.rec = load_original(
+		    l, s, id, HUTONG__BODY__CONTENT_FLEEING_ORGANIZATION);
+	if (a.v.rec != NULL &&
+	    (rc = version_load(l, s, a.v.rec, &a.v, err)) == 0) {
 		a.body = a.v.body->fleeing_organization;
 		a.rel = view_org_concerns(a.body, region, &a.dest);
 		if (a.rel != VIEW_REL_NONE)
@@ -1719,13 +1743,15 @@ static int leads_digest(ledger *l, view_digests *out, ht_err *err)
 	if (rc == 0)
 		rc = ledger_each(l, &fi, lead_pair, &d, err);
 	if (d.rc != 0)
-		rc = d.rc == HT_ENOMEM ? ht_err_set(err, d.rc, "", "out of memory")
-				       : d.rc;
+		rc = d.rc == HT_ENOMEM
+			 ? ht_err_set(err, d.rc, "", "out of memory")
+			 : d.rc;
 	if (rc == 0) {
 		sort(d.pairs, d.n_pairs, sizeof(d.pairs[0]), cmp_id);
 		crypto_hash_sha256_init(&d.st);
 		for (size_t i = 0; i < d.n_pairs; i++)
-			crypto_hash_sha256_update(&d.st, d.pairs[i] + RECORD_ID_BYTES,
+			crypto_hash_sha256_update(&d.st,
+						  d.pairs[i] + RECORD_ID_BYTES,
 						  VIEW_DIGEST_BYTES);
 		crypto_hash_sha256_final(&d.st, out->leads);
 		out->n_leads = d.n_pairs;

@@ -78,7 +78,7 @@
 
 #define VIEW_DIGEST_BYTES 32
 #define VIEW_REASON_MAX 384
-#define VIEW_MAX_FOLD 100000 /* records folded into one case, org or lead */
+#define VIEW_MAX_FOLD 100000  /* records folded into one case, org or lead */
 #define VIEW_MAX_LIST 4000000 /* leads or alerts one listing sorts */
 
 typedef struct view_store view_store; /* the records a view holds */
@@ -87,20 +87,20 @@ typedef struct view_store view_store; /* the records a view holds */
 
 /* One correction of a record, applied or not. */
 typedef struct view_fix {
-	const record *rec;     /* the correction */
+	const record *rec; /* the correction */
 	bool applied;
-	bool retract;          /* a retraction (else an amendment) */
+	bool retract;		      /* a retraction (else an amendment) */
 	char reason[VIEW_REASON_MAX]; /* why not applied */
 } view_fix;
 
 /* A record as it stands after its corrections. */
 typedef struct view_version {
-	const record *rec;         /* the original record */
-	const Hutong__Body *body;  /* current version: the original body or
-				    * the last applied replacement */
-	const record *amended_by;  /* correction giving body, or NULL */
+	const record *rec;	  /* the original record */
+	const Hutong__Body *body; /* current version: the original body or
+				   * the last applied replacement */
+	const record *amended_by; /* correction giving body, or NULL */
 	bool retracted;
-	view_fix *fixes;           /* every correction of rec, in order */
+	view_fix *fixes; /* every correction of rec, in order */
 	size_t n_fixes;
 } view_version;
 
@@ -131,8 +131,8 @@ typedef struct view_step {
 	view_version v;
 	const Hutong__Repatriation *body; /* v.body's repatriation */
 	bool applied;
-	char reason[VIEW_REASON_MAX];     /* why not applied */
-	view_state state;                 /* the case's state after it */
+	char reason[VIEW_REASON_MAX]; /* why not applied */
+	view_state state;	      /* the case's state after it */
 } view_step;
 
 /* A span of time in one state: [since, until); until 0 = current. */
@@ -146,11 +146,11 @@ typedef struct view_case {
 	view_state state;
 	char from[HT_REGION_LEN + 1]; /* set by the applied request */
 	char to[HT_REGION_LEN + 1];
-	int64_t opened_ms;            /* the request's created_ms */
-	int64_t since_ms;             /* when the current state began */
-	view_step *steps;             /* in fold order */
+	int64_t opened_ms; /* the request's created_ms */
+	int64_t since_ms;  /* when the current state began */
+	view_step *steps;  /* in fold order */
 	size_t n_steps;
-	view_stay *stays;             /* states passed through, in order */
+	view_stay *stays; /* states passed through, in order */
 	size_t n_stays;
 	const Hutong__Person **people; /* of applied steps, distinct */
 	size_t n_people;
@@ -186,22 +186,22 @@ int view_check_record(void *ctx, ledger *l, const record *r, ht_err *err);
 
 typedef struct view_receipt {
 	char node[HT_REGION_LEN + 1]; /* the receiving bureau's region */
-	int64_t ms;                   /* its earliest receipt covering it */
+	int64_t ms;		      /* its earliest receipt covering it */
 } view_receipt;
 
 /* One alert or sighting in an organization's trail. */
 typedef struct view_trail {
 	view_version v;
 	const Hutong__FleeingOrganization *body; /* v.body's */
-	const char *region;  /* last seen region, else the origin's */
-	int64_t seen_ms;     /* last_seen_ms, else created_ms */
+	const char *region;	/* last seen region, else the origin's */
+	int64_t seen_ms;	/* last_seen_ms, else created_ms */
 	view_receipt *receipts; /* alerts only: who received it, by node */
 	size_t n_receipts;
 } view_trail;
 
 typedef struct view_link {
 	char org[RECORD_MAX_NAME + 1]; /* the linked organization */
-	const record *by;              /* the linking intelligence record */
+	const record *by;	       /* the linking intelligence record */
 } view_link;
 
 typedef struct view_dup {
@@ -212,12 +212,12 @@ typedef struct view_dup {
 
 typedef struct view_org {
 	char id[RECORD_MAX_NAME + 1];
-	const char *name;    /* of the latest alert (else latest record) */
-	int level;           /* AlertLevel of the latest alert */
-	uint32_t members;    /* latest estimate given */
+	const char *name;	 /* of the latest alert (else latest record) */
+	int level;		 /* AlertLevel of the latest alert */
+	uint32_t members;	 /* latest estimate given */
 	const char *last_region; /* of the latest trail entry */
 	int64_t last_seen_ms;
-	view_trail *trail;   /* in order; retracted entries included */
+	view_trail *trail; /* in order; retracted entries included */
 	size_t n_trail;
 	const char **aliases; /* distinct, in order of appearance */
 	size_t n_aliases;
@@ -227,22 +227,24 @@ typedef struct view_org {
 	size_t n_dests;
 	view_receipt *received; /* union over alerts: earliest per node */
 	size_t n_received;
-	view_link *links;       /* sorted by org */
+	view_link *links; /* sorted by org */
 	size_t n_links;
-	view_dup *dups;         /* sorted by org */
+	view_dup *dups; /* sorted by org */
 	size_t n_dups;
 	view_store *store;
 } view_org;
 
-enum { VIEW_ORG_FULL = 0, VIEW_ORG_BRIEF = 1 }; /* brief: no receipts,
-						  * links or duplicates */
+enum {
+	VIEW_ORG_FULL = 0,
+	VIEW_ORG_BRIEF = 1
+}; /* brief: no receipts,
+    * links or duplicates */
 
 int view_org_load(ledger *l, const char *id, int flags, view_org **out,
 		  ht_err *err);
 void view_org_free(view_org **o);
 typedef int (*view_org_fn)(void *ctx, const view_org *o);
-int view_org_each(ledger *l, int flags, view_org_fn fn, void *ctx,
-		  ht_err *err);
+int view_org_each(ledger *l, int flags, view_org_fn fn, void *ctx, ht_err *err);
 
 /* ---- leads ---- */
 
@@ -268,8 +270,8 @@ typedef struct view_query {
 /* Matching leads (every lead when q has no term) in (created_ms, origin,
  * seq) order; fn as for cases. */
 typedef int (*view_lead_fn)(void *ctx, const view_lead *ld);
-int view_lead_search(ledger *l, const view_query *q, view_lead_fn fn,
-		     void *ctx, ht_err *err);
+int view_lead_search(ledger *l, const view_query *q, view_lead_fn fn, void *ctx,
+		     ht_err *err);
 
 /* ---- alerts for a region ---- */
 
@@ -299,7 +301,7 @@ typedef struct view_alert {
 	view_version v;
 	const Hutong__FleeingOrganization *body; /* current version */
 	view_relation rel;
-	const char *dest;  /* the destination that concerns the region */
+	const char *dest; /* the destination that concerns the region */
 } view_alert;
 
 /* Alerts and sightings whose current version concerns region, newest

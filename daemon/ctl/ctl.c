@@ -12,13 +12,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
-
 static int endpoint(const char *path, char *out, size_t len, ht_err *err)
 {
 	if (strlen(path) > 100) /* sun_path is 108 bytes */
 		return ht_err_set(err, HT_ELIMIT, "control",
 				  "socket path too long for ipc (%zu bytes): "
-				  "use a shorter node directory", strlen(path));
+				  "use a shorter node directory",
+				  strlen(path));
 	snprintf(out, len, "ipc://%s", path);
 	return 0;
 }
@@ -56,8 +56,7 @@ void *ctl_server_bind(void *zctx, const char *path, ht_err *err)
 	return s;
 }
 
-static int send_request(void *s, const Hutong__ControlRequest *req,
-			ht_err *err)
+static int send_request(void *s, const Hutong__ControlRequest *req, ht_err *err)
 {
 	size_t len = hutong__control_request__get_packed_size(req);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -100,7 +99,8 @@ int ctl_call(const char *path, const Hutong__ControlRequest *req,
 	if (stat(path, &st) != 0)
 		return ht_err_set(err, HT_EUNAVAIL, "control",
 				  "hutongd is not running (no control socket "
-				  "at %s)", path);
+				  "at %s)",
+				  path);
 	void *zctx = zmq_ctx_new();
 	void *s = zmq_socket(zctx, ZMQ_REQ);
 	int linger = 0;
@@ -108,9 +108,9 @@ int ctl_call(const char *path, const Hutong__ControlRequest *req,
 	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms));
 	zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof(timeout_ms));
 	int rc = zmq_connect(s, ep) == 0
-			 ? 0
-			 : ht_err_set(err, HT_EUNAVAIL, "control", "%s: %s", ep,
-				      zmq_strerror(zmq_errno()));
+		     ? 0
+		     : ht_err_set(err, HT_EUNAVAIL, "control", "%s: %s", ep,
+				  zmq_strerror(zmq_errno()));
 	if (rc == 0)
 		rc = send_request(s, req, err);
 	if (rc == 0)

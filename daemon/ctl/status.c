@@ -52,12 +52,11 @@ static json_t *last_refused_json(const sync_stats *tx)
 	if (tx->refused_by_peer == 0)
 		return json_null();
 	bool has_id = memcmp(tx->last_refused_id, zero, sizeof(zero)) != 0;
-	return json_pack(
-	    "{s:s, s:I, s:o}", "origin", tx->last_refused_origin, "seq",
-	    (json_int_t)tx->last_refused_seq, "id",
-	    has_id ? json_string(util_hex(tx->last_refused_id,
-					  RECORD_ID_BYTES, hex))
-		   : json_null());
+	return json_pack("{s:s, s:I, s:o}", "origin", tx->last_refused_origin,
+			 "seq", (json_int_t)tx->last_refused_seq, "id",
+			 has_id ? json_string(util_hex(tx->last_refused_id,
+						       RECORD_ID_BYTES, hex))
+				: json_null());
 }
 
 json_t *status_peer_json(const status_peer *p)
@@ -89,12 +88,13 @@ json_t *status_peer_json(const status_peer *p)
 	    "wants_limited", (json_int_t)tx->wants_limited, "pings_limited",
 	    (json_int_t)rx->pings_limited, "throttled",
 	    (json_int_t)(tx->throttled + rx->throttled), "frontier_forks",
-	    (json_int_t)(tx->frontier_forks + rx->frontier_forks),
-	    "mismatches", (json_int_t)rx->mismatches, "certificate",
+	    (json_int_t)(tx->frontier_forks + rx->frontier_forks), "mismatches",
+	    (json_int_t)rx->mismatches, "certificate",
 	    p->trusted ? "ok" : p->refusal);
 	if (j != NULL) {
-		json_object_set_new(j, "refused_by_peer",
-				    json_integer((json_int_t)tx->refused_by_peer));
+		json_object_set_new(
+		    j, "refused_by_peer",
+		    json_integer((json_int_t)tx->refused_by_peer));
 		json_object_set_new(j, "last_refused", last_refused_json(tx));
 	}
 	return j;
@@ -102,14 +102,14 @@ json_t *status_peer_json(const status_peer *p)
 
 json_t *status_links_json(const status_links *s)
 {
-	json_t *j = json_pack(
-	    "{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
-	    s->listen[0] ? json_string(s->listen) : json_null(),
-	    "zap_admitted", (json_int_t)s->zap_admitted, "zap_refused",
-	    (json_int_t)s->zap_refused, "unknown_frames",
-	    (json_int_t)s->unknown_frames, "handshake_failed",
-	    (json_int_t)s->handshake_failed, "closed_unlinked",
-	    (json_int_t)s->closed_unlinked);
+	json_t *j =
+	    json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "listen",
+		      s->listen[0] ? json_string(s->listen) : json_null(),
+		      "zap_admitted", (json_int_t)s->zap_admitted,
+		      "zap_refused", (json_int_t)s->zap_refused,
+		      "unknown_frames", (json_int_t)s->unknown_frames,
+		      "handshake_failed", (json_int_t)s->handshake_failed,
+		      "closed_unlinked", (json_int_t)s->closed_unlinked);
 	json_t *c = json_pack(
 	    "{s:I, s:I, s:I, s:I}", "connections", (json_int_t)s->connections,
 	    "connections_refused", (json_int_t)s->connections_refused,
@@ -123,16 +123,15 @@ json_t *status_links_json(const status_links *s)
 
 json_t *status_own_chain_json(const node_catchup_info *c)
 {
-	const char *state = c->ready	       ? "ok"
-			    : c->unconfirmed   ? "unconfirmed"
-			    : c->active	       ? "catching_up"
-					       : "refused";
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "state", state,
-			 "seq", (json_int_t)c->seq, "target",
-			 (json_int_t)c->target, "answered",
-			 (json_int_t)c->answered, "peers",
-			 (json_int_t)c->peers, "error",
-			 c->error[0] ? json_string(c->error) : json_null());
+	const char *state = c->ready	     ? "ok"
+			    : c->unconfirmed ? "unconfirmed"
+			    : c->active	     ? "catching_up"
+					     : "refused";
+	return json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:o}", "state", state, "seq",
+	    (json_int_t)c->seq, "target", (json_int_t)c->target, "answered",
+	    (json_int_t)c->answered, "peers", (json_int_t)c->peers, "error",
+	    c->error[0] ? json_string(c->error) : json_null());
 }
 
 json_t *status_refusals_json(const node_counters *c)

@@ -40,10 +40,10 @@ typedef struct status_links {
 	char listen[CONF_MAX_ENDPOINT]; /* as bound; "" when not listening */
 	uint64_t zap_admitted;
 	uint64_t zap_refused;
-	uint64_t unknown_frames;   /* frames from no linked peer */
-	uint64_t handshake_failed; /* inbound handshakes failed before ZAP */
-	uint64_t closed_unlinked;  /* inbound closed before a first frame */
-	uint64_t connections;	   /* inbound connections open now */
+	uint64_t unknown_frames;      /* frames from no linked peer */
+	uint64_t handshake_failed;    /* inbound handshakes failed before ZAP */
+	uint64_t closed_unlinked;     /* inbound closed before a first frame */
+	uint64_t connections;	      /* inbound connections open now */
 	uint64_t connections_refused; /* over max_connections(_per_peer) */
 	uint64_t max_connections;     /* the limits in force */
 	uint64_t max_per_peer;

@@ -163,7 +163,8 @@ int cli_resolve_id(cli *c, ledger *l, const char *what, const char *arg,
 				 "of it, 8 to 64 hex digits, got '%.80s'",
 				 what, arg);
 	if (len == LEDGER_PREFIX_MAX)
-		return util_unhex(arg, id, RECORD_ID_BYTES) == 0 ? 0 : CLI_USAGE;
+		return util_unhex(arg, id, RECORD_ID_BYTES) == 0 ? 0
+								 : CLI_USAGE;
 	if (l != NULL)
 		return find_prefix(c, l, arg, id);
 	int rc = cli_conf(c);

@@ -121,8 +121,9 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *allowed,
 /* ---- output ---- */
 
 /* The JSON object for a stored record: id, origin, node, seq, prev,
- * created, author, ref (only when the record has one), kind, scope, body_hash, stored, source, body (the
- * proto3 JSON mapping of Body, or null when withheld). meta may be NULL. */
+ * created, author, ref (only when the record has one), kind, scope, body_hash,
+ * stored, source, body (the proto3 JSON mapping of Body, or null when
+ * withheld). meta may be NULL. */
 json_t *cli_record_json(const record *r, const ledger_meta *meta);
 
 /* Room for a record id in hex. */

@@ -674,8 +674,8 @@ static int check_args(cli *c, const audit_sub *s, const cli_opts *o)
 static int ask(cli *c, const audit_sub *s, const cli_opts *o)
 {
 	audit_ask q = {.o = o};
-	int rc = s->id_arg ? cli_resolve_id(c, NULL, "ID", o->args[0], q.id)
-			   : 0;
+	int rc =
+	    s->id_arg ? cli_resolve_id(c, NULL, "ID", o->args[0], q.id) : 0;
 	if (rc != 0)
 		return rc;
 	rc = cli_read(c, s->fn, &q);

@@ -12,10 +12,10 @@
 
 #include "ca.h"
 #include "cli.h"
+#include "ctl.h"
 #include "ident.h"
 #include "node.h"
 #include "pki.h"
-#include "ctl.h"
 #include "util.h"
 
 static const char *cert_state(const node_cert_state *st, int64_t now)
@@ -45,11 +45,15 @@ static json_t *origin_json(ledger *l, pki_store *pki, const ledger_origin *o,
 	}
 	json_object_set_new(j, "issuer", json_string(st.id.issuer));
 	json_object_set_new(j, "serial", json_string(st.id.serial));
-	json_object_set_new(j, "not_before", json_string(util_format_time(
-		st.id.not_before_ms, t1, sizeof(t1))));
-	json_object_set_new(j, "not_after", json_string(util_format_time(
-		st.id.not_after_ms, t2, sizeof(t2))));
-	json_object_set_new(j, "revoked", st.revoked_ms == INT64_MAX
+	json_object_set_new(
+	    j, "not_before",
+	    json_string(util_format_time(st.id.not_before_ms, t1, sizeof(t1))));
+	json_object_set_new(
+	    j, "not_after",
+	    json_string(util_format_time(st.id.not_after_ms, t2, sizeof(t2))));
+	json_object_set_new(
+	    j, "revoked",
+	    st.revoked_ms == INT64_MAX
 		? json_null()
 		: json_string(util_format_time(st.revoked_ms, t3, sizeof(t3))));
 	return j;
@@ -61,16 +65,23 @@ static void certs_text(const json_t *arr)
 	json_t *o;
 	printf("%-7s %-16s %-10s %-20s %-24s %s\n", "REGION", "NODE", "STATE",
 	       "ISSUER", "VALID UNTIL", "DETAIL");
-	json_array_foreach(arr, i, o) {
-		const char *rev = json_string_value(json_object_get(o, "revoked"));
-		const char *why = json_string_value(json_object_get(o, "reason"));
+	json_array_foreach(arr, i, o)
+	{
+		const char *rev =
+		    json_string_value(json_object_get(o, "revoked"));
+		const char *why =
+		    json_string_value(json_object_get(o, "reason"));
 		printf("%-7s %-16s %-10s %-20s %-24s %s%s\n",
 		       json_string_value(json_object_get(o, "region")),
 		       json_string_value(json_object_get(o, "node")),
 		       json_string_value(json_object_get(o, "state")),
 		       json_string_value(json_object_get(o, "issuer")) ?: "-",
-		       json_string_value(json_object_get(o, "not_after")) ?: "-",
-		       rev ? "revoked since " : "", rev ? rev : why ? why : "");
+		       json_string_value(json_object_get(o, "not_after"))
+			   ?: "-",
+		       rev ? "revoked since " : "",
+		       rev   ? rev
+		       : why ? why
+			     : "");
 	}
 }
 
@@ -92,13 +103,14 @@ int cmd_certs(cli *c, int argc, char **argv)
 {
 	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: hutong -d NODEDIR certs [--json]\n\nEvery origin "
-		       "this node knows, with its certificate as judged now\n"
-		       "against the configured CA bundle and CRLs and the "
-		       "revocation records held:\nregion, node, state (valid, "
-		       "expired, revoked, untrusted), issuer, serial,\nvalidity "
-		       "and the revocation date or the reason it is not "
-		       "trusted.\n");
+		printf(
+		    "usage: hutong -d NODEDIR certs [--json]\n\nEvery origin "
+		    "this node knows, with its certificate as judged now\n"
+		    "against the configured CA bundle and CRLs and the "
+		    "revocation records held:\nregion, node, state (valid, "
+		    "expired, revoked, untrusted), issuer, serial,\nvalidity "
+		    "and the revocation date or the reason it is not "
+		    "trusted.\n");
 		return CLI_OK;
 	}
 	if (argc > 1 && !json)
@@ -112,8 +124,8 @@ int cmd_certs(cli *c, int argc, char **argv)
 	int64_t now = util_clock_system()->now_ms(NULL);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < ledger_origin_count(l); i++)
-		json_array_append_new(arr, origin_json(l, pki,
-						       ledger_origin_at(l, i), now));
+		json_array_append_new(
+		    arr, origin_json(l, pki, ledger_origin_at(l, i), now));
 	if (json)
 		cli_print_json(arr, true);
 	else

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ca.h"
 #include "cli.h"
 #include "ident.h"
-#include "ca.h"
 #include "pki.h"
 
 static const char csr_help[] =

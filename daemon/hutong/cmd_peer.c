@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "pki.h"
 #include "ctl.h"
+#include "pki.h"
 #include "util.h"
 
 typedef struct peer_opts {

@@ -107,8 +107,7 @@ static int status_run(cli *c, ledger *l, void *ctx, ht_err *err)
 {
 	const cli_query *q = ctx;
 	(void)err;
-	status_put(status_json(c->cf->name, c->cf->region, l, false),
-		   q->json);
+	status_put(status_json(c->cf->name, c->cf->region, l, false), q->json);
 	return 0;
 }
 

@@ -58,7 +58,8 @@ static const flagdef flags[] = {
     {"intel", "org", "organization", F_STR, NULL, "organization name"},
     {"intel", "alias", "aliases", F_STRS, NULL, "other name (repeatable)"},
     {"intel", "person", "people", F_PEOPLE, NULL,
-     "NAME[:ROLE[:ID_NUMBER[:PHONE[:DOC]]]], ROLE organizer|backbone|participant, "
+     "NAME[:ROLE[:ID_NUMBER[:PHONE[:DOC]]]], ROLE "
+     "organizer|backbone|participant, "
      "DOC resident-id (default)|passport|hk-macao-permit|taiwan-permit|other"},
     {"intel", "place", "places", F_PLACES, NULL, "REGION[:ADDRESS]"},
     {"intel", "mode", "mode", F_ENUM, "MODE_", "gathering|online"},
@@ -554,7 +555,8 @@ static int submit_flags(cli *c, const char *kind, int argc, char **argv)
 			    json_pack("{s:o}", content_key(kind), content));
 	int rc = parse_kind(c, kind, argc, argv, top, content);
 	batch b = {0};
-	if (rc == 0 && cli_conf(c) == 0 && add_json(c, &b, top, 0, false, kind) == 0)
+	if (rc == 0 && cli_conf(c) == 0 &&
+	    add_json(c, &b, top, 0, false, kind) == 0)
 		rc = batch_send(c, &b, false);
 	else if (rc == 0)
 		rc = CLI_FAIL;
@@ -779,9 +781,10 @@ static int json_args(cli *c, int argc, char **argv)
 		else if (strncmp(argv[i], "--json=", 7) == 0 && !path)
 			path = argv[i] + 7;
 		else
-			return cli_usage(c, "expected --json FILE (or - for "
-					    "standard input) [--lines], got "
-					    "'%.40s'",
+			return cli_usage(c,
+					 "expected --json FILE (or - for "
+					 "standard input) [--lines], got "
+					 "'%.40s'",
 					 argv[i]);
 	}
 	if (path == NULL)

@@ -39,9 +39,9 @@ static void verify_dispute(void *ctx, const ledger_dispute *d)
 			    d->signer, "receipt", hex, "receipt_seq",
 			    (json_int_t)d->signer_seq, "origin", d->origin,
 			    "seq", (json_int_t)d->seq, "reason", d->reason));
-	fprintf(stderr, "DISPUTE against %s: receipt %s origin=%s seq=%llu: %s\n",
-		d->signer, hex, d->origin, (unsigned long long)d->seq,
-		d->reason);
+	fprintf(
+	    stderr, "DISPUTE against %s: receipt %s origin=%s seq=%llu: %s\n",
+	    d->signer, hex, d->origin, (unsigned long long)d->seq, d->reason);
 }
 
 static void verify_problem_of(void *ctx, const uint8_t *id, const char *region,

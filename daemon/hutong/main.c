@@ -133,7 +133,8 @@ static int global_opts(cli *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	cli c = {.dir = getenv("HUTONG_DIR")};
-	umask(077); /* keys, configs, exports: this user's only (chmod to share) */
+	umask(077); /* keys, configs, exports: this user's only (chmod to share)
+		     */
 	int rc = global_opts(&c, argc, argv);
 	if (rc >= 0)
 		return rc;

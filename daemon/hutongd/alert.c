@@ -40,7 +40,8 @@ struct alert_runner {
 alert_runner *alert_new(const char *region, const char *command, ht_log *log)
 {
 	alert_runner *a = calloc(1, sizeof(*a));
-	if (a == NULL || (a->queue = calloc(ALERT_MAX_QUEUED, HEX_ID)) == NULL) {
+	if (a == NULL ||
+	    (a->queue = calloc(ALERT_MAX_QUEUED, HEX_ID)) == NULL) {
 		free(a);
 		return NULL;
 	}
@@ -65,10 +66,7 @@ void alert_set_command(alert_runner *a, const char *command)
 	snprintf(a->command, sizeof(a->command), "%s", command ? command : "");
 }
 
-size_t alert_running(const alert_runner *a)
-{
-	return a->n_running;
-}
+size_t alert_running(const alert_runner *a) { return a->n_running; }
 
 /* The child: argv = {command, id}; no shell, stdin /dev/null. */
 static void child_exec(const char *command, const char *id)
@@ -100,8 +98,8 @@ static void start(alert_runner *a, const char *id)
 	}
 	a->running[a->n_running].pid = pid;
 	snprintf(a->running[a->n_running++].id, HEX_ID, "%s", id);
-	log_info(a->log, "on_alert started pid=%ld command=%s id=%s",
-		 (long)pid, a->command, id);
+	log_info(a->log, "on_alert started pid=%ld command=%s id=%s", (long)pid,
+		 a->command, id);
 }
 
 static void run_or_queue(alert_runner *a, const char *id)
@@ -114,8 +112,10 @@ static void run_or_queue(alert_runner *a, const char *id)
 		snprintf(a->queue[(a->q_head + a->q_len++) % ALERT_MAX_QUEUED],
 			 HEX_ID, "%s", id);
 	} else {
-		log_warn(a->log, "on_alert queue full, command not run "
-			 "id=%s queued=%d", id, ALERT_MAX_QUEUED);
+		log_warn(a->log,
+			 "on_alert queue full, command not run "
+			 "id=%s queued=%d",
+			 id, ALERT_MAX_QUEUED);
 	}
 }
 
@@ -133,9 +133,10 @@ void alert_on_stored(void *ctx, const record *r)
 	const Hutong__Header *h = record_header(r);
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
 	char org[LOG_QUOTE_MAX], name[LOG_QUOTE_MAX];
-	log_info(a->log, "alert id=%s org=%s name=%s kind=%s level=%d "
-		 "origin=%s dest=%s relation=\"%s\"", hex,
-		 log_quote(org, sizeof(org), o->org_id),
+	log_info(a->log,
+		 "alert id=%s org=%s name=%s kind=%s level=%d "
+		 "origin=%s dest=%s relation=\"%s\"",
+		 hex, log_quote(org, sizeof(org), o->org_id),
 		 log_quote(name, sizeof(name), o->name),
 		 o->sighting ? "sighting" : "alert", (int)o->level,
 		 h->origin_region, dest, view_relation_name(rel));
@@ -152,11 +153,13 @@ static void reap(alert_runner *a)
 			continue;
 		}
 		if (p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_info(a->log, "on_alert done pid=%ld id=%s",
-				 (long)p, a->running[i].id);
+			log_info(a->log, "on_alert done pid=%ld id=%s", (long)p,
+				 a->running[i].id);
 		else if (p > 0)
-			log_warn(a->log, "on_alert failed pid=%ld id=%s "
-				 "status=%d", (long)p, a->running[i].id,
+			log_warn(a->log,
+				 "on_alert failed pid=%ld id=%s "
+				 "status=%d",
+				 (long)p, a->running[i].id,
 				 WIFEXITED(status) ? WEXITSTATUS(status)
 						   : 128 + WTERMSIG(status));
 		a->running[i] = a->running[--a->n_running];

@@ -28,11 +28,11 @@
 #include <unistd.h>
 
 #include "ident.h"
-#include "zap.h"
 #include "sync.h"
 #include "util.h"
+#include "zap.h"
 
-#define LINK_BURST 64 /* messages read from one socket per dispatch */
+#define LINK_BURST 64	    /* messages read from one socket per dispatch */
 #define LINK_MON_BURST 4096 /* link server monitor events per dispatch */
 #define LINK_KEY_BYTES 32
 #define LINK_REDIAL_MIN_MS 1000 /* after a dropped link */
@@ -73,8 +73,8 @@ typedef struct lpeer {
 	int in_fd;			 /* inbound connection's fd, or -1 */
 	struct sockaddr_storage in_addr; /* its remote address then */
 	socklen_t in_addr_len;
-	uint64_t in_lost; /* inbound connections that went away */
-	uint64_t conn_refused;	 /* connections over the per-peer limit */
+	uint64_t in_lost;	/* inbound connections that went away */
+	uint64_t conn_refused;	/* connections over the per-peer limit */
 	int64_t refusal_log_at; /* next "connection refused" line */
 } lpeer;
 
@@ -82,7 +82,7 @@ typedef struct lpeer {
  * its DISCONNECTED one; p once ZAP admitted it for that peer. */
 typedef struct lconn {
 	int fd;
-	lpeer *p;	  /* from its first frame (User-Id, ZMQ_SRCFD) */
+	lpeer *p;      /* from its first frame (User-Id, ZMQ_SRCFD) */
 	int64_t at_ms; /* accepted */
 } lconn;
 
@@ -433,8 +433,9 @@ static int zap_admit(void *ctx, const uint8_t key[ZAP_KEY_BYTES],
 				  "unknown key: no configured peer's "
 				  "certificate has this link key");
 	if (peer_verify(l, p, &e) != 0)
-		return ht_err_set(err, HT_ETRUST, "", "configured peer '%s': %s",
-				  p->cfg.name, e.msg);
+		return ht_err_set(err, HT_ETRUST, "",
+				  "configured peer '%s': %s", p->cfg.name,
+				  e.msg);
 	if (conn_over_limit(l, p, err))
 		return HT_ELIMIT;
 	appr_push(l, p);
@@ -671,7 +672,8 @@ static void peer_recheck(links *l, lpeer *p)
 			 p->cfg.name, p->id.name, p->id.region,
 			 p->cfg.endpoint);
 		if (peer_start(l, p) != 0)
-			log_warn(l->log, "peer not linked: out of memory peer=%s",
+			log_warn(l->log,
+				 "peer not linked: out of memory peer=%s",
 				 p->cfg.name);
 	} else if (!ok && p->trusted) {
 		p->trusted = false;
@@ -1122,7 +1124,8 @@ static void router_monitor_open(links *l)
 	    zmq_socket_monitor(l->router, ep, LINK_SERVER_EVENTS) != 0 ||
 	    set_int(l->router_mon, ZMQ_LINGER, 0) != 0 ||
 	    zmq_connect(l->router_mon, ep) != 0) {
-		log_warn(l->log, "link server: no connection monitor "
+		log_warn(l->log,
+			 "link server: no connection monitor "
 			 "reason=\"%s\"",
 			 zmq_strerror(zmq_errno()));
 		if (l->router_mon != NULL)
@@ -1181,9 +1184,8 @@ static void set_limits(links *l, const conf *cf)
 {
 	l->max_conns =
 	    cf->max_connections.n ? cf->max_connections.n : l->auto_max;
-	l->max_per_peer = cf->max_connections_per_peer.n
-			      ? cf->max_connections_per_peer.n
-			      : 4;
+	l->max_per_peer =
+	    cf->max_connections_per_peer.n ? cf->max_connections_per_peer.n : 4;
 }
 
 static bool wants_links(const conf *cf)
@@ -1211,7 +1213,8 @@ links *links_new(const links_config *cfg, ht_err *err)
 						: LINK_AUTO_MAX_DEFAULT;
 	set_limits(l, cf);
 	if (!wants_links(cf)) {
-		log_info(l->log, "links idle reason=\"no listen and no peers\"");
+		log_info(l->log,
+			 "links idle reason=\"no listen and no peers\"");
 		return l;
 	}
 	if (arm(l, cf, err) != 0 ||
@@ -1337,7 +1340,7 @@ long links_next_ms(links *l, long cap)
 
 /* ---- missing bodies (docs/bodies.md) ---- */
 
-#define LINK_FETCH_MS 5000	    /* how often missing bodies are asked for */
+#define LINK_FETCH_MS 5000	   /* how often missing bodies are asked for */
 #define LINK_FETCH_SOURCE_MS 60000 /* the peer a body came without: later */
 
 /* Ask peer p for the missing bodies in m[0..n): not the one it came from
@@ -1352,8 +1355,8 @@ static void fetch_from(lpeer *p, const node_missing *m, size_t n, int64_t now)
 		    now - m[i].stored_ms >= LINK_FETCH_SOURCE_MS)
 			memcpy(ids[k++], m[i].id, RECORD_ID_BYTES);
 	if (k > 0)
-		sync_receiver_fetch(p->rx, (const uint8_t(*)[RECORD_ID_BYTES])ids,
-				    k, now);
+		sync_receiver_fetch(
+		    p->rx, (const uint8_t(*)[RECORD_ID_BYTES])ids, k, now);
 }
 
 static void fetch_bodies(links *l, int64_t now)
@@ -1437,7 +1440,8 @@ static void reload_peers(links *l, const conf *cf)
 		if (cp != NULL && peer_unchanged(l->peers[i], cp))
 			continue;
 		if (cp != NULL)
-			log_info(l->log, "reload: peer changed, relinking peer=%s",
+			log_info(l->log,
+				 "reload: peer changed, relinking peer=%s",
 				 l->peers[i]->cfg.name);
 		else
 			log_info(l->log,
@@ -1476,10 +1480,7 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
 
 /* ---- status ---- */
 
-size_t links_peer_count(const links *l)
-{
-	return l->n_peers;
-}
+size_t links_peer_count(const links *l) { return l->n_peers; }
 
 void links_peer_info(const links *l, size_t i, status_peer *out)
 {
@@ -1487,7 +1488,8 @@ void links_peer_info(const links *l, size_t i, status_peer *out)
 	const lpeer *p = l->peers[i];
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", p->cfg.name);
-	snprintf(out->node, sizeof(out->node), "%s", p->parsed ? p->id.name : "");
+	snprintf(out->node, sizeof(out->node), "%s",
+		 p->parsed ? p->id.name : "");
 	snprintf(out->region, sizeof(out->region), "%s",
 		 p->parsed ? p->id.region : "");
 	snprintf(out->endpoint, sizeof(out->endpoint), "%s", p->cfg.endpoint);

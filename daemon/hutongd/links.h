@@ -54,9 +54,9 @@
 #define LINK_RECONNECT_MAX_MS 8000     /* back-off ceiling */
 #define LINK_MUTE_MS 5000 /* ignore a peer after a bad inbound frame */
 #define LINK_RECHECK_MS                                                        \
-	10000			/* re-verify peer certificates: expiry,        \
-				 * revocations learnt from the ledger */
-#define LINK_MAX_ROUTING_ID 255 /* bytes, ZMTP's limit */
+	10000			  /* re-verify peer certificates: expiry,      \
+				   * revocations learnt from the ledger */
+#define LINK_MAX_ROUTING_ID 255	  /* bytes, ZMTP's limit */
 #define LINK_AUTO_MAX_DEFAULT 256 /* max_connections=auto without a figure */
 
 /* Messages queued per connection (ZMQ_RCVHWM, ZMQ_SNDHWM; both ends).

@@ -15,23 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "alert.h"
 #include "conf.h"
-#include "sampler.h"
-#include "log.h"
-#include "node.h"
-#include "pki.h"
 #include "control.h"
 #include "ctl.h"
 #include "links.h"
-#include "alert.h"
-#include "view.h"
+#include "log.h"
+#include "node.h"
 #include "perm.h"
+#include "pki.h"
+#include "sampler.h"
+#include "view.h"
 
 static volatile sig_atomic_t got_stop, got_reload;
 
@@ -45,19 +45,19 @@ static void on_signal(int sig)
 
 typedef struct daemon_state {
 	conf *cf;
-	pki_store *pki;   /* CA bundle + CRLs (swapped on SIGHUP) */
-	pki_chain chain;  /* this node's certificate chain (DER) */
+	pki_store *pki;	 /* CA bundle + CRLs (swapped on SIGHUP) */
+	pki_chain chain; /* this node's certificate chain (DER) */
 	node *node;
 	ht_log *log;
 	void *zctx;
 	void *ctl;
-	links *links;     /* CurveZMQ links to the peers */
-	sampler *audit; /* receipts, link counters into the event log */
+	links *links;	      /* CurveZMQ links to the peers */
+	sampler *audit;	      /* receipts, link counters into the event log */
 	alert_runner *alerts; /* on_alert for alerts concerning this region */
 	int lock_fd;
 	bool stop;
-	bool skip_check; /* --skip-check: no quick_check at start */
-	bool new_origin;  /* --new-origin: a genesis without neighbours */
+	bool skip_check;   /* --skip-check: no quick_check at start */
+	bool new_origin;   /* --new-origin: a genesis without neighbours */
 	uint64_t fd_limit; /* RLIMIT_NOFILE after raising it */
 } daemon_state;
 
@@ -72,27 +72,30 @@ typedef struct daemon_state {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: hutongd -c FILE [--log-level warn|info|debug] "
-		"[--skip-check]\n"
-		"               [--new-origin]\n"
-		"       hutongd --check-config -c FILE\n"
-		"       hutongd --version | --help\n\n"
-		"Runs a hutong node in the foreground, logging to stderr. It\n"
-		"serves the control socket named in the config (the hutong CLI\n"
-		"talks to it) and stops cleanly on SIGTERM or SIGINT; SIGHUP\n"
-		"re-reads the config (a bad config keeps the old one).\n"
-		"It refuses files that another user could change (StrictModes,\n"
-		"see hutongd(8)) and a damaged ledger.\n\n"
-		"  -c, --config FILE   the node's hutongd.conf\n"
-		"  --check-config      report every problem in FILE, exit 1 if any\n"
-		"  --log-level LEVEL   override log_level from the config\n"
-		"  --skip-check        start without checking the ledger file\n"
-		"                      (PRAGMA quick_check); emergencies only\n"
-		"  --new-origin        with no chain of its own in the ledger, sign\n"
-		"                      a genesis at once, without asking the\n"
-		"                      neighbours (a bureau's very first start)\n"
-		"  --version           print the version\n");
+	fprintf(
+	    f,
+	    "usage: hutongd -c FILE [--log-level warn|info|debug] "
+	    "[--skip-check]\n"
+	    "               [--new-origin]\n"
+	    "       hutongd --check-config -c FILE\n"
+	    "       hutongd --version | --help\n\n"
+	    "Runs a hutong node in the foreground, logging to stderr. It\n"
+	    "serves the control socket named in the config (the hutong CLI\n"
+	    "talks to it) and stops cleanly on SIGTERM or SIGINT; SIGHUP\n"
+	    "re-reads the config (a bad config keeps the old one).\n"
+	    "It refuses files that another user could change (StrictModes,\n"
+	    "see hutongd(8)) and a damaged ledger.\n\n"
+	    "  -c, --config FILE   the node's hutongd.conf\n"
+	    "  --check-config      report every problem in FILE, exit 1 if "
+	    "any\n"
+	    "  --log-level LEVEL   override log_level from the config\n"
+	    "  --skip-check        start without checking the ledger file\n"
+	    "                      (PRAGMA quick_check); emergencies only\n"
+	    "  --new-origin        with no chain of its own in the ledger, "
+	    "sign\n"
+	    "                      a genesis at once, without asking the\n"
+	    "                      neighbours (a bureau's very first start)\n"
+	    "  --version           print the version\n");
 }
 
 static void report_stderr(void *ctx, const char *line)
@@ -132,8 +135,10 @@ static int take_lock(daemon_state *d, ht_err *err)
 				  d->cf->dir, path);
 	char pid[32];
 	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(d->lock_fd, 0) != 0 || write(d->lock_fd, pid, (size_t)n) != n)
-		return ht_err_set(err, HT_EIO, "", "%s: cannot write pid", path);
+	if (ftruncate(d->lock_fd, 0) != 0 ||
+	    write(d->lock_fd, pid, (size_t)n) != n)
+		return ht_err_set(err, HT_EIO, "", "%s: cannot write pid",
+				  path);
 	return 0;
 }
 
@@ -146,18 +151,20 @@ static int load_trust(daemon_state *d, ht_err *err)
 	d->pki = pki_store_load(d->cf->ca_bundle, crls, 1, err);
 	if (d->pki == NULL) {
 		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return ht_err_set(err, HT_ETRUST, "trust",
-				  "%s; put your CA's certificates in %s and its "
-				  "current CRL in %s (see certs/README.md)",
-				  msg, d->cf->ca_bundle, d->cf->crl);
+		return ht_err_set(
+		    err, HT_ETRUST, "trust",
+		    "%s; put your CA's certificates in %s and its "
+		    "current CRL in %s (see certs/README.md)",
+		    msg, d->cf->ca_bundle, d->cf->crl);
 	}
 	if (pki_chain_read_pem(d->cf->cert, &d->chain, err) != 0) {
 		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return ht_err_set(err, HT_ETRUST, "cert",
-				  "%s; this node needs a certificate: send %s/"
-				  "node.csr to your CA (hutong ca sign --dir CADIR"
-				  " %s/node.csr --out %s)", msg, d->cf->dir,
-				  d->cf->dir, d->cf->cert);
+		return ht_err_set(
+		    err, HT_ETRUST, "cert",
+		    "%s; this node needs a certificate: send %s/"
+		    "node.csr to your CA (hutong ca sign --dir CADIR"
+		    " %s/node.csr --out %s)",
+		    msg, d->cf->dir, d->cf->dir, d->cf->cert);
 	}
 	return 0;
 }
@@ -201,7 +208,8 @@ static int check_ledger(daemon_state *d, ht_err *err)
 {
 	struct stat st;
 	if (d->skip_check) {
-		log_warn(d->log, "ledger check skipped (--skip-check) ledger=%s",
+		log_warn(d->log,
+			 "ledger check skipped (--skip-check) ledger=%s",
 			 d->cf->ledger);
 		return 0;
 	}
@@ -288,22 +296,28 @@ static int start(daemon_state *d, ht_err *err)
 		return HT_ETRUST;
 	if (check_ledger(d, err) != 0)
 		return HT_ECORRUPT;
-	node_config nc = {.name = d->cf->name, .region = d->cf->region,
-			  .key_path = d->cf->key, .ledger_path = d->cf->ledger,
-			  .log = d->log, .pki = d->pki,
+	node_config nc = {.name = d->cf->name,
+			  .region = d->cf->region,
+			  .key_path = d->cf->key,
+			  .ledger_path = d->cf->ledger,
+			  .log = d->log,
+			  .pki = d->pki,
 			  .max_clock_skew_ms = d->cf->max_clock_skew.ms,
 			  .certs = (const uint8_t *const *)d->chain.der,
-			  .cert_lens = d->chain.len, .n_certs = d->chain.n,
-			  .defer_genesis = d->cf->n_peers > 0 && !d->new_origin};
+			  .cert_lens = d->chain.len,
+			  .n_certs = d->chain.n,
+			  .defer_genesis =
+			      d->cf->n_peers > 0 && !d->new_origin};
 	if ((d->node = node_open(&nc, err)) == NULL) {
 		if (strcmp(err->field, "certificate") != 0)
 			return HT_EIO;
 		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return ht_err_set(err, HT_ETRUST, "cert",
-				  "%s is not valid for this node: %s; get a new "
-				  "one: hutong ca sign --dir CADIR %s/node.csr "
-				  "--out %s", d->cf->cert, msg, d->cf->dir,
-				  d->cf->cert);
+		return ht_err_set(
+		    err, HT_ETRUST, "cert",
+		    "%s is not valid for this node: %s; get a new "
+		    "one: hutong ca sign --dir CADIR %s/node.csr "
+		    "--out %s",
+		    d->cf->cert, msg, d->cf->dir, d->cf->cert);
 	}
 	if (hook_views(d, err) != 0)
 		return HT_ENOMEM;
@@ -312,8 +326,12 @@ static int start(daemon_state *d, ht_err *err)
 		zmq_ctx_set(d->zctx, ZMQ_MAX_SOCKETS, ZMQ_SOCKETS_MAX);
 	if ((d->ctl = ctl_server_bind(d->zctx, d->cf->control, err)) == NULL)
 		return HT_EIO;
-	links_config lc = {.zctx = d->zctx, .cf = d->cf, .node = d->node,
-			   .log = d->log, .pki = d->pki, .certs = &d->chain,
+	links_config lc = {.zctx = d->zctx,
+			   .cf = d->cf,
+			   .node = d->node,
+			   .log = d->log,
+			   .pki = d->pki,
+			   .certs = &d->chain,
 			   .auto_max_connections = auto_max_connections(d)};
 	if ((d->links = links_new(&lc, err)) == NULL)
 		return HT_EIO;
@@ -335,8 +353,10 @@ static bool reload_files_bad(const daemon_state *d, const conf *fresh)
 {
 	if (perm_check_conf(fresh, 0, log_problem, (void *)d) == 0)
 		return false;
-	log_warn(d->log, "reload: file permission problems, running config "
-		 "kept config=%s", fresh->path);
+	log_warn(d->log,
+		 "reload: file permission problems, running config "
+		 "kept config=%s",
+		 fresh->path);
 	return true;
 }
 
@@ -407,15 +427,17 @@ static void run(daemon_state *d)
 	char hex[2 * RECORD_ID_BYTES + 1];
 	uint8_t digest[RECORD_ID_BYTES];
 	ledger_digest(node_ledger(d->node), digest);
-	log_info(d->log, "started node=%s region=%s records=%llu digest=%s "
-		 "control=%s", d->cf->name, d->cf->region,
+	log_info(d->log,
+		 "started node=%s region=%s records=%llu digest=%s "
+		 "control=%s",
+		 d->cf->name, d->cf->region,
 		 (unsigned long long)ledger_record_count(node_ledger(d->node)),
 		 util_hex(digest, RECORD_ID_BYTES, hex), d->cf->control);
 	while (!got_stop && !d->stop) {
 		zmq_pollitem_t items[1 + LINKS_MAX_ITEMS] = {
-			{d->ctl, 0, ZMQ_POLLIN, 0}};
-		size_t nl = links_poll_items(d->links, items + 1,
-					     LINKS_MAX_ITEMS);
+		    {d->ctl, 0, ZMQ_POLLIN, 0}};
+		size_t nl =
+		    links_poll_items(d->links, items + 1, LINKS_MAX_ITEMS);
 		int n = zmq_poll(items, (int)(1 + nl),
 				 links_next_ms(d->links, 1000));
 		if (n < 0 && zmq_errno() != EINTR) {
@@ -510,30 +532,47 @@ typedef struct args {
 static int parse_args(int argc, char **argv, args *a)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'k'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"skip-check", no_argument, NULL, 's'},
-		{"new-origin", no_argument, NULL, 'n'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"skip-check", no_argument, NULL, 's'},
+	    {"new-origin", no_argument, NULL, 'n'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a->path = optarg; break;
-		case 'k': a->check = true; break;
-		case 'l': a->level = optarg; break;
-		case 's': a->skip_check = true; break;
-		case 'n': a->new_origin = true; break;
-		case 'V': printf("hutongd %s\n", HUTONG_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			a->path = optarg;
+			break;
+		case 'k':
+			a->check = true;
+			break;
+		case 'l':
+			a->level = optarg;
+			break;
+		case 's':
+			a->skip_check = true;
+			break;
+		case 'n':
+			a->new_origin = true;
+			break;
+		case 'V':
+			printf("hutongd %s\n", HUTONG_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (a->path == NULL || optind != argc) {
-		fprintf(stderr, "hutongd: %s\n", a->path ? "unexpected argument"
-							  : "-c FILE is required");
+		fprintf(stderr, "hutongd: %s\n",
+			a->path ? "unexpected argument"
+				: "-c FILE is required");
 		usage(stderr);
 		return 2;
 	}
@@ -550,8 +589,10 @@ static int load_config(daemon_state *d, const args *a)
 	}
 	int lv = a->level ? log_level_parse(a->level) : d->cf->log_level;
 	if (lv < 0) {
-		fprintf(stderr, "hutongd: --log-level: must be warn, info or "
-			"debug, got '%s'\n", a->level);
+		fprintf(stderr,
+			"hutongd: --log-level: must be warn, info or "
+			"debug, got '%s'\n",
+			a->level);
 		conf_free(&d->cf);
 		return 2;
 	}
@@ -578,7 +619,8 @@ int main(int argc, char **argv)
 	d.new_origin = a.new_origin;
 	rc = start(&d, &err);
 	if (rc != 0)
-		fprintf(stderr, "hutongd: %s\n", ht_err_str(&err, msg, sizeof(msg)));
+		fprintf(stderr, "hutongd: %s\n",
+			ht_err_str(&err, msg, sizeof(msg)));
 	else
 		run(&d);
 	shutdown_all(&d);

@@ -26,10 +26,7 @@ struct sampler {
 	size_t n_peers;
 };
 
-sampler *sampler_new(void)
-{
-	return calloc(1, sizeof(sampler));
-}
+sampler *sampler_new(void) { return calloc(1, sizeof(sampler)); }
 
 void sampler_free(sampler **a)
 {
@@ -58,15 +55,13 @@ static void log_event(node *n, ht_log *log, const char *peer, int kind,
 	ht_err err = {0};
 	ledger_event ev = {.peer = peer, .kind = kind, .count = count};
 	if (ledger_log_event(node_ledger(n), &ev, NULL, &err) != 0)
-		log_warn(log,
-			 "event log failed kind=%s peer=%s reason=\"%s\"",
+		log_warn(log, "event log failed kind=%s peer=%s reason=\"%s\"",
 			 ledger_event_name(kind), peer, err.msg);
 }
 
 /* One peer's counters against the last sample. The peer is named as
  * node_receive names it: by its certificate's node name. */
-static void sample_peer(sampler *a, node *n, ht_log *log,
-			const status_peer *p)
+static void sample_peer(sampler *a, node *n, ht_log *log, const status_peer *p)
 {
 	const char *name = p->node[0] != '\0' ? p->node : p->name;
 	peer_seen *s = seen_peer(a, name);
@@ -96,7 +91,7 @@ static void sample_links(sampler *a, node *n, const links *l, ht_log *log)
 }
 
 bool sampler_tick(sampler *a, node *n, const links *l, const conf *cf,
-		       ht_log *log)
+		  ht_log *log)
 {
 	const ht_clock *clk = util_clock_system();
 	uint8_t id[RECORD_ID_BYTES];

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 
 #include "conf.h"
+#include "links.h"
 #include "log.h"
 #include "node.h"
-#include "links.h"
 
 #define SAMPLER_INTERVAL_MS 5000 /* link counters into the event log */
 
@@ -29,6 +29,6 @@ void sampler_free(sampler **a);
 /* Call on every pass of the loop; cheap when nothing is due. Returns true
  * when it stored a record (a receipt), so the caller pumps the links. */
 bool sampler_tick(sampler *a, node *n, const links *l, const conf *cf,
-		       ht_log *log);
+		  ht_log *log);
 
 #endif

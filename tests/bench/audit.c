@@ -92,8 +92,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Sign and append one record of origin o with body b. */
-static int add(bench *b, origin_key *o, const char *author,
-	       Hutong__Body *body, record **keep)
+static int add(bench *b, origin_key *o, const char *author, Hutong__Body *body,
+	       record **keep)
 {
 	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
 	sub.author = (char *)author;
@@ -169,9 +169,11 @@ static int add_intel(bench *b, long i)
 	body.content_case = HUTONG__BODY__CONTENT_INTELLIGENCE;
 	body.intelligence = &in;
 	in.summary = summary;
-	snprintf(summary, sizeof(summary), "Lead %08ld: weekly gathering of "
+	snprintf(summary, sizeof(summary),
+		 "Lead %08ld: weekly gathering of "
 		 "recruits in a rented flat near the station; the organizer "
-		 "collects entry fees and moves the group every month.", i);
+		 "collects entry fees and moves the group every month.",
+		 i);
 	snprintf(author, sizeof(author), "officer-%02ld", (i / b->k) % AUTHORS);
 	record *r = NULL;
 	int rc = add(b, o, author, &body, &r);
@@ -220,7 +222,8 @@ static double raw_verify_rate(size_t msg_len, double min_s)
 	double t0 = now_s(), t;
 	do {
 		for (int i = 0; i < 256; i++)
-			bad |= crypto_sign_verify_detached(sig, msg, msg_len, pk);
+			bad |=
+			    crypto_sign_verify_detached(sig, msg, msg_len, pk);
 		done += 256;
 		t = now_s() - t0;
 	} while (t < min_s);
@@ -294,11 +297,11 @@ static void time_audit_origin(bench *b)
 	qsort(all, (size_t)b->k, sizeof(all[0]), cmp_double);
 	qsort(hour, (size_t)b->k, sizeof(hour[0]), cmp_double);
 	printf("audit origin: whole history (%.0f records each)  median %.2f ms"
-	       "  max %.2f ms\n", (double)rows_all / b->k, all[b->k / 2],
-	       all[b->k - 1]);
+	       "  max %.2f ms\n",
+	       (double)rows_all / b->k, all[b->k / 2], all[b->k - 1]);
 	printf("audit origin: one hour (%.0f records each)  median %.3f ms  "
-	       "max %.3f ms\n", (double)rows_hour / b->k, hour[b->k / 2],
-	       hour[b->k - 1]);
+	       "max %.3f ms\n",
+	       (double)rows_hour / b->k, hour[b->k / 2], hour[b->k - 1]);
 }
 
 static void on_problem(void *ctx, const uint8_t *id, const char *region,
@@ -322,10 +325,12 @@ static void time_verify(bench *b)
 	double raw2 = raw_verify_rate(b->hdr_bytes, 2.0); /* same conditions */
 	double rawm = (raw + raw2) / 2;
 	printf("verify: %llu records in %.2f s = %.0f records/s, %d problems%s"
-	       " (CPU %.2f s: %.2f cores busy)\n", (unsigned long long)count, t,
-	       rate, problems, problems < 0 ? e.msg : "", cpu, cpu / t);
+	       " (CPU %.2f s: %.2f cores busy)\n",
+	       (unsigned long long)count, t, rate, problems,
+	       problems < 0 ? e.msg : "", cpu, cpu / t);
 	printf("raw Ed25519 verify (%zu-byte headers, one thread): %.0f/s "
-	       "(%.0f before, %.0f after)\n", b->hdr_bytes, rawm, raw, raw2);
+	       "(%.0f before, %.0f after)\n",
+	       b->hdr_bytes, rawm, raw, raw2);
 	printf("verify/raw ratio: %.2f  target >= 0.8: %s\n", rate / rawm,
 	       rate / rawm >= 0.8 ? "met" : "MISSED");
 }
@@ -348,7 +353,7 @@ static void remove_dir(const char *dir)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench_audit [N] [--origins K] [--dir D] "
-		"[--keep]\n");
+			"[--keep]\n");
 	return 2;
 }
 
@@ -403,8 +408,8 @@ int main(int argc, char **argv)
 	uint64_t total = ledger_record_count(b.l);
 	ledger_close(&b.l);
 	printf("build: %ld records from %d origins + %ld receipts (%llu in the "
-	       "ledger) in %.1f s (%.0f records/s)\n", b.n, b.k, b.receipts,
-	       (unsigned long long)total, now_s() - t0,
+	       "ledger) in %.1f s (%.0f records/s)\n",
+	       b.n, b.k, b.receipts, (unsigned long long)total, now_s() - t0,
 	       (double)total / (now_s() - t0));
 	if ((b.l = ledger_open(path, LEDGER_RDONLY, NULL, &e)) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, e.msg);

@@ -85,10 +85,7 @@ static uint64_t rnd(world *w)
 	return w->rng;
 }
 
-static long pick(world *w, long n)
-{
-	return (long)(rnd(w) % (uint64_t)n);
-}
+static long pick(world *w, long n) { return (long)(rnd(w) % (uint64_t)n); }
 
 static int sign_with(void *ctx, const uint8_t *msg, size_t len,
 		     uint8_t sig[RECORD_SIG_BYTES])
@@ -106,8 +103,8 @@ static int put(world *w, int k, Hutong__Body *body, const uint8_t **id)
 	sub.body = body;
 	char node[16];
 	snprintf(node, sizeof(node), "node-%s", regions[k]);
-	record_origin ro = {regions[k], node, o->seq + 1, o->seq ? o->prev : NULL,
-			    w->now};
+	record_origin ro = {regions[k], node, o->seq + 1,
+			    o->seq ? o->prev : NULL, w->now};
 	record *r = NULL;
 	ledger_outcome out;
 	ht_err e = {0};
@@ -122,7 +119,8 @@ static int put(world *w, int k, Hutong__Body *body, const uint8_t **id)
 	o->seq++;
 	memcpy(o->prev, record_id(r), RECORD_ID_BYTES);
 	if (id != NULL) {
-		memcpy(o->leads[o->n_leads++ % 256], record_id(r), RECORD_ID_BYTES);
+		memcpy(o->leads[o->n_leads++ % 256], record_id(r),
+		       RECORD_ID_BYTES);
 		*id = o->leads[(o->n_leads - 1) % 256];
 	}
 	record_free(&r);
@@ -167,8 +165,10 @@ static int add_lead(world *w)
 		pp[i] = &p[i];
 	}
 	org_name(pick(w, w->orgnames), org, sizeof(org));
-	snprintf(summary, sizeof(summary), "lead %ld: weekly gathering of "
-		 "recruits in a rented flat near the station", w->counts[0]);
+	snprintf(summary, sizeof(summary),
+		 "lead %ld: weekly gathering of "
+		 "recruits in a rented flat near the station",
+		 w->counts[0]);
 	pl.region = (char *)regions[pick(w, N_ORIG)];
 	in.summary = summary;
 	in.organization = org;
@@ -191,7 +191,8 @@ static int add_step(world *w)
 	char id[32], names[2][32];
 	kase *c;
 	int by;
-	if (w->n_open < MAX_OPEN / 2 || (w->n_open < MAX_OPEN && pick(w, 4) == 0)) {
+	if (w->n_open < MAX_OPEN / 2 ||
+	    (w->n_open < MAX_OPEN && pick(w, 4) == 0)) {
 		c = &w->open[w->n_open++];
 		c->id = w->cases++;
 		c->from = (int)pick(w, N_ORIG);
@@ -201,15 +202,41 @@ static int add_step(world *w)
 		c = &w->open[pick(w, (long)w->n_open)];
 	}
 	switch (c->state) {
-	case VIEW_STATE_NONE: r.step = HUTONG__STEP__STEP_REQUEST; c->state = VIEW_STATE_REQUESTED; by = c->from; break;
-	case VIEW_STATE_REQUESTED:
-		if (pick(w, 20) == 0) { r.step = HUTONG__STEP__STEP_CANCEL; c->state = VIEW_STATE_CANCELLED; by = c->from; }
-		else if (pick(w, 20) == 0) { r.step = HUTONG__STEP__STEP_REJECT; c->state = VIEW_STATE_REJECTED; by = c->to; }
-		else { r.step = HUTONG__STEP__STEP_ACCEPT; c->state = VIEW_STATE_ACCEPTED; by = c->to; }
+	case VIEW_STATE_NONE:
+		r.step = HUTONG__STEP__STEP_REQUEST;
+		c->state = VIEW_STATE_REQUESTED;
+		by = c->from;
 		break;
-	case VIEW_STATE_ACCEPTED: r.step = HUTONG__STEP__STEP_DEPART; c->state = VIEW_STATE_DEPARTED; by = c->from; break;
-	case VIEW_STATE_DEPARTED: r.step = HUTONG__STEP__STEP_HAND_OVER; c->state = VIEW_STATE_HANDED_OVER; by = c->from; break;
-	default: r.step = HUTONG__STEP__STEP_RECEIVE; c->state = VIEW_STATE_RECEIVED; by = c->to; break;
+	case VIEW_STATE_REQUESTED:
+		if (pick(w, 20) == 0) {
+			r.step = HUTONG__STEP__STEP_CANCEL;
+			c->state = VIEW_STATE_CANCELLED;
+			by = c->from;
+		} else if (pick(w, 20) == 0) {
+			r.step = HUTONG__STEP__STEP_REJECT;
+			c->state = VIEW_STATE_REJECTED;
+			by = c->to;
+		} else {
+			r.step = HUTONG__STEP__STEP_ACCEPT;
+			c->state = VIEW_STATE_ACCEPTED;
+			by = c->to;
+		}
+		break;
+	case VIEW_STATE_ACCEPTED:
+		r.step = HUTONG__STEP__STEP_DEPART;
+		c->state = VIEW_STATE_DEPARTED;
+		by = c->from;
+		break;
+	case VIEW_STATE_DEPARTED:
+		r.step = HUTONG__STEP__STEP_HAND_OVER;
+		c->state = VIEW_STATE_HANDED_OVER;
+		by = c->from;
+		break;
+	default:
+		r.step = HUTONG__STEP__STEP_RECEIVE;
+		c->state = VIEW_STATE_RECEIVED;
+		by = c->to;
+		break;
 	}
 	snprintf(id, sizeof(id), "C%s-%ld", regions[c->from], c->id);
 	r.case_id = id;
@@ -219,7 +246,8 @@ static int add_step(world *w)
 	if (r.step == HUTONG__STEP__STEP_REQUEST) {
 		for (int i = 0; i < 2; i++) {
 			hutong__person__init(&p[i]);
-			person_name(pick(w, w->people), names[i], sizeof(names[i]));
+			person_name(pick(w, w->people), names[i],
+				    sizeof(names[i]));
 			p[i].name = names[i];
 			pp[i] = &p[i];
 		}
@@ -292,7 +320,8 @@ static int add_receipt(world *w)
 	Hutong__Body b = HUTONG__BODY__INIT;
 	int k = (int)pick(w, N_ORIG);
 	size_t n = 0;
-	static const int sorted[N_ORIG] = {6, 5, 0, 1, 2, 3, 7, 4}; /* by region */
+	static const int sorted[N_ORIG] = {6, 5, 0, 1,
+					   2, 3, 7, 4}; /* by region */
 	for (int j = 0; j < N_ORIG; j++) {
 		int i = sorted[j];
 		if (w->o[i].seq == 0)
@@ -300,7 +329,8 @@ static int add_receipt(world *w)
 		hutong__receipt_entry__init(&e[n]);
 		e[n].origin = (char *)regions[i];
 		e[n].seq = w->o[i].seq;
-		e[n].head = (ProtobufCBinaryData){RECORD_ID_BYTES, w->o[i].prev};
+		e[n].head =
+		    (ProtobufCBinaryData){RECORD_ID_BYTES, w->o[i].prev};
 		ep[n] = &e[n];
 		n++;
 	}
@@ -337,7 +367,7 @@ static int build(world *w)
 		     : r < 73 ? add_step(w)
 		     : r < 88 ? add_org(w)
 		     : r < 95 ? add_fix(w)
-				: add_receipt(w);
+			      : add_receipt(w);
 		if (rc == 0 && (i + 1) % BATCH == 0) {
 			rc = ledger_commit(w->l, &e);
 			if (rc == 0)
@@ -370,10 +400,10 @@ static void report(const char *what, double *ms, long n, long found)
 	for (long i = 0; i < n; i++)
 		sum += ms[i];
 	printf("%-22s n=%ld  median=%.3f ms  p99=%.3f ms  max=%.3f ms  "
-	       "mean=%.3f ms  (%s %.1f)\n", what, n, ms[n / 2],
-	       ms[(long)(n * 0.99)], ms[n - 1], sum / n,
+	       "mean=%.3f ms  (%s %.1f)\n",
+	       what, n, ms[n / 2], ms[(long)(n * 0.99)], ms[n - 1], sum / n,
 	       strcmp(what, "intel --person") == 0 ? "leads/query"
-						    : "records/view",
+						   : "records/view",
 	       (double)found / n);
 }
 
@@ -397,7 +427,8 @@ static int time_queries(world *w, long q)
 	char id[64];
 	ht_err e = {0};
 	long found = 0, errors = 0;
-	if (ms == NULL || (w->ids = calloc((size_t)w->n, sizeof(w->ids[0]))) == NULL ||
+	if (ms == NULL ||
+	    (w->ids = calloc((size_t)w->n, sizeof(w->ids[0]))) == NULL ||
 	    ledger_each_term_name(w->l, "case:", case_id, w, &e) < 0 ||
 	    w->n_ids == 0) {
 		free(ms);
@@ -441,7 +472,8 @@ static int time_queries(world *w, long q)
 	free(ms);
 	free(w->ids);
 	if (errors)
-		fprintf(stderr, "%ld queries failed (last: %s)\n", errors, e.msg);
+		fprintf(stderr, "%ld queries failed (last: %s)\n", errors,
+			e.msg);
 	return errors ? 1 : 0;
 }
 
@@ -483,7 +515,8 @@ int main(int argc, char **argv)
 		else if (util_parse_u64(argv[i], 1000, 100000000, &v) == 0)
 			w.n = (long)v;
 		else {
-			fprintf(stderr, "usage: bench_views [N] [--dir D] "
+			fprintf(stderr,
+				"usage: bench_views [N] [--dir D] "
 				"[--queries Q] [--keep] [--digest] [--reuse "
 				"LEDGER]\n");
 			return 2;
@@ -519,7 +552,8 @@ int main(int argc, char **argv)
 	if (build(&w) != 0)
 		goto out;
 	printf("records=%llu (leads %ld, steps %ld in %ld cases, org records "
-	       "%ld for %ld orgs, corrections %ld, receipts %ld) built in %.0f s\n",
+	       "%ld for %ld orgs, corrections %ld, receipts %ld) built in %.0f "
+	       "s\n",
 	       (unsigned long long)ledger_record_count(w.l), w.counts[0],
 	       w.counts[1], w.cases, w.counts[2], w.orgs, w.counts[3],
 	       w.counts[4], now_s() - t0);
@@ -537,10 +571,12 @@ query:
 		char hex[2 * VIEW_DIGEST_BYTES + 1];
 		t0 = now_s();
 		rc = view_digest(w.l, &d, &e);
-		printf("view digests: %.1f s (cases %llu, orgs %llu, leads %llu; "
-		       "leads %s)\n", now_s() - t0, (unsigned long long)d.n_cases,
-		       (unsigned long long)d.n_orgs, (unsigned long long)d.n_leads,
-		       util_hex(d.leads, VIEW_DIGEST_BYTES, hex));
+		printf(
+		    "view digests: %.1f s (cases %llu, orgs %llu, leads %llu; "
+		    "leads %s)\n",
+		    now_s() - t0, (unsigned long long)d.n_cases,
+		    (unsigned long long)d.n_orgs, (unsigned long long)d.n_leads,
+		    util_hex(d.leads, VIEW_DIGEST_BYTES, hex));
 	}
 out:
 	ledger_close(&w.l);

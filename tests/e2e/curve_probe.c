@@ -30,8 +30,8 @@
 #include <zmq.h>
 
 #include "ident.h"
-#include "zap.h"
 #include "util.h"
+#include "zap.h"
 
 #define PROBE_WAIT_MS 2500
 #define KEY_BYTES 32

@@ -18,8 +18,9 @@
  * certificate sign the records it originates, by default --dir. Records
  * continue the origin's chain where the target's Welcome frontier says it
  * is, so runs can follow each other without state on disk. --big makes
- * its leads as big as the field counts allow (~45 KB); --frame-bytes caps the envelope bytes
- * of one Records frame (SYNC_MAX_BATCH_BYTES, as an honest sender does).
+ * its leads as big as the field counts allow (~45 KB); --frame-bytes caps the
+ * envelope bytes of one Records frame (SYNC_MAX_BATCH_BYTES, as an honest
+ * sender does).
  *
  * A bad frame makes the target ignore this peer for LINK_MUTE_MS; scenarios
  * that cause one wait that out before the next starts.
@@ -47,9 +48,9 @@
 #include <zmq.h>
 
 #include "ident.h"
+#include "links.h"
 #include "pki.h"
 #include "record.h"
-#include "links.h"
 #include "sync.h"
 #include "sync.pb-c.h"
 #include "util.h"
@@ -1403,9 +1404,9 @@ static int sc_claims(harness *h)
 		if (strcmp(h->fr.region[i], h->org.id.region) != 0)
 			victim = h->fr.region[i];
 	memset(bogus, 0xee, sizeof(bogus));
-	record *lie = victim ? build_receipt(&h->org, seq + 1, prev, victim, 1,
-					     bogus)
-			     : NULL;
+	record *lie =
+	    victim ? build_receipt(&h->org, seq + 1, prev, victim, 1, bogus)
+		   : NULL;
 	if (r == NULL || lie == NULL) {
 		record_free(&r);
 		record_free(&lie);

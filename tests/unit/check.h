@@ -12,52 +12,57 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		check_count++;                                               \
-		if (!(cond)) {                                               \
-			check_failures++;                                    \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		check_count++;                                                 \
+		if (!(cond)) {                                                 \
+			check_failures++;                                      \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-		}                                                            \
+				__LINE__, #cond);                              \
+		}                                                              \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                   \
-	do {                                                                 \
-		long long check_a_ = (long long)(a), check_b_ = (long long)(b); \
-		check_count++;                                               \
-		if (check_a_ != check_b_) {                                  \
-			check_failures++;                                    \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", \
-				__FILE__, __LINE__, #a, check_a_, #b, check_b_); \
-		}                                                            \
+#define CHECK_EQ_INT(a, b)                                                     \
+	do {                                                                   \
+		long long check_a_ = (long long)(a),                           \
+			  check_b_ = (long long)(b);                           \
+		check_count++;                                                 \
+		if (check_a_ != check_b_) {                                    \
+			check_failures++;                                      \
+			fprintf(stderr,                                        \
+				"%s:%d: %s == %lld, expected %s == %lld\n",    \
+				__FILE__, __LINE__, #a, check_a_, #b,          \
+				check_b_);                                     \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                      \
-	do {                                                                 \
-		const char *check_a_ = (a), *check_b_ = (b);                 \
-		check_count++;                                               \
-		if (check_a_ == NULL || check_b_ == NULL ||                  \
-		    strcmp(check_a_, check_b_) != 0) {                       \
-			check_failures++;                                    \
-			fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n", \
-				__FILE__, __LINE__, #a,                      \
-				check_a_ ? check_a_ : "(null)",              \
-				check_b_ ? check_b_ : "(null)");             \
-		}                                                            \
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *check_a_ = (a), *check_b_ = (b);                   \
+		check_count++;                                                 \
+		if (check_a_ == NULL || check_b_ == NULL ||                    \
+		    strcmp(check_a_, check_b_) != 0) {                         \
+			check_failures++;                                      \
+			fprintf(stderr,                                        \
+				"%s:%d: %s is \"%s\", expected \"%s\"\n",      \
+				__FILE__, __LINE__, #a,                        \
+				check_a_ ? check_a_ : "(null)",                \
+				check_b_ ? check_b_ : "(null)");               \
+		}                                                              \
 	} while (0)
 
 /* a contains b */
-#define CHECK_HAS(a, b)                                                      \
-	do {                                                                 \
-		const char *check_a_ = (a), *check_b_ = (b);                 \
-		check_count++;                                               \
-		if (check_a_ == NULL || strstr(check_a_, check_b_) == NULL) { \
-			check_failures++;                                    \
-			fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", \
-				__FILE__, __LINE__,                          \
-				check_a_ ? check_a_ : "(null)", check_b_);   \
-		}                                                            \
+#define CHECK_HAS(a, b)                                                        \
+	do {                                                                   \
+		const char *check_a_ = (a), *check_b_ = (b);                   \
+		check_count++;                                                 \
+		if (check_a_ == NULL || strstr(check_a_, check_b_) == NULL) {  \
+			check_failures++;                                      \
+			fprintf(stderr,                                        \
+				"%s:%d: \"%s\" does not contain \"%s\"\n",     \
+				__FILE__, __LINE__,                            \
+				check_a_ ? check_a_ : "(null)", check_b_);     \
+		}                                                              \
 	} while (0)
 
 static inline int check_done(const char *name)

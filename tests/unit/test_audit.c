@@ -32,13 +32,13 @@
 #include "util.h"
 
 #define T0 1795939200000 /* 2026-11-29T08:00:00Z */
-#define IVL 30000        /* receipt interval in these tests */
-#define IVL_PRIME 30000  /* tnode_open starts the receipt clock this early */
+#define IVL 30000	 /* receipt interval in these tests */
+#define IVL_PRIME 30000	 /* tnode_open starts the receipt clock this early */
 
 static char tmpdir[] = "/tmp/hutong-test-audit-XXXXXX";
 static int64_t now_ms;
 static int64_t wall_off; /* the wall clock's error: moves it, not mono */
-static bool no_prime; /* tnode_open: leave the receipt clock unstarted */
+static bool no_prime;	 /* tnode_open: leave the receipt clock unstarted */
 
 static int64_t clock_now(void *ctx) { return T0 + now_ms + wall_off; }
 static int64_t clock_mono(void *ctx) { return now_ms; }
@@ -58,9 +58,12 @@ static void tnode_start(tnode *t)
 	ht_err err = {0};
 	t->logf = open_memstream(&t->logbuf, &t->loglen);
 	t->log = log_new(t->logf, LOG_INFO, &test_clock);
-	node_config cfg = {.name = t->name, .region = t->region,
-			   .key_path = t->key, .ledger_path = t->db,
-			   .clock = &test_clock, .log = t->log};
+	node_config cfg = {.name = t->name,
+			   .region = t->region,
+			   .key_path = t->key,
+			   .ledger_path = t->db,
+			   .clock = &test_clock,
+			   .log = t->log};
 	t->n = node_open(&cfg, &err);
 	CHECK(t->n != NULL);
 	if (t->n == NULL)
@@ -94,8 +97,9 @@ static void tnode_open(tnode *t, const char *name, const char *region)
 	uint8_t id[RECORD_ID_BYTES];
 	if (!no_prime) { /* start the receipt clock an interval ago */
 		now_ms -= IVL_PRIME;
-		CHECK_EQ_INT(node_maybe_receipt(t->n, T0 + now_ms, IVL_PRIME,
-						id, &err), 0);
+		CHECK_EQ_INT(
+		    node_maybe_receipt(t->n, T0 + now_ms, IVL_PRIME, id, &err),
+		    0);
 		now_ms += IVL_PRIME;
 	}
 }
@@ -155,7 +159,8 @@ static size_t copy_only(tnode *from, tnode *to, const char *only)
 	size_t stored = 0;
 	for (size_t i = 0; i < ledger_origin_count(L(from)); i++) {
 		const ledger_origin *o = ledger_origin_at(L(from), i);
-		const ledger_origin *have = ledger_origin_find(L(to), o->region);
+		const ledger_origin *have =
+		    ledger_origin_find(L(to), o->region);
 		if (only && strcmp(o->region, only) != 0)
 			continue;
 		envs e = {0};
@@ -167,7 +172,8 @@ static size_t copy_only(tnode *from, tnode *to, const char *only)
 		sync_verdict res[4096];
 		CHECK_EQ_INT(node_receive(to->n, from->name,
 					  (const uint8_t *const *)e.buf, e.len,
-					  e.n, res), 0);
+					  e.n, res),
+			     0);
 		for (size_t k = 0; k < e.n; k++)
 			stored += res[k].result == SYNC_STORED;
 		envs_free(&e);
@@ -175,10 +181,7 @@ static size_t copy_only(tnode *from, tnode *to, const char *only)
 	return stored;
 }
 
-static size_t copy(tnode *from, tnode *to)
-{
-	return copy_only(from, to, NULL);
-}
+static size_t copy(tnode *from, tnode *to) { return copy_only(from, to, NULL); }
 
 /* Receive one envelope; returns the result. */
 static sync_result give(tnode *to, const char *peer, const record *r)
@@ -200,8 +203,8 @@ static int receipt(tnode *t)
 	return rc;
 }
 
-static int n_disputes;          /* found by the last verify() */
-static char last_dispute[512];  /* "signer origin seq: reason" */
+static int n_disputes;	       /* found by the last verify() */
+static char last_dispute[512]; /* "signer origin seq: reason" */
 static int verify(tnode *t, char *first, size_t len);
 
 /* ---- receipts ---- */
@@ -214,19 +217,19 @@ static void test_receipt_policy(void)
 	tnode_open(&a, "policy-a", "320100");
 	no_prime = false;
 	tnode_open(&b, "policy-b", "430100");
-	CHECK_EQ_INT(receipt(&a), 0);     /* the clock starts */
+	CHECK_EQ_INT(receipt(&a), 0); /* the clock starts */
 	now_ms += IVL - 1;
-	CHECK_EQ_INT(receipt(&a), 0);     /* within the interval */
+	CHECK_EQ_INT(receipt(&a), 0); /* within the interval */
 	now_ms += 1;
-	CHECK_EQ_INT(receipt(&a), 1);     /* the first one: its genesis */
-	CHECK_EQ_INT(receipt(&a), 0);     /* within the interval */
+	CHECK_EQ_INT(receipt(&a), 1); /* the first one: its genesis */
+	CHECK_EQ_INT(receipt(&a), 0); /* within the interval */
 	now_ms += IVL;
-	CHECK_EQ_INT(receipt(&a), 0);     /* nothing changed since */
+	CHECK_EQ_INT(receipt(&a), 0); /* nothing changed since */
 	submit(&a, 2, "officer-1");
-	CHECK_EQ_INT(receipt(&a), 1);     /* a change, and the interval past */
+	CHECK_EQ_INT(receipt(&a), 1); /* a change, and the interval past */
 	submit(&a, 1, "officer-1");
 	now_ms += IVL - 1;
-	CHECK_EQ_INT(receipt(&a), 0);     /* one ms too early */
+	CHECK_EQ_INT(receipt(&a), 0); /* one ms too early */
 	now_ms += 1;
 	CHECK_EQ_INT(receipt(&a), 1);
 
@@ -234,7 +237,8 @@ static void test_receipt_policy(void)
 	record *r = NULL;
 	ht_err err = {0};
 	CHECK_EQ_INT(ledger_last_of_kind(L(&a), "320100",
-					 HUTONG__KIND__KIND_RECEIPT, &r, &err), 0);
+					 HUTONG__KIND__KIND_RECEIPT, &r, &err),
+		     0);
 	const Hutong__Receipt *rc = record_body(r)->receipt;
 	CHECK_EQ_INT(rc->n_entries, 1);
 	CHECK_STR(rc->entries[0]->origin, "320100");
@@ -246,16 +250,16 @@ static void test_receipt_policy(void)
 	/* b's genesis is news to a; b's receipts alone are not */
 	CHECK_EQ_INT(copy(&b, &a), 1);
 	now_ms += IVL;
-	CHECK_EQ_INT(receipt(&b), 1);     /* b: its own first receipt */
-	CHECK_EQ_INT(receipt(&a), 1);     /* a: b's genesis arrived */
-	CHECK_EQ_INT(copy(&a, &b), 8);    /* a's chain, receipts included */
-	CHECK_EQ_INT(copy(&b, &a), 1);    /* b's receipt */
+	CHECK_EQ_INT(receipt(&b), 1);  /* b: its own first receipt */
+	CHECK_EQ_INT(receipt(&a), 1);  /* a: b's genesis arrived */
+	CHECK_EQ_INT(copy(&a, &b), 8); /* a's chain, receipts included */
+	CHECK_EQ_INT(copy(&b, &a), 1); /* b's receipt */
 	now_ms += IVL;
-	CHECK_EQ_INT(receipt(&a), 0);     /* only a receipt of b arrived */
-	CHECK_EQ_INT(receipt(&b), 1);     /* a's intel records reached b */
+	CHECK_EQ_INT(receipt(&a), 0); /* only a receipt of b arrived */
+	CHECK_EQ_INT(receipt(&b), 1); /* a's intel records reached b */
 	CHECK_EQ_INT(copy(&b, &a), 1);
 	now_ms += IVL;
-	CHECK_EQ_INT(receipt(&a), 0);     /* receipts do not breed receipts */
+	CHECK_EQ_INT(receipt(&a), 0); /* receipts do not breed receipts */
 	CHECK_EQ_INT(copy(&a, &b), 0);
 	CHECK_EQ_INT(receipt(&b), 0);
 
@@ -265,13 +269,13 @@ static void test_receipt_policy(void)
 	submit(&a, 1, "officer-1");
 	tnode_stop(&a);
 	tnode_start(&a);
-	CHECK_EQ_INT(receipt(&a), 0);     /* the interval runs on */
+	CHECK_EQ_INT(receipt(&a), 0); /* the interval runs on */
 	now_ms += IVL;
-	CHECK_EQ_INT(receipt(&a), 1);     /* the record before the restart */
+	CHECK_EQ_INT(receipt(&a), 1); /* the record before the restart */
 	now_ms += IVL;
 	tnode_stop(&a);
 	tnode_start(&a);
-	CHECK_EQ_INT(receipt(&a), 0);     /* nothing new since */
+	CHECK_EQ_INT(receipt(&a), 0); /* nothing new since */
 	char first[512];
 	CHECK_EQ_INT(verify(&a, first, sizeof(first)), 0);
 	CHECK_EQ_INT(verify(&b, first, sizeof(first)), 0);
@@ -300,16 +304,16 @@ static void test_coverage(void)
 	memcpy(id, o->head, sizeof(id));
 
 	now_ms = 1000;
-	CHECK_EQ_INT(receipt(&a), 1);            /* a at +1 s */
+	CHECK_EQ_INT(receipt(&a), 1); /* a at +1 s */
 	now_ms = 2000;
-	copy(&a, &b);                            /* b holds it at +2 s */
+	copy(&a, &b); /* b holds it at +2 s */
 	now_ms = 3000;
-	CHECK_EQ_INT(receipt(&b), 1);            /* b's receipt at +3 s */
+	CHECK_EQ_INT(receipt(&b), 1); /* b's receipt at +3 s */
 	now_ms = 40000;
-	submit(&a, 1, "officer-9");              /* a later record */
+	submit(&a, 1, "officer-9"); /* a later record */
 	copy(&a, &c);
 	now_ms = 41000;
-	CHECK_EQ_INT(receipt(&c), 1);            /* c's at +41 s */
+	CHECK_EQ_INT(receipt(&c), 1); /* c's at +41 s */
 	copy(&b, &a);
 	copy(&c, &a);
 
@@ -331,7 +335,7 @@ static void test_coverage(void)
 	record *r = NULL;
 	CHECK_EQ_INT(ledger_get_seq(L(&a), "320100", 4, &r, NULL, &err), 0);
 	CHECK_EQ_INT(audit_record(L(&a), record_id(r), &ai, &err), 0);
-	CHECK_EQ_INT(ai.n_covered, 1);           /* c only; a's is older */
+	CHECK_EQ_INT(ai.n_covered, 1); /* c only; a's is older */
 	CHECK(!ai.cover[0].covered && !ai.cover[1].covered);
 	CHECK(ai.cover[2].covered);
 	audit_record_clear(&ai);
@@ -386,8 +390,9 @@ static void test_hostile(void)
 	submit(&a, 1, "x' OR '1'='1");
 
 	/* origin codes */
-	const char *bad_codes[] = {"", "32010", "3201000", "000000",
-				   "320100' OR 1=1 --", "32010%", "ＡＢＣ", NULL};
+	const char *bad_codes[] = {
+	    "",	      "32010",	"3201000", "000000", "320100' OR 1=1 --",
+	    "32010%", "ＡＢＣ", NULL};
 	for (int i = 0; bad_codes[i]; i++) {
 		CHECK_EQ_INT(audit_origin(L(&a), bad_codes[i], INT64_MIN,
 					  INT64_MAX, count_summary, &n, &err),
@@ -397,41 +402,51 @@ static void test_hostile(void)
 	memset(big, '1', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	CHECK_EQ_INT(audit_origin(L(&a), big, INT64_MIN, INT64_MAX,
-				  count_summary, &n, &err), HT_EINVAL);
+				  count_summary, &n, &err),
+		     HT_EINVAL);
 	CHECK_EQ_INT(audit_origin(L(&a), "999999", INT64_MIN, INT64_MAX,
-				  count_summary, &n, &err), HT_ENOTFOUND);
+				  count_summary, &n, &err),
+		     HT_ENOTFOUND);
 	CHECK_HAS(err.msg, "not in this ledger");
 	CHECK_EQ_INT(n, 0);
 
 	/* ranges: reversed and empty refused; extreme and negative answered */
-	CHECK_EQ_INT(audit_origin(L(&a), "320100", T0 + 10, T0, count_summary,
-				  &n, &err), HT_EINVAL);
+	CHECK_EQ_INT(
+	    audit_origin(L(&a), "320100", T0 + 10, T0, count_summary, &n, &err),
+	    HT_EINVAL);
 	CHECK_HAS(err.msg, "must be before --until");
-	CHECK_EQ_INT(audit_origin(L(&a), "320100", T0, T0, count_summary, &n,
-				  &err), HT_EINVAL);
+	CHECK_EQ_INT(
+	    audit_origin(L(&a), "320100", T0, T0, count_summary, &n, &err),
+	    HT_EINVAL);
 	CHECK_EQ_INT(audit_origin(L(&a), "320100", INT64_MIN, INT64_MAX,
-				  count_summary, &n, &err), 0);
+				  count_summary, &n, &err),
+		     0);
 	CHECK_EQ_INT(n, 5); /* genesis + 4 */
 	n = 0;
-	CHECK_EQ_INT(audit_origin(L(&a), "320100", INT64_MIN, -1,
-				  count_summary, &n, &err), 0);
+	CHECK_EQ_INT(audit_origin(L(&a), "320100", INT64_MIN, -1, count_summary,
+				  &n, &err),
+		     0);
 	CHECK_EQ_INT(n, 0);
 	CHECK_EQ_INT(audit_origin(L(&a), "320100", INT64_MAX - 1, INT64_MAX,
-				  count_summary, &n, &err), 0);
+				  count_summary, &n, &err),
+		     0);
 	CHECK_EQ_INT(n, 0);
 
 	/* authors match exactly: quotes and SQL are just characters */
-	CHECK_EQ_INT(audit_author(L(&a), quoted, NULL, count_each, &k, &err), 0);
+	CHECK_EQ_INT(audit_author(L(&a), quoted, NULL, count_each, &k, &err),
+		     0);
 	CHECK_EQ_INT(k, 2);
 	k = 0;
 	CHECK_EQ_INT(audit_author(L(&a), "%", NULL, count_each, &k, &err), 0);
-	CHECK_EQ_INT(audit_author(L(&a), "officer-_", NULL, count_each, &k,
-				  &err), 0);
-	CHECK_EQ_INT(audit_author(L(&a), "x' OR '1'='1' --", NULL, count_each,
-				  &k, &err), 0);
+	CHECK_EQ_INT(
+	    audit_author(L(&a), "officer-_", NULL, count_each, &k, &err), 0);
+	CHECK_EQ_INT(
+	    audit_author(L(&a), "x' OR '1'='1' --", NULL, count_each, &k, &err),
+	    0);
 	CHECK_EQ_INT(k, 0);
-	CHECK_EQ_INT(audit_author(L(&a), "officer-%", "320100", count_each, &k,
-				  &err), 0);
+	CHECK_EQ_INT(
+	    audit_author(L(&a), "officer-%", "320100", count_each, &k, &err),
+	    0);
 	CHECK_EQ_INT(k, 1);
 	CHECK_EQ_INT(audit_author(L(&a), "", NULL, count_each, &k, &err),
 		     HT_EINVAL);
@@ -439,12 +454,15 @@ static void test_hostile(void)
 	CHECK_EQ_INT(audit_author(L(&a), big, NULL, count_each, &k, &err),
 		     HT_EINVAL);
 	CHECK_HAS(err.msg, "at most 128");
-	CHECK_EQ_INT(audit_author(L(&a), "bad\xff\xfe", NULL, count_each, &k,
-				  &err), HT_EINVAL);
-	CHECK_EQ_INT(audit_author(L(&a), "bell\x07", NULL, count_each, &k,
-				  &err), HT_EINVAL);
-	CHECK_EQ_INT(audit_author(L(&a), "officer-%", "1'--", count_each, &k,
-				  &err), HT_EINVAL);
+	CHECK_EQ_INT(
+	    audit_author(L(&a), "bad\xff\xfe", NULL, count_each, &k, &err),
+	    HT_EINVAL);
+	CHECK_EQ_INT(
+	    audit_author(L(&a), "bell\x07", NULL, count_each, &k, &err),
+	    HT_EINVAL);
+	CHECK_EQ_INT(
+	    audit_author(L(&a), "officer-%", "1'--", count_each, &k, &err),
+	    HT_EINVAL);
 
 	/* peers */
 	CHECK_EQ_INT(audit_peers(L(&a), INT64_MAX, count_peers, &k, &err),
@@ -473,8 +491,8 @@ static record *forge(tnode *t, uint64_t seq, const char *summary)
 	ht_err err = {0};
 	ident *id = ident_load(t->key, &err);
 	record *prev = NULL, *r = NULL;
-	CHECK_EQ_INT(ledger_get_seq(L(t), t->region, seq - 1, &prev, NULL,
-				    &err), 0);
+	CHECK_EQ_INT(
+	    ledger_get_seq(L(t), t->region, seq - 1, &prev, NULL, &err), 0);
 	Hutong__Intelligence in = HUTONG__INTELLIGENCE__INIT;
 	Hutong__Body body = HUTONG__BODY__INIT;
 	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
@@ -541,13 +559,14 @@ static void test_fork(void)
 	tnode_open(&a, "fork-a", "320100");
 	tnode_open(&b, "fork-b", "360100");
 	tnode_open(&c, "fork-c", "430100");
-	submit(&a, 2, "officer-1");                 /* a: seq 1..3 */
+	submit(&a, 2, "officer-1"); /* a: seq 1..3 */
 	record *clone = forge(&a, 3, "the other branch");
 	CHECK_EQ_INT(copy(&a, &b), 3);
 	CHECK_EQ_INT(give(&c, "fork-a", clone), SYNC_GAP); /* no genesis yet */
 	CHECK_EQ_INT(copy(&a, &c), 3);
 	record *genuine = NULL;
-	CHECK_EQ_INT(ledger_get_seq(L(&a), "320100", 3, &genuine, NULL, &err), 0);
+	CHECK_EQ_INT(ledger_get_seq(L(&a), "320100", 3, &genuine, NULL, &err),
+		     0);
 
 	/* b holds the genuine seq 3; the clone is a fork */
 	CHECK_EQ_INT(give(&b, "mallory", clone), SYNC_FORK);
@@ -573,8 +592,10 @@ static void test_fork(void)
 	envs ee = {0};
 	sync_verdict eres[4];
 	ledger_range(L(&a), "320100", 1, 2, SIZE_MAX, collect, &ee, &err);
-	CHECK_EQ_INT(node_receive(e5.n, "fork-a", (const uint8_t *const *)ee.buf,
-				  ee.len, ee.n, eres), 0);
+	CHECK_EQ_INT(node_receive(e5.n, "fork-a",
+				  (const uint8_t *const *)ee.buf, ee.len, ee.n,
+				  eres),
+		     0);
 	envs_free(&ee);
 	CHECK_EQ_INT(copy_only(&b, &e5, "360100"), 2);
 	CHECK(!ledger_origin_find(L(&e5), "320100")->forked);
@@ -584,25 +605,25 @@ static void test_fork(void)
 	CHECK(ledger_origin_find(L(&e5), "320100")->forked);
 	fc = (fork_seen){0};
 	CHECK_EQ_INT(audit_forks(L(&e5), see_fork, &fc, &err), 0);
-	CHECK(fc.n == 1 && memcmp(fc.evidence, record_id(clone),
-				  RECORD_ID_BYTES) == 0);
+	CHECK(fc.n == 1 &&
+	      memcmp(fc.evidence, record_id(clone), RECORD_ID_BYTES) == 0);
 	char efirst[512] = "";
 	CHECK_EQ_INT(verify(&e5, efirst, sizeof(efirst)), 0);
 	tnode_stop(&e5);
 
 	/* its later records are refused, with the reason, and counted */
-	submit(&a, 2, "officer-1");                 /* seq 4, 5 */
+	submit(&a, 2, "officer-1"); /* seq 4, 5 */
 	CHECK_EQ_INT(copy(&a, &b), 0);
 	CHECK_EQ_INT(node_get_counters(b.n)->held_back, 2);
 	CHECK_EQ_INT(ledger_origin_find(L(&b), "320100")->seq, 3);
 	CHECK_HAS(b.logbuf ? (fflush(b.logf), b.logbuf) : "",
 		  "origin 320100 is forked; an operator must resolve it");
-	CHECK_EQ_INT(copy(&a, &b), 0);              /* again: same row */
+	CHECK_EQ_INT(copy(&a, &b), 0); /* again: same row */
 	peer_seen ps = {.peer = "fork-a"};
 	CHECK_EQ_INT(audit_peers(L(&b), INT64_MIN, see_peer, &ps, &err), 0);
 	CHECK_EQ_INT(ps.refused, 4);
 	CHECK_HAS(ps.reason, "origin 320100 is forked; an operator must "
-		  "resolve it");
+			     "resolve it");
 	peer_seen pm = {.peer = "mallory"};
 	CHECK_EQ_INT(audit_peers(L(&b), INT64_MIN, see_peer, &pm, &err), 0);
 	CHECK_EQ_INT(pm.forks, 1);
@@ -632,13 +653,13 @@ static void test_fork(void)
 	CHECK_EQ_INT(node_fork_resolve(b.n, "430100", record_id(two), &err),
 		     HT_ENOTFOUND); /* b does not know c */
 	CHECK_EQ_INT(node_fork_resolve(b.n, "360100", record_id(two), &err),
-		     HT_ESTATE);    /* b itself: not forked */
+		     HT_ESTATE); /* b itself: not forked */
 	CHECK_EQ_INT(node_fork_resolve(b.n, "320100", record_id(genuine), &err),
 		     0);
 	CHECK(!o->forked || !ledger_origin_find(L(&b), "320100")->forked);
 	CHECK_EQ_INT(node_fork_resolve(b.n, "320100", record_id(genuine), &err),
 		     HT_ESTATE);
-	CHECK_EQ_INT(copy(&a, &b), 2);              /* 4 and 5 now taken */
+	CHECK_EQ_INT(copy(&a, &b), 2); /* 4 and 5 now taken */
 	CHECK_EQ_INT(give(&b, "mallory", clone), SYNC_DUPLICATE);
 	CHECK(!ledger_origin_find(L(&b), "320100")->forked);
 	peer_seen po = {.peer = "operator"};
@@ -646,7 +667,7 @@ static void test_fork(void)
 	CHECK_EQ_INT(po.resolved, 1);
 	fs = (fork_seen){0};
 	CHECK_EQ_INT(audit_forks(L(&b), see_fork, &fs, &err), 0);
-	CHECK(fs.n == 1 && !fs.flagged);            /* the evidence stays */
+	CHECK(fs.n == 1 && !fs.flagged); /* the evidence stays */
 
 	/* c: took the clone's branch first? No: c holds the genuine chain.
 	 * A node d that got the clone first names it in its receipt; on b that
@@ -657,7 +678,8 @@ static void test_fork(void)
 	ledger_range(L(&a), "320100", 1, 2, SIZE_MAX, collect, &e, &err);
 	sync_verdict res[4];
 	CHECK_EQ_INT(node_receive(d.n, "mallory", (const uint8_t *const *)e.buf,
-				  e.len, e.n, res), 0);
+				  e.len, e.n, res),
+		     0);
 	envs_free(&e);
 	CHECK_EQ_INT(give(&d, "mallory", clone), SYNC_STORED);
 	CHECK_EQ_INT(give(&d, "fork-a", genuine), SYNC_FORK);
@@ -673,7 +695,8 @@ static void test_fork(void)
 	{
 		ident *did = ident_load(d.key, &err);
 		const ledger_origin *dh = ledger_origin_find(L(&d), "450100");
-		Hutong__ReceiptEntry en = HUTONG__RECEIPT_ENTRY__INIT, *pe = &en;
+		Hutong__ReceiptEntry en = HUTONG__RECEIPT_ENTRY__INIT,
+				     *pe = &en;
 		Hutong__Receipt rc = HUTONG__RECEIPT__INIT;
 		Hutong__Body body = HUTONG__BODY__INIT;
 		Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
@@ -692,12 +715,14 @@ static void test_fork(void)
 		record_origin at = {"450100", "fork-d", dh->seq + 1, dh->head,
 				    T0 + now_ms};
 		record *lie = NULL;
-		CHECK_EQ_INT(record_build(&sub, &at, signer, did, &lie, &err), 0);
+		CHECK_EQ_INT(record_build(&sub, &at, signer, did, &lie, &err),
+			     0);
 		CHECK_EQ_INT(give(&b, "fork-d", lie), SYNC_STORED);
 		CHECK_EQ_INT(node_get_counters(b.n)->disputes, 1);
 		CHECK_EQ_INT(verify(&b, first, sizeof(first)), 0);
 		CHECK_EQ_INT(n_disputes, 1);
-		CHECK_HAS(last_dispute, "450100 320100 3: receipt names abababab");
+		CHECK_HAS(last_dispute,
+			  "450100 320100 3: receipt names abababab");
 		record_free(&lie);
 		ident_free(&did);
 	}
@@ -725,7 +750,6 @@ static void on_problem(void *ctx, const uint8_t *id, const char *region,
 	if (p->n++ == 0 && p->first)
 		snprintf(p->first, p->len, "%s", reason);
 }
-
 
 static void on_dispute(void *ctx, const ledger_dispute *d)
 {
@@ -778,7 +802,7 @@ static void test_verify_receipts(void)
 
 	/* a row of the index deleted, one altered, one added */
 	tamper(a.db, "DELETE FROM receipt WHERE rowid = (SELECT max(rowid) "
-	       "FROM receipt)");
+		     "FROM receipt)");
 	tnode_start(&a);
 	CHECK_EQ_INT(verify(&a, first, sizeof(first)), 1);
 	CHECK_HAS(first, "receipt index lacks the row");
@@ -788,7 +812,8 @@ static void test_verify_receipts(void)
 	CHECK_EQ_INT(verify(&a, first, sizeof(first)), 2);
 	CHECK_HAS(first, "differs from the signed receipt");
 	tnode_stop(&a);
-	tamper(a.db, "INSERT INTO receipt VALUES('110100', '360100', 5, 0, 9999)");
+	tamper(a.db,
+	       "INSERT INTO receipt VALUES('110100', '360100', 5, 0, 9999)");
 	tnode_start(&a);
 	CHECK_EQ_INT(verify(&a, first, sizeof(first)), 3);
 	/* the coverage answer stays what the signed receipts say for b */
@@ -848,9 +873,11 @@ static void rechain_arrivals(sqlite3 *h)
 	sqlite3_stmt *st = NULL;
 	int64_t k = 0;
 	uint8_t prev[32] = {0};
-	CHECK_EQ_INT(sqlite3_prepare_v2(h, "SELECT n, id, stored_ms, source "
-					"FROM record ORDER BY n", -1, &st,
-					NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_prepare_v2(h,
+					"SELECT n, id, stored_ms, source "
+					"FROM record ORDER BY n",
+					-1, &st, NULL),
+		     SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t n = sqlite3_column_int64(st, 0), ms;
 		uint8_t id[32], num[16];
@@ -871,9 +898,10 @@ static void rechain_arrivals(sqlite3 *h)
 		crypto_hash_sha256_update(&hs, num + 8, 8);
 		crypto_hash_sha256_update(&hs, (uint8_t *)src, strlen(src));
 		crypto_hash_sha256_final(&hs, prev);
-		snprintf(sql, sizeof(sql), "UPDATE record SET n = %lld, arrival"
-			 " = x'%s' WHERE n = %lld", (long long)k,
-			 util_hex(prev, 32, hex), (long long)n);
+		snprintf(sql, sizeof(sql),
+			 "UPDATE record SET n = %lld, arrival"
+			 " = x'%s' WHERE n = %lld",
+			 (long long)k, util_hex(prev, 32, hex), (long long)n);
 		CHECK_EQ_INT(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
 	}
 	sqlite3_finalize(st);
@@ -916,7 +944,7 @@ static void test_verify_history(void)
 	copy(&b, &a); /* a's event log gets rows */
 	submit(&a, 3, "officer-2");
 	CHECK_EQ_INT(receipt(&a), 1);
-	copy(&a, &b); /* b holds a's receipt and its heads */
+	copy(&a, &b);		    /* b holds a's receipt and its heads */
 	submit(&a, 1, "officer-3"); /* after the receipt: not covered */
 	tnode_stop(&a);
 	tnode_stop(&b);
@@ -925,8 +953,10 @@ static void test_verify_history(void)
 
 	/* (a) an arrival time and source rewritten, the chain recomputed */
 	snprintf(db, sizeof(db), "%s/vh-arrival.db", tmpdir);
-	tampered(a.db, db, "UPDATE record SET stored_ms = stored_ms - 3600000,"
-		 " source = 'elsewhere' WHERE n = 2", true);
+	tampered(a.db, db,
+		 "UPDATE record SET stored_ms = stored_ms - 3600000,"
+		 " source = 'elsewhere' WHERE n = 2",
+		 true);
 	CHECK(verify_file(db, NULL, &r) >= 1);
 	CHECK_HAS(r.text, "says the arrival log at n=");
 	CHECK_HAS(r.text, "arrival log rewritten after the receipt");
@@ -937,12 +967,14 @@ static void test_verify_history(void)
 
 	/* (b) a covered record deleted, with its origin, the log renumbered */
 	snprintf(db, sizeof(db), "%s/vh-delete.db", tmpdir);
-	tampered(a.db, db, "DELETE FROM record WHERE origin = '360100';"
+	tampered(a.db, db,
+		 "DELETE FROM record WHERE origin = '360100';"
 		 "DELETE FROM origin WHERE region = '360100';"
-		 "DELETE FROM keyhist WHERE origin = '360100';", true);
+		 "DELETE FROM keyhist WHERE origin = '360100';",
+		 true);
 	CHECK(verify_file(db, NULL, &r) >= 1);
 	CHECK_HAS(r.text, "held origin 360100 up to seq 1, but this ledger "
-		  "holds 0 of those records");
+			  "holds 0 of those records");
 
 	/* (c) an event row edited, then also with its chain recomputed */
 	snprintf(db, sizeof(db), "%s/vh-event.db", tmpdir);
@@ -953,9 +985,11 @@ static void test_verify_history(void)
 	/* ... and with its chain recomputed: the migration from version 1
 	 * seals the rows as they are, which is what a tamperer would do */
 	snprintf(db, sizeof(db), "%s/vh-event2.db", tmpdir);
-	tampered(a.db, db, "UPDATE event SET reason = 'nothing' WHERE n = 1;"
+	tampered(a.db, db,
+		 "UPDATE event SET reason = 'nothing' WHERE n = 1;"
 		 "UPDATE meta SET value = 1 WHERE key = 'schema';"
-		 "ALTER TABLE event DROP COLUMN chain;", false);
+		 "ALTER TABLE event DROP COLUMN chain;",
+		 false);
 	reopen_rdwr(db);
 	CHECK(verify_file(db, NULL, &r) >= 1);
 	CHECK_HAS(r.text, "says the event log at n=");
@@ -963,8 +997,10 @@ static void test_verify_history(void)
 	/* set back to version 1: read as it is, the receipt's event head
 	 * has no chain to match; migrated, the same rows seal alike */
 	snprintf(db, sizeof(db), "%s/vh-v1.db", tmpdir);
-	tampered(a.db, db, "UPDATE meta SET value = 1 WHERE key = 'schema';"
-		 "ALTER TABLE event DROP COLUMN chain;", false);
+	tampered(a.db, db,
+		 "UPDATE meta SET value = 1 WHERE key = 'schema';"
+		 "ALTER TABLE event DROP COLUMN chain;",
+		 false);
 	CHECK_EQ_INT(verify_file(db, NULL, &r), 1);
 	CHECK_HAS(r.text, "has no event chain (schema version 1");
 	reopen_rdwr(db);
@@ -990,8 +1026,8 @@ static record *forge_at(tnode *t, ledger *held, uint64_t seq, int64_t ms,
 	ht_err err = {0};
 	ident *id = ident_load(t->key, &err);
 	record *prev = NULL, *r = NULL;
-	CHECK_EQ_INT(ledger_get_seq(held, t->region, seq - 1, &prev, NULL,
-				    &err), 0);
+	CHECK_EQ_INT(
+	    ledger_get_seq(held, t->region, seq - 1, &prev, NULL, &err), 0);
 	Hutong__Intelligence in = HUTONG__INTELLIGENCE__INIT;
 	Hutong__Body body = HUTONG__BODY__INIT;
 	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
@@ -1035,7 +1071,8 @@ static void test_clock_skew(void)
 	tnode_open(&a, "cs-a", "320100");
 	tnode_open(&b, "cs-b", "360100");
 	copy(&a, &b);
-	record *r = forge_at(&a, L(&a), own_seq(&a) + 1, T0 + 300 * DAY_MS, NULL);
+	record *r =
+	    forge_at(&a, L(&a), own_seq(&a) + 1, T0 + 300 * DAY_MS, NULL);
 	CHECK_EQ_INT(give(&b, "cs-a", r), SYNC_REFUSED);
 	CHECK_HAS(logged(&b), "is 300d ahead of this node's clock "
 			      "(max_clock_skew 5m)");
@@ -1115,9 +1152,9 @@ static void test_lying_receipts(void)
 
 	/* (a, b) d claims, in a receipt dated half an hour ago, a's seq 2,
 	 * which was created only now: d got there first */
-	record *early = forge_at(&d, L(&d), own_seq(&d) + 1, T0 + 1800000,
-				 one_entry(&rc, &en, &pe, "320100", 2,
-					   record_id(a2)));
+	record *early =
+	    forge_at(&d, L(&d), own_seq(&d) + 1, T0 + 1800000,
+		     one_entry(&rc, &en, &pe, "320100", 2, record_id(a2)));
 	CHECK_EQ_INT(give(&b, "lr-d", early), SYNC_STORED); /* before a2 */
 	CHECK_EQ_INT(node_get_counters(b.n)->disputes, 0);  /* not judged */
 	copy(&a, &b);
@@ -1144,7 +1181,8 @@ static void test_lying_receipts(void)
 	/* every dispute, without the rest of verify */
 	n_disputes = 0;
 	CHECK_EQ_INT(ledger_verify_ex(L(&b), LEDGER_DEFAULT_SKEW_MS, true, NULL,
-				      on_dispute, NULL, &err), 0);
+				      on_dispute, NULL, &err),
+		     0);
 	CHECK_EQ_INT(n_disputes, 3);
 	/* the old interface reports no problem either */
 	CHECK_EQ_INT(ledger_verify(L(&b), NULL, NULL, &err), 0);

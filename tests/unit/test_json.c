@@ -1043,9 +1043,10 @@ static void test_person_document(void)
 	free(out);
 	json_decref(j);
 	protobuf_c_message_free_unpacked(&s->base, NULL);
-	static const char bad_doc[] = "{\"name\":\"A\",\"documentType\":\"ID\"}";
-	CHECK(json_parse_message(bad_doc, strlen(bad_doc), &hutong__person__descriptor,
-				 &e) == NULL);
+	static const char bad_doc[] =
+	    "{\"name\":\"A\",\"documentType\":\"ID\"}";
+	CHECK(json_parse_message(bad_doc, strlen(bad_doc),
+				 &hutong__person__descriptor, &e) == NULL);
 	CHECK_STR(e.field, "documentType");
 	CHECK_STR(e.msg, "unknown enum value 'ID'");
 }

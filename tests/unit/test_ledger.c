@@ -435,9 +435,10 @@ static void test_modes_and_check(void)
 	sqlite3_stmt *q = NULL;
 	int root = 0;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_master"
-				 " WHERE name = 'event_time'", -1, &q,
-				 NULL) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db,
+				 "SELECT rootpage FROM sqlite_master"
+				 " WHERE name = 'event_time'",
+				 -1, &q, NULL) == SQLITE_OK);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		root = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);

@@ -353,11 +353,12 @@ static void test_revoke(void)
 	CHECK_EQ_INT(pki_chain_read_pem(P("b/node.crt"), &rc, &err), 0);
 	int64_t rev = pki_revocation_ms(s2, rc.der[0], rc.len[0]);
 	pki_identity bid;
-	CHECK_EQ_INT(pki_identity_from_pem_file(P("b/node.crt"), &bid, &err), 0);
+	CHECK_EQ_INT(pki_identity_from_pem_file(P("b/node.crt"), &bid, &err),
+		     0);
 	CHECK(rev != INT64_MAX && rev != INT64_MIN);
 	if (rev - 1 >= bid.not_before_ms)
-		CHECK_EQ_INT(verify_file(s2, P("b/node.crt"), rev - 1, &id, &err),
-			     0);
+		CHECK_EQ_INT(
+		    verify_file(s2, P("b/node.crt"), rev - 1, &id, &err), 0);
 	CHECK_EQ_INT(verify_file(s2, P("b/node.crt"), rev, &id, &err),
 		     HT_ETRUST);
 	CHECK_HAS(err.msg, "revoked:");

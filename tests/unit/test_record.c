@@ -977,13 +977,14 @@ static void test_header_refusals(void)
 	     0},
 	    {"hdr_created_zero", "header.created_ms",
 	     "must be from 2000-01-01T00:00:00Z to before "
-	     "2100-01-01T00:00:00Z, got 0", 0},
+	     "2100-01-01T00:00:00Z, got 0",
+	     0},
 	    {"hdr_created_negative", "header.created_ms",
 	     "must be from 2000-01-01T00:00:00Z", 0},
 	    {"hdr_created_min", "header.created_ms",
 	     "2100-01-01T00:00:00Z, got -9223372036854775808", 0},
-	    {"hdr_created_max", "header.created_ms",
-	     "got 9223372036854775807", 0},
+	    {"hdr_created_max", "header.created_ms", "got 9223372036854775807",
+	     0},
 	    {"hdr_created_2100", "header.created_ms", "got 4102444800000", 0},
 	    {"hdr_created_1999", "header.created_ms", "got 946684799999", 0},
 	    {"hdr_author_missing", "header.author", "required", 0},
@@ -1003,9 +1004,11 @@ static void test_header_refusals(void)
 		else if (!strcmp(n, "hdr_newline_author"))
 			h.author = "officer\n2026 320100 intel forged";
 		else if (!strcmp(n, "hdr_bidi_author"))
-			h.author = "officer\xe2\x80\xae" "710-";
+			h.author = "officer\xe2\x80\xae"
+				   "710-";
 		else if (!strcmp(n, "hdr_c1_author"))
-			h.author = "officer\xc2\x9b" "2J";
+			h.author = "officer\xc2\x9b"
+				   "2J";
 		else if (!strcmp(n, "hdr_node_long"))
 			h.origin_node = long_node;
 		else if (!strcmp(n, "hdr_long_author"))
@@ -1230,11 +1233,14 @@ static void test_body_refusals(void)
 		else if (!strcmp(n, "body_lf_organization"))
 			o = "鑫源\n320100 forged";
 		else if (!strcmp(n, "body_bidi_organization"))
-			o = "鑫源\xe2\x80\xae" "abc";
+			o = "鑫源\xe2\x80\xae"
+			    "abc";
 		else if (!strcmp(n, "body_isolate_organization"))
-			o = "鑫源\xe2\x81\xa6" "abc";
+			o = "鑫源\xe2\x81\xa6"
+			    "abc";
 		else if (!strcmp(n, "body_lsep_organization"))
-			o = "鑫源\xe2\x80\xa8" "abc";
+			o = "鑫源\xe2\x80\xa8"
+			    "abc";
 		if (!strcmp(n, "body_reordered")) {
 			w_str(&in, 6, s);
 			w_str(&in, 1, o);
@@ -1534,8 +1540,9 @@ static bool phone_refused(const char *p, const char *msg)
 	int rc = person_check_phone(p, "phone", &e);
 	bool ok = rc == HT_EINVAL && strstr(e.msg, msg) != NULL;
 	if (!ok)
-		fprintf(stderr, "  phone '%s': %d \"%s\", expected \"...%s...\"\n",
-			p, rc, e.msg, msg);
+		fprintf(stderr,
+			"  phone '%s': %d \"%s\", expected \"...%s...\"\n", p,
+			rc, e.msg, msg);
 	return ok;
 }
 
@@ -1551,14 +1558,15 @@ static void test_identifiers(void)
 	CHECK_EQ_INT(person_id_check_char("3201021980010112"), 0);
 	CHECK_EQ_INT(person_check_id_number("320102198001011238", RID, "f", &e),
 		     0);
-	CHECK_EQ_INT(person_check_id_number("11010519491231002X",
-					    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_RESIDENT_ID,
-					    "f", &e),
+	CHECK_EQ_INT(person_check_id_number(
+			 "11010519491231002X",
+			 HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_RESIDENT_ID, "f",
+			 &e),
 		     0);
 	CHECK_EQ_INT(person_check_id_number("320102200002291235", RID, "f", &e),
 		     0);
-	CHECK(id_refused("abc", RID,
-			 "a resident identity number has 18 characters, got 3"));
+	CHECK(id_refused(
+	    "abc", RID, "a resident identity number has 18 characters, got 3"));
 	CHECK(id_refused("320102198013011238", RID,
 			 "month of birth 13 is not 01-12"));
 	CHECK(id_refused("320102198001011233", RID,
@@ -1590,14 +1598,16 @@ static void test_identifiers(void)
 	CHECK(id_refused("E12", PP, "must be 5-20 characters, got 3"));
 	CHECK(id_refused("E 123456", PP,
 			 "character 2 must be a letter or digit"));
-	CHECK(id_refused("E-123456", HK, "character 2 must be a letter or digit"));
+	CHECK(id_refused("E-123456", HK,
+			 "character 2 must be a letter or digit"));
 	CHECK(id_refused("123456789012345678901234567890123", OT,
 			 "must be 1-32 characters, got 33"));
 
 	static const char *good_phones[] = {
-	    "13800000000", "19912345678", "025-12345678", "02512345678",
-	    "0731-1234567", "010-12345678-123", "07311234567#12",
-	    "+8613800000000", "+123456", "0731-12345678-123456"};
+	    "13800000000",	   "19912345678",    "025-12345678",
+	    "02512345678",	   "0731-1234567",   "010-12345678-123",
+	    "07311234567#12",	   "+8613800000000", "+123456",
+	    "0731-12345678-123456"};
 	for (size_t i = 0; i < sizeof(good_phones) / sizeof(good_phones[0]);
 	     i++) {
 		int rc = person_check_phone(good_phones[i], "p", &e);
@@ -1605,18 +1615,23 @@ static void test_identifiers(void)
 		if (rc != 0)
 			fprintf(stderr, "  %s: %s\n", good_phones[i], e.msg);
 	}
-	CHECK(phone_refused("12800000000", "a mobile number starts 13-19, got '12'"));
-	CHECK(phone_refused("1380000000", "a mobile number has 11 digits, got 10"));
-	CHECK(phone_refused("+86 731 0000", "' ' at byte 3: write digits only"));
+	CHECK(phone_refused("12800000000",
+			    "a mobile number starts 13-19, got '12'"));
+	CHECK(phone_refused("1380000000",
+			    "a mobile number has 11 digits, got 10"));
+	CHECK(
+	    phone_refused("+86 731 0000", "' ' at byte 3: write digits only"));
 	CHECK(phone_refused("+12345", "'+' must be followed by 6-15 digits"));
 	CHECK(phone_refused("+1234567890123456", "'+' must be followed"));
 	CHECK(phone_refused("008613800000000", "not 00"));
 	CHECK(phone_refused("abc", "'a' at byte 0"));
 	CHECK(phone_refused("5551234", "must be a mobile"));
-	CHECK(phone_refused("025-123456", "a landline is 0, a 2-3 digit area code"));
+	CHECK(phone_refused("025-123456",
+			    "a landline is 0, a 2-3 digit area code"));
 	CHECK(phone_refused("025123456", "a landline is 0"));
 	CHECK(phone_refused("025-12345678-", "a landline is 0"));
-	CHECK(phone_refused("025-12345678-12345678", "longer than 20 characters (21)"));
+	CHECK(phone_refused("025-12345678-12345678",
+			    "longer than 20 characters (21)"));
 	CHECK(phone_refused("13800000000-1", "a mobile number has 11 digits"));
 }
 
@@ -1629,13 +1644,16 @@ static void test_submission_rules(void)
 	ht_err e;
 
 	sample_init(&s, IN), s.person[0].id_number = "abc";
-	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
-			  "a resident identity number has 18 characters, got 3"));
+	CHECK(
+	    sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
+			"a resident identity number has 18 characters, got 3"));
 	sample_init(&s, IN), s.person[0].id_number = "320102198001011233";
-	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
+	CHECK(sub_refused(&s, HT_EINVAL,
+			  "body.intelligence.people[0].id_number",
 			  "check character should be '8', got '3'"));
 	sample_init(&s, IN), s.person[0].id_number = "E12345678";
-	CHECK(sub_refused(&s, HT_EINVAL, "body.intelligence.people[0].id_number",
+	CHECK(sub_refused(&s, HT_EINVAL,
+			  "body.intelligence.people[0].id_number",
 			  "has 18 characters"));
 	s.person[0].document_type =
 	    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_PASSPORT;
@@ -1718,8 +1736,9 @@ static void test_warnings(void)
 	sample_init(&s, IN), s.place.region = "999999";
 	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0); /* not refused */
 	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 1);
-	CHECK_STR(w.msg[0],
-		  "unknown region 999999 at body.intelligence.places[0].region");
+	CHECK_STR(
+	    w.msg[0],
+	    "unknown region 999999 at body.intelligence.places[0].region");
 	sample_init(&s, IN), s.person[0].id_number = "329999198001011239";
 	CHECK_EQ_INT(record_check_submission(&s.sub, &e), 0);
 	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 1);
@@ -1731,8 +1750,9 @@ static void test_warnings(void)
 	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 2);
 	CHECK_STR(w.msg[0], "unknown region 320199 at "
 			    "body.fleeing_organization.last_seen_region");
-	CHECK_STR(w.msg[1], "unknown region 999999 at "
-			    "body.fleeing_organization.suspected_destinations[1]");
+	CHECK_STR(w.msg[1],
+		  "unknown region 999999 at "
+		  "body.fleeing_organization.suspected_destinations[1]");
 	sample_init(&s, CO), s.place.region = "999999";
 	CHECK_EQ_INT(record_warnings_of(s.sub.body, &w), 1);
 	CHECK_STR(w.msg[0], "unknown region 999999 at body.correction."
@@ -1774,7 +1794,8 @@ static void test_sizes(void)
 		hutong__person__init(&pers[i]);
 		pers[i].name = shrt;
 		pers[i].role = HUTONG__ROLE__ROLE_PARTICIPANT;
-		pers[i].document_type = HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_OTHER;
+		pers[i].document_type =
+		    HUTONG__DOCUMENT_TYPE__DOCUMENT_TYPE_OTHER;
 		pers[i].id_number = other_id;
 		pers[i].phone = "0731-12345678-123456";
 		ppl[i] = &pers[i];

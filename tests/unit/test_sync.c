@@ -1318,7 +1318,7 @@ static void test_want_no_acks(void)
 	CHECK_EQ_INT(st->sent, 50);
 	buf = want_frame("520100", 1, &len);
 	CHECK_EQ_INT(feed_s(s, buf, len), 0);
-	CHECK_EQ_INT(st->sent, 50); /* a Want does not enlarge the window */
+	CHECK_EQ_INT(st->sent, 50);	/* a Want does not enlarge the window */
 	for (int i = 0; i < 240; i++) { /* 60 s */
 		now_ms += 250;
 		sync_sender_tick(s, now_ms);

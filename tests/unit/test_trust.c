@@ -727,7 +727,8 @@ static void test_validity(void)
 	/* and before the certificate */
 	record *r = forge_intel(F(&a, "node.key"), "320100", "nanjing", 4,
 				head_of(&recv_b, "320100"), nb - 1);
-	CHECK(refused(&recv_b, r, "not yet valid: origin 320100's certificate"));
+	CHECK(
+	    refused(&recv_b, r, "not yet valid: origin 320100's certificate"));
 	record_free(&r);
 	/* within the certificate, but dated before its predecessor */
 	r = forge_intel(F(&a, "node.key"), "320100", "nanjing", 4,

@@ -208,7 +208,7 @@ static void test_utf8_decode(void)
 	CHECK_EQ_INT(cp, 0x5357);
 	CHECK_EQ_INT(util_utf8_decode("\xf0\x9f\x98\x80", 4, &cp), 4);
 	CHECK_EQ_INT(cp, 0x1f600);
-	CHECK_EQ_INT(util_utf8_decode("南", 2, &cp), 0);    /* truncated */
+	CHECK_EQ_INT(util_utf8_decode("南", 2, &cp), 0);       /* truncated */
 	CHECK_EQ_INT(util_utf8_decode("\xc0\xaf", 2, &cp), 0); /* overlong */
 	CHECK_EQ_INT(util_utf8_decode("\xed\xa0\x80", 3, &cp), 0);
 	CHECK_EQ_INT(util_utf8_decode("\xf4\x90\x80\x80", 4, &cp), 0);
@@ -233,16 +233,20 @@ static void test_check_text(void)
 	     "control character U+001B (ESC) at byte 1"},
 	    {"tab\there", UTIL_TEXT_LINES,
 	     "control character U+0009 (HT) at byte 3"},
-	    {"cr\r\n", UTIL_TEXT_LINES, "control character U+000D (CR) at byte 2"},
+	    {"cr\r\n", UTIL_TEXT_LINES,
+	     "control character U+000D (CR) at byte 2"},
 	    {"\x01", 0, "control character U+0001 (SOH) at byte 0"},
 	    {"a\x7f", 0, "control character U+007F (DEL) at byte 1"},
 	    {"南\xc2\x9b", 0, "control character U+009B (CSI) at byte 3"},
 	    {"\xc2\x80", 0, "control character U+0080 (PAD) at byte 0"},
 	    {"\xc2\x9f", 0, "control character U+009F (APC) at byte 0"},
 	    {"\xc2\xa0nbsp", 0, NULL},
-	    {"abc\xe2\x80\xae", 0, "bidirectional override U+202E (RLO) at byte 3"},
-	    {"\xe2\x80\xad", 0, "bidirectional override U+202D (LRO) at byte 0"},
-	    {"\xe2\x80\xaa", 0, "bidirectional embedding U+202A (LRE) at byte 0"},
+	    {"abc\xe2\x80\xae", 0,
+	     "bidirectional override U+202E (RLO) at byte 3"},
+	    {"\xe2\x80\xad", 0,
+	     "bidirectional override U+202D (LRO) at byte 0"},
+	    {"\xe2\x80\xaa", 0,
+	     "bidirectional embedding U+202A (LRE) at byte 0"},
 	    {"\xe2\x80\xac", 0, "bidirectional pop U+202C (PDF) at byte 0"},
 	    {"\xe2\x81\xa6", 0, "bidirectional isolate U+2066 (LRI) at byte 0"},
 	    {"\xe2\x81\xa9", 0, "bidirectional isolate U+2069 (PDI) at byte 0"},

@@ -163,8 +163,8 @@ typedef struct leadspec {
 } leadspec;
 
 static void lead_fill(Hutong__Intelligence *in, const leadspec *s,
-		      Hutong__Person **pp, Hutong__Place *pl, Hutong__Place **plp,
-		      ProtobufCBinaryData *rel)
+		      Hutong__Person **pp, Hutong__Place *pl,
+		      Hutong__Place **plp, ProtobufCBinaryData *rel)
 {
 	hutong__intelligence__init(in);
 	in->summary = (char *)(s->summary ? s->summary : "a lead");
@@ -180,7 +180,7 @@ static void lead_fill(Hutong__Intelligence *in, const leadspec *s,
 	for (int i = 0; i < 2; i++)
 		if (s->rel[i]) {
 			rel[in->n_related++] = (ProtobufCBinaryData){
-				RECORD_ID_BYTES, (uint8_t *)record_id(s->rel[i])};
+			    RECORD_ID_BYTES, (uint8_t *)record_id(s->rel[i])};
 		}
 	in->related = rel;
 }
@@ -214,8 +214,7 @@ static record *fix(orig *o, int64_t at, const record *target,
 	return build(o, at, &b);
 }
 
-static record *fix_lead(orig *o, int64_t at, const record *target,
-			leadspec s)
+static record *fix_lead(orig *o, int64_t at, const record *target, leadspec s)
 {
 	Hutong__Intelligence in;
 	Hutong__Body b = HUTONG__BODY__INIT;
@@ -250,7 +249,8 @@ static record *receipt(orig *o, int64_t at, orig *const *held, size_t n)
 		hutong__receipt_entry__init(&e[i]);
 		e[i].origin = (char *)held[i]->region;
 		e[i].seq = held[i]->seq;
-		e[i].head = (ProtobufCBinaryData){RECORD_ID_BYTES, held[i]->prev};
+		e[i].head =
+		    (ProtobufCBinaryData){RECORD_ID_BYTES, held[i]->prev};
 		ep[i] = &e[i];
 	}
 	rc.entries = ep;
@@ -398,7 +398,8 @@ static void test_valid_paths(void)
 		CHECK_EQ_INT(c->stays[0].state, VIEW_STATE_REQUESTED);
 		CHECK_EQ_INT(c->stays[0].until_ms - c->stays[0].since_ms, MIN);
 		CHECK_EQ_INT(c->stays[3].state, VIEW_STATE_HANDED_OVER);
-		CHECK_EQ_INT(c->stays[3].until_ms - c->stays[3].since_ms, 2 * MIN);
+		CHECK_EQ_INT(c->stays[3].until_ms - c->stays[3].since_ms,
+			     2 * MIN);
 		CHECK_EQ_INT(c->stays[4].until_ms, 0);
 		for (size_t i = 0; i < c->n_steps; i++)
 			CHECK(c->steps[i].applied);
@@ -455,25 +456,30 @@ static void test_invalid_steps(void)
 		  "depart not allowed; state requested; allowed steps: accept "
 		  "(by 430100), reject (by 430100), cancel (by 450100)");
 	CHECK_STR(state_of(l, "X-2"), "none");
-	CHECK_HAS(reason_of(l, "X-2", 0), "request must come from 450100 "
+	CHECK_HAS(reason_of(l, "X-2", 0),
+		  "request must come from 450100 "
 		  "(where the people were found), not 430100; state none");
 	CHECK_STR(state_of(l, "X-3"), "requested");
 	CHECK_HAS(reason_of(l, "X-3", 1), "names 440100 to 430100, the case "
-		  "is 450100 to 430100");
+					  "is 450100 to 430100");
 	CHECK_HAS(reason_of(l, "X-3", 2), "names 450100 to 440100");
 	CHECK_STR(state_of(l, "X-4"), "cancelled");
-	CHECK_STR(reason_of(l, "X-4", 2), "accept not allowed; state "
+	CHECK_STR(reason_of(l, "X-4", 2),
+		  "accept not allowed; state "
 		  "cancelled; allowed steps: none (the case is closed)");
 	CHECK_STR(state_of(l, "X-5"), "departed");
-	CHECK_HAS(reason_of(l, "X-5", 3), "cancel not allowed; state departed;"
+	CHECK_HAS(reason_of(l, "X-5", 3),
+		  "cancel not allowed; state departed;"
 		  " allowed steps: hand-over (by 450100)");
-	CHECK_HAS(reason_of(l, "X-5", 4), "receive not allowed; state departed");
+	CHECK_HAS(reason_of(l, "X-5", 4),
+		  "receive not allowed; state departed");
 	CHECK_STR(state_of(l, "X-6"), "none");
 	CHECK_HAS(reason_of(l, "X-6", 0), "accept not allowed; state none; "
-		  "allowed steps: request");
+					  "allowed steps: request");
 	CHECK_STR(state_of(l, "X-7"), "requested");
 	CHECK_STR(reason_of(l, "X-7", 1), "retracted");
-	CHECK_HAS(reason_of(l, "X-7", 2), "depart not allowed; state requested");
+	CHECK_HAS(reason_of(l, "X-7", 2),
+		  "depart not allowed; state requested");
 
 	view_case *c = load_case(l, "X-5");
 	CHECK(c && view_case_overdue(c, t + 2 + 10 * MIN, 5 * MIN));
@@ -505,7 +511,7 @@ static void test_concurrent(void)
 	int64_t t = T0 + 200 * MIN;
 	step(&nanning, t, "C-1", REQ, NN, CS);
 	step(&changsha, t + MIN, "C-1", REJ, NN, CS);
-	step(&nanning, t + MIN, "C-1", CAN, NN, CS);  /* same ms: 430100 first */
+	step(&nanning, t + MIN, "C-1", CAN, NN, CS); /* same ms: 430100 first */
 	step(&nanning, t, "C-2", REQ, NN, CS);
 	step(&changsha, t + MIN, "C-2", REJ, NN, CS);
 	step(&nanning, t + MIN - 1, "C-2", CAN, NN, CS); /* a ms earlier */
@@ -517,7 +523,8 @@ static void test_concurrent(void)
 	CHECK_HAS(reason_of(b, "C-1", 2), "cancel not allowed; state rejected");
 	CHECK_STR(state_of(a, "C-2"), "cancelled");
 	CHECK_STR(state_of(b, "C-2"), "cancelled");
-	CHECK_HAS(reason_of(a, "C-2", 2), "reject not allowed; state cancelled");
+	CHECK_HAS(reason_of(a, "C-2", 2),
+		  "reject not allowed; state cancelled");
 	view_digests da, db;
 	digests(a, &da);
 	digests(b, &db);
@@ -542,7 +549,8 @@ static void test_submit_check(void)
 	ht_err err = {0};
 	CHECK_EQ_INT(view_check_record(NULL, l, bad, &err), HT_ESTATE);
 	CHECK_STR(err.field, "body.repatriation.step");
-	CHECK_STR(err.msg, "case NN-1: receive not allowed; state accepted; "
+	CHECK_STR(err.msg,
+		  "case NN-1: receive not allowed; state accepted; "
 		  "allowed steps: depart (by 450100), cancel (by 450100)");
 	CHECK_EQ_INT(view_check_record(NULL, l, good, NULL), 0);
 	/* a correction must keep the step's case, step and regions */
@@ -559,7 +567,8 @@ static void test_submit_check(void)
 		b.repatriation = &r;
 		f = fix(&scratch, t + 3 * MIN, req, &b);
 	}
-	CHECK(record_body(req)->content_case == HUTONG__BODY__CONTENT_REPATRIATION);
+	CHECK(record_body(req)->content_case ==
+	      HUTONG__BODY__CONTENT_REPATRIATION);
 	CHECK_EQ_INT(view_check_record(NULL, l, f, &err), HT_EINVAL);
 	CHECK_HAS(err.msg, "must keep its case, step and regions");
 	/* forget the candidates */
@@ -612,7 +621,9 @@ static void test_node_hooks(void)
 	snprintf(key, sizeof(key), "%s/node.key", tmpdir);
 	snprintf(db, sizeof(db), "%s/node.db", tmpdir);
 	CHECK_EQ_INT(ident_generate(key, &err), 0);
-	node_config cfg = {.name = "nanning", .region = NN, .key_path = key,
+	node_config cfg = {.name = "nanning",
+			   .region = NN,
+			   .key_path = key,
 			   .ledger_path = db};
 	node *n = node_open(&cfg, &err);
 	CHECK(n != NULL);
@@ -621,13 +632,14 @@ static void test_node_hooks(void)
 	node_set_check(n, view_check_record, NULL);
 	node_set_stored_hook(n, on_stored, NULL);
 	/* in one batch: request, a refused depart, cancel (sees the request) */
-	Hutong__Submission *subs[3] = {sub_step("H-1", REQ), sub_step("H-1", DEP),
-				       sub_step("H-1", CAN)};
+	Hutong__Submission *subs[3] = {
+	    sub_step("H-1", REQ), sub_step("H-1", DEP), sub_step("H-1", CAN)};
 	node_result res[3];
 	CHECK_EQ_INT(node_submit(n, subs, 3, res, &err), 0);
 	CHECK_EQ_INT(res[0].code, 0);
 	CHECK_EQ_INT(res[1].code, HT_ESTATE);
-	CHECK_HAS(res[1].err.msg, "case H-1: depart not allowed; state "
+	CHECK_HAS(res[1].err.msg,
+		  "case H-1: depart not allowed; state "
 		  "requested; allowed steps: accept (by 430100)");
 	CHECK_EQ_INT(res[2].code, 0);
 	CHECK_EQ_INT(stored_count, 2);
@@ -660,23 +672,42 @@ static void test_orgs(void)
 	/* ORG-A: an alert at Nanning, a sighting in Changsha, a later alert
 	 * from Fangchenggang; ORG-B, ORG-C: the same name written otherwise;
 	 * ORG-D: unrelated. */
-	record *a1 = org(&nanning, t, (orgspec){.id = "ORG-A",
-		.name = "鑫源互助会有限公司", .alias = "XY Huzhu", .seen = NN,
-		.dest = CS, .leader = "王五", .level = 3});
-	org(&changsha, t + 60 * MIN, (orgspec){.id = "ORG-A",
-		.name = "鑫源互助会", .seen = CS, .dest = "440100",
-		.leader = "王 五", .sighting = true});
-	record *s2 = org(&guangzhou, t + 90 * MIN, (orgspec){.id = "ORG-A",
-		.name = "鑫源互助会", .seen = "440100", .sighting = true});
-	org(&fcg, t + 120 * MIN, (orgspec){.id = "ORG-A",
-		.name = "鑫源互助会", .seen = "450600", .dest = "440300",
-		.level = 4});
-	record *b1 = org(&guangzhou, t + 10 * MIN, (orgspec){.id = "ORG-B",
-		.name = "鑫源 互助会", .seen = "440100"});
-	org(&beijing, t + 20 * MIN, (orgspec){.id = "ORG-C",
-		.name = "北方商行", .alias = "ＸＹ　Ｈｕｚｈｕ Co.", .seen = "110000"});
-	org(&beijing, t + 30 * MIN, (orgspec){.id = "ORG-D",
-		.name = "完全无关", .seen = "110000"});
+	record *a1 = org(&nanning, t,
+			 (orgspec){.id = "ORG-A",
+				   .name = "鑫源互助会有限公司",
+				   .alias = "XY Huzhu",
+				   .seen = NN,
+				   .dest = CS,
+				   .leader = "王五",
+				   .level = 3});
+	org(&changsha, t + 60 * MIN,
+	    (orgspec){.id = "ORG-A",
+		      .name = "鑫源互助会",
+		      .seen = CS,
+		      .dest = "440100",
+		      .leader = "王 五",
+		      .sighting = true});
+	record *s2 = org(&guangzhou, t + 90 * MIN,
+			 (orgspec){.id = "ORG-A",
+				   .name = "鑫源互助会",
+				   .seen = "440100",
+				   .sighting = true});
+	org(&fcg, t + 120 * MIN,
+	    (orgspec){.id = "ORG-A",
+		      .name = "鑫源互助会",
+		      .seen = "450600",
+		      .dest = "440300",
+		      .level = 4});
+	record *b1 = org(
+	    &guangzhou, t + 10 * MIN,
+	    (orgspec){.id = "ORG-B", .name = "鑫源 互助会", .seen = "440100"});
+	org(&beijing, t + 20 * MIN,
+	    (orgspec){.id = "ORG-C",
+		      .name = "北方商行",
+		      .alias = "ＸＹ　Ｈｕｚｈｕ Co.",
+		      .seen = "110000"});
+	org(&beijing, t + 30 * MIN,
+	    (orgspec){.id = "ORG-D", .name = "完全无关", .seen = "110000"});
 	fix(&guangzhou, t + 100 * MIN, s2, NULL); /* the sighting retracted */
 	/* Changsha and Beijing acknowledge ORG-A's first alert */
 	orig *held_n[] = {&nanning};
@@ -695,15 +726,15 @@ static void test_orgs(void)
 		CHECK_STR(o->trail[1].region, CS);
 		CHECK(o->trail[2].v.retracted);
 		CHECK_STR(o->trail[3].region, "450600");
-		CHECK_STR(o->name, "鑫源互助会");  /* the latest alert's */
+		CHECK_STR(o->name, "鑫源互助会"); /* the latest alert's */
 		CHECK_EQ_INT(o->level, 4);
 		CHECK_STR(o->last_region, "450600");
-		CHECK_EQ_INT(o->n_leaders, 1);   /* 王五 = 王 五 */
+		CHECK_EQ_INT(o->n_leaders, 1); /* 王五 = 王 五 */
 		CHECK_EQ_INT(o->n_dests, 3);
 		CHECK_STR(o->dests[0], CS);
 		CHECK_STR(o->dests[1], "440100");
 		CHECK_STR(o->dests[2], "440300");
-		CHECK_EQ_INT(o->n_aliases, 1);   /* XY Huzhu; 有限公司 dropped */
+		CHECK_EQ_INT(o->n_aliases, 1); /* XY Huzhu; 有限公司 dropped */
 		CHECK_EQ_INT(o->n_received, 2);
 		CHECK_STR(o->received[0].node, "110000");
 		CHECK_STR(o->received[1].node, CS);
@@ -721,8 +752,8 @@ static void test_orgs(void)
 	view_org_free(&o);
 
 	/* an officer links ORG-A and ORG-B: no longer a suggestion */
-	lead(&nanning, t + 130 * MIN, (leadspec){.summary = "same group",
-		.rel = {a1, b1}});
+	lead(&nanning, t + 130 * MIN,
+	     (leadspec){.summary = "same group", .rel = {a1, b1}});
 	load(l);
 	CHECK_EQ_INT(view_org_load(l, "ORG-A", VIEW_ORG_FULL, &o, &err), 0);
 	if (o != NULL) {
@@ -775,17 +806,28 @@ static const char *search(ledger *l, view_query q)
 static void test_leads(void)
 {
 	int64_t t = T0 + 600 * MIN;
-	record *l1 = lead(&nanning, t, (leadspec){.summary = "L1",
-		.org = "鑫源互助会", .person = "张三", .idno = "450102199001011231",
-		.phone = "13800000000", .region = NN});
-	record *l2 = lead(&changsha, t + MIN, (leadspec){.summary = "L2",
-		.org = "Ｆｕｌｌ Ｗｉｄｔｈ Ltd", .person = "Li Si", .region = CS});
-	record *l3 = lead(&guangzhou, t + 2 * MIN, (leadspec){.summary = "L3",
-		.person = "张三", .region = "440100"});
+	record *l1 = lead(&nanning, t,
+			  (leadspec){.summary = "L1",
+				     .org = "鑫源互助会",
+				     .person = "张三",
+				     .idno = "450102199001011231",
+				     .phone = "13800000000",
+				     .region = NN});
+	record *l2 = lead(&changsha, t + MIN,
+			  (leadspec){.summary = "L2",
+				     .org = "Ｆｕｌｌ Ｗｉｄｔｈ Ltd",
+				     .person = "Li Si",
+				     .region = CS});
+	record *l3 = lead(
+	    &guangzhou, t + 2 * MIN,
+	    (leadspec){.summary = "L3", .person = "张三", .region = "440100"});
 	/* L1 amended: a second person; L3 retracted; Changsha's attempt at
 	 * correcting Nanning's lead does not apply */
-	fix_lead(&nanning, t + 3 * MIN, l1, (leadspec){.summary = "L1 v2",
-		.org = "鑫源互助会", .person = "赵六", .region = NN});
+	fix_lead(&nanning, t + 3 * MIN, l1,
+		 (leadspec){.summary = "L1 v2",
+			    .org = "鑫源互助会",
+			    .person = "赵六",
+			    .region = NN});
 	fix(&guangzhou, t + 4 * MIN, l3, NULL);
 	fix_lead(&changsha, t + 5 * MIN, l1, (leadspec){.summary = "L1 bogus"});
 	ledger *l = fresh("leads");
@@ -801,7 +843,7 @@ static void test_leads(void)
 		CHECK(ld->v.fixes[0].applied);
 		CHECK(!ld->v.fixes[1].applied);
 		CHECK_HAS(ld->v.fixes[1].reason, "only the record's origin "
-			  "(450100) may correct it");
+						 "(450100) may correct it");
 	}
 	view_lead_free(&ld);
 	CHECK_EQ_INT(view_lead_load(l, record_id(l3), &ld, &err), 0);
@@ -812,11 +854,13 @@ static void test_leads(void)
 
 	CHECK_STR(search(l, (view_query){.person = "张 三"}), "L1 v2,L3(R)");
 	CHECK_STR(search(l, (view_query){.person = "赵六"}), "L1 v2");
-	CHECK_STR(search(l, (view_query){.idno = "450102199001011231"}), "L1 v2");
+	CHECK_STR(search(l, (view_query){.idno = "450102199001011231"}),
+		  "L1 v2");
 	CHECK_STR(search(l, (view_query){.phone = "13800000000"}), "L1 v2");
 	CHECK_STR(search(l, (view_query){.region = CS}), "L2");
 	CHECK_STR(search(l, (view_query){.org = "full width"}), "L2");
-	CHECK_STR(search(l, (view_query){.org = "鑫源互助会有限公司"}), "L1 v2");
+	CHECK_STR(search(l, (view_query){.org = "鑫源互助会有限公司"}),
+		  "L1 v2");
 	CHECK_STR(search(l, (view_query){.person = "张三", .region = "440100"}),
 		  "L3(R)");
 	CHECK_STR(search(l, (view_query){.person = "nobody"}), "");
@@ -853,7 +897,8 @@ static void test_alerts(void)
 	CHECK_EQ_INT(view_region_relation(CS, "430102"), VIEW_REL_DESTINATION);
 	CHECK_EQ_INT(view_region_relation(CS, "430200"), VIEW_REL_PROVINCE);
 	CHECK_EQ_INT(view_region_relation(CS, NN), VIEW_REL_ADJACENT);
-	CHECK_EQ_INT(view_region_relation("460100", "440100"), VIEW_REL_ADJACENT);
+	CHECK_EQ_INT(view_region_relation("460100", "440100"),
+		     VIEW_REL_ADJACENT);
 	CHECK_EQ_INT(view_region_relation("110000", "650000"), VIEW_REL_NONE);
 	CHECK_EQ_INT(view_region_relation("110000", "110105"),
 		     VIEW_REL_DESTINATION);
@@ -864,27 +909,33 @@ static void test_alerts(void)
 	orig sy;
 	orig_init(&sy, "210100", "shenyang");
 	org(&sy, t, (orgspec){.id = "AL-1", .name = "a", .dest = CS});
-	org(&sy, t + MIN, (orgspec){.id = "AL-2", .name = "b", .dest = "430200"});
-	org(&sy, t + 2 * MIN, (orgspec){.id = "AL-3", .name = "c",
-		.dest = "110000", .dest2 = "450600"});
-	org(&sy, t + 3 * MIN, (orgspec){.id = "AL-4", .name = "d",
-		.dest = "650100"});
-	record *a5 = org(&sy, t + 4 * MIN, (orgspec){.id = "AL-5", .name = "e",
-		.dest = "650100"});
-	record *a6 = org(&sy, t + 5 * MIN, (orgspec){.id = "AL-6", .name = "f",
-		.dest = "430100"});
+	org(&sy, t + MIN,
+	    (orgspec){.id = "AL-2", .name = "b", .dest = "430200"});
+	org(&sy, t + 2 * MIN,
+	    (orgspec){.id = "AL-3",
+		      .name = "c",
+		      .dest = "110000",
+		      .dest2 = "450600"});
+	org(&sy, t + 3 * MIN,
+	    (orgspec){.id = "AL-4", .name = "d", .dest = "650100"});
+	record *a5 =
+	    org(&sy, t + 4 * MIN,
+		(orgspec){.id = "AL-5", .name = "e", .dest = "650100"});
+	record *a6 =
+	    org(&sy, t + 5 * MIN,
+		(orgspec){.id = "AL-6", .name = "f", .dest = "430100"});
 	/* AL-5 amended to name Changsha; AL-6 amended away from it */
-	fix_org(&sy, t + 6 * MIN, a5, (orgspec){.id = "AL-5", .name = "e",
-		.dest = "430000"});
-	fix_org(&sy, t + 7 * MIN, a6, (orgspec){.id = "AL-6", .name = "f",
-		.dest = "650100"});
+	fix_org(&sy, t + 6 * MIN, a5,
+		(orgspec){.id = "AL-5", .name = "e", .dest = "430000"});
+	fix_org(&sy, t + 7 * MIN, a6,
+		(orgspec){.id = "AL-6", .name = "f", .dest = "650100"});
 	ledger *l = fresh("alerts");
 	load(l);
 	char out[512] = "";
 	ht_err err = {0};
 	CHECK_EQ_INT(view_alerts(l, CS, alert_list, out, &err), 0);
 	CHECK_HAS(out, "AL-5/430000/destination,AL-3/450600/adjacent province,"
-		  "AL-2/430200/same province,AL-1/430100/destination");
+		       "AL-2/430200/same province,AL-1/430100/destination");
 	CHECK(strstr(out, "AL-4") == NULL);
 	CHECK(strstr(out, "AL-6") == NULL);
 	/* and the stored-record test the daemon uses */
