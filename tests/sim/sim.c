@@ -12,7 +12,13 @@
  * and restarts, per-node clock skew and drift (the ht_clock each node
  * is given), and on half the seeds one node that strips the bodies of the
  * records it relays (all but genesis bodies, so trust records are refused
- * and ordinary ones stored bodiless, then fetched again and filled in). Records are submitted at random nodes throughout. Then the
+ * and ordinary ones stored bodiless, then fetched again and filled in);
+ * on half the seeds one node that signs receipts whose entries lie (made-up
+ * heads, seqs beyond a head) as records of its own chain; and on some seeds
+ * without a stripper one node whose ledger is deleted mid-run, which opens
+ * again with the catch-up on (defer_genesis, node_catchup_*) and must take
+ * its chain back before it signs. Records are submitted at random nodes
+ * throughout. Then the
  * faults stop (links heal, nodes restart, no more loss) and the federation
  * runs until every node holds the same ledger digest, or SETTLE_MS passes.
  *
@@ -20,7 +26,11 @@
  * node_submit said stored is present at every node with its body, every
  * node's
  * ledger_verify is clean (so no forged record was stored anywhere), no
- * origin is flagged forked, and no honest session ever saw a bad frame.
+ * origin is flagged forked, and no honest session ever saw a bad frame;
+ * with a liar, every honest ledger_verify_ex finds disputes against it and
+ * none against anyone else; with a lost ledger, that node caught up and
+ * every node holds its chain to the seq it caught up to plus what it
+ * stored since.
  * A failing seed prints the seed, the command that replays it and the last
  * events; --trace prints every event. Same seed, same run: the only
  * randomness is the seed's (splitmix64), keys are derived from node
@@ -43,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ident.h"
 #include "ledger.h"
 #include "node.h"
 #include "sync.h"
@@ -345,6 +356,7 @@ typedef struct snode {
 	int64_t drift_ppm;
 	int *links;
 	size_t n_links;
+	bool catchup; /* lost its ledger: opens with defer_genesis */
 } snode;
 
 /* One end of a session's channel: frames sent here travel `dir`. */
@@ -378,7 +390,9 @@ enum {
 	EV_CUT,
 	EV_HEAL,
 	EV_CALM,
-	EV_CHECK
+	EV_CHECK,
+	EV_LIE,
+	EV_AMNESIA
 };
 
 typedef struct event {
@@ -395,11 +409,16 @@ typedef struct faults {
 	double loss, dup, busy, forge;
 	int crashes, cuts, submits;
 	int stripper; /* the node that strips relayed bodies, or -1 */
+	int liar;     /* the node that signs lying receipts, or -1 */
+	int amnesiac; /* the node that loses its ledger, or -1 */
 } faults;
 
 typedef struct counters {
 	uint64_t frames, lost, duplicated, busy, forged, stale, bad_frames;
 	uint64_t crashes, restarts, cuts, submitted, stripped;
+	uint64_t lies, disputes, wrong_disputes; /* receipts, verdict */
+	uint64_t amnesias, forgotten, after_amnesia; /* records lost, and own
+						   submits once caught up */
 	uint64_t received, stored, duplicates, refused; /* all receivers */
 } counters;
 
@@ -424,6 +443,7 @@ struct sim {
 	size_t n_trace;
 	char fail[1024];
 	int64_t converged_ms;
+	uint64_t ready_seq; /* the amnesiac's own seq when it caught up */
 };
 
 static uint64_t below(sim *s, uint64_t n)
@@ -811,10 +831,19 @@ static int node_start(sim *s, int i)
 			    * +-10 min): within max_clock_skew, as a federation's
 			    * configuration must cover its nodes' clocks */
 			   .max_clock_skew_ms = SIM_MAX_SKEW_MS,
-			   .log = nd->log};
+			   .log = nd->log,
+			   .defer_genesis = nd->catchup};
 	nd->n = node_open(&cfg, &err);
 	if (nd->n == NULL) {
 		failf(s, "node_open %s: %s", nd->name, err.msg);
+		return -1;
+	}
+	/* as hutongd does; the timeout is past the run, so every neighbour
+	 * answers first (a crashed one may hold more of the chain) */
+	if (nd->catchup &&
+	    node_catchup_begin(nd->n, nd->n_links, node_mono(nd),
+			       (int64_t)FAULT_MS + SETTLE_MS, &err) != 0) {
+		failf(s, "node_catchup_begin %s: %s", nd->name, err.msg);
 		return -1;
 	}
 	nd->ops = (sync_node_ops){.store = node_receive,
@@ -822,8 +851,11 @@ static int node_start(sim *s, int i)
 				  .ledger = node_ledger(nd->n),
 				  .log = nd->log};
 	sessions_new(s, i);
-	for (size_t k = 0; k < nd->n_links; k++)
+	for (size_t k = 0; k < nd->n_links; k++) {
+		slink *l = &s->links[nd->links[k]];
+		sync_sender_watch(l->c[chan_from(l, i)].snd, nd->region);
 		link_update(s, nd->links[k]);
+	}
 	return 0;
 }
 
@@ -854,6 +886,11 @@ static void draw_faults(sim *s)
 	f->cuts = (int)below(s, s->n_links / 3 + 3);
 	f->submits = (int)(n < 40 ? 40 : n / 3) + (int)below(s, 20);
 	f->stripper = chance(s, 0.5) ? (int)below(s, n) : -1;
+	f->liar = chance(s, 0.5) ? (int)below(s, n) : -1;
+	f->amnesiac = -1; /* not with a stripper: a body only it held and a
+			     relay stripped elsewhere would be lost for good */
+	if (f->stripper < 0 && n > 1 && chance(s, 0.5))
+		f->amnesiac = (f->liar + 1 + (int)below(s, n - 1)) % (int)n;
 }
 
 static void node_setup(sim *s, const topo *t, int i, const char *keys)
@@ -908,6 +945,11 @@ static void schedule_faults(sim *s)
 	for (int k = 0; s->n_links && k < s->f.cuts; k++)
 		at(s, between(s, 0, FAULT_MS), EV_CUT,
 		   (int)below(s, s->n_links));
+	for (int k = 0; s->f.liar >= 0 && k < 3; k++)
+		at(s, between(s, FAULT_MS / 10, FAULT_MS), EV_LIE, s->f.liar);
+	if (s->f.amnesiac >= 0)
+		at(s, between(s, FAULT_MS / 4, FAULT_MS), EV_AMNESIA,
+		   s->f.amnesiac);
 	at(s, FAULT_MS, EV_CALM, 0);
 }
 
@@ -922,11 +964,11 @@ static int sim_setup(sim *s, const topo *t, const char *keys)
 	trace(s,
 	      "seed %llu: %zu nodes %zu links delay=%lld-%lldms loss=%.3f "
 	      "dup=%.3f busy=%.3f forge=%.3f crashes=%d cuts=%d submits=%d "
-	      "stripper=%d",
+	      "stripper=%d liar=%d amnesiac=%d",
 	      (unsigned long long)s->seed, s->n_nodes, s->n_links,
 	      (long long)s->f.delay_min, (long long)s->f.delay_max, s->f.loss,
 	      s->f.dup, s->f.busy, s->f.forge, s->f.crashes, s->f.cuts,
-	      s->f.submits, s->f.stripper);
+	      s->f.submits, s->f.stripper, s->f.liar, s->f.amnesiac);
 	for (size_t i = 0; i < s->n_nodes; i++)
 		if (node_start(s, (int)i) != 0)
 			return -1;
@@ -961,6 +1003,205 @@ static void sim_teardown(sim *s)
 	free(s->links);
 	free(s->ids);
 	rmdir(s->dir);
+}
+
+/* ---- the fault "a peer lies in receipts" ---- */
+
+/* The liar's frontier as node_receipt.c puts it in a receipt, with lies:
+ * for each other origin (not the amnesiac's), in turn, a made-up head at
+ * the seq it holds (a dispute wherever that record is held) or a seq
+ * beyond its head with a made-up head (one once that record arrives).
+ * fake has room for every origin. Returns how many entries lie. */
+static size_t lie_entries(sim *s, ledger *l, const char *own,
+			  Hutong__ReceiptEntry *ents,
+			  Hutong__ReceiptEntry **ptrs,
+			  uint8_t (*fake)[RECORD_ID_BYTES], Hutong__Receipt *rc)
+{
+	size_t k = ledger_origin_count(l), lies = 0;
+	const char *lost = s->f.amnesiac >= 0
+			       ? s->nodes[s->f.amnesiac].region
+			       : "";
+	for (size_t i = 0; i < k; i++) {
+		const ledger_origin *o = ledger_origin_at(l, i);
+		hutong__receipt_entry__init(&ents[i]);
+		ents[i].origin = (char *)o->region;
+		ents[i].seq = o->seq;
+		ents[i].head =
+		    (ProtobufCBinaryData){RECORD_ID_BYTES, (uint8_t *)o->head};
+		ptrs[i] = &ents[i];
+		if (strcmp(o->region, own) == 0 || strcmp(o->region, lost) == 0)
+			continue;
+		for (size_t b = 0; b < RECORD_ID_BYTES; b++)
+			fake[i][b] = (uint8_t)below(s, 256);
+		ents[i].head.data = fake[i];
+		if (lies++ % 2 == 1)
+			ents[i].seq += (uint64_t)between(s, 1, 3);
+	}
+	hutong__receipt__init(rc);
+	rc->entries = ptrs;
+	rc->n_entries = k;
+	return lies;
+}
+
+/* Sign body as the next record of nd's own chain (seq, prev, a creation
+ * time not before its head's), with the key file nd was opened with. */
+static record *sign_own(sim *s, snode *nd, Hutong__Body *body, ht_err *err)
+{
+	ledger *l = node_ledger(nd->n);
+	const ledger_origin *own = ledger_origin_find(l, nd->region);
+	Hutong__Submission sub = HUTONG__SUBMISSION__INIT;
+	record *head = NULL, *r = NULL;
+	ident *id = ident_load(nd->key, err);
+	if (id == NULL || own == NULL ||
+	    ledger_get(l, own->head, &head, NULL, err) != 0) {
+		ident_free(&id);
+		return NULL;
+	}
+	int64_t created = wall(s, nd->id);
+	if (record_header(head)->created_ms > created)
+		created = record_header(head)->created_ms;
+	sub.author = "node";
+	sub.scope = HUTONG__SCOPE__SCOPE_NATIONAL;
+	sub.body = body;
+	record_origin at = {nd->region, nd->name, own->seq + 1, own->head,
+			    created};
+	if (record_build(&sub, &at, ident_sign, id, &r, err) != 0)
+		r = NULL;
+	record_free(&head);
+	ident_free(&id);
+	return r;
+}
+
+/* The liar signs a receipt that lies and stores it as its own (through
+ * node_receive, source "local"): its sessions send it on like any record
+ * of its chain. */
+static void on_lie(sim *s, int i)
+{
+	snode *nd = &s->nodes[i];
+	size_t k = nd->n ? ledger_origin_count(node_ledger(nd->n)) : 0;
+	if (s->calm || k < 2)
+		return;
+	Hutong__ReceiptEntry *ents = calloc(k, sizeof(*ents));
+	Hutong__ReceiptEntry **ptrs = calloc(k, sizeof(*ptrs));
+	uint8_t(*fake)[RECORD_ID_BYTES] = calloc(k, sizeof(*fake));
+	Hutong__Receipt rc;
+	Hutong__Body body = HUTONG__BODY__INIT;
+	ledger_heads heads;
+	ht_err err = {0};
+	record *r = NULL;
+	size_t lies = lie_entries(s, node_ledger(nd->n), nd->region, ents,
+				  ptrs, fake, &rc);
+	body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
+	body.receipt = &rc;
+	if (lies > 0 &&
+	    ledger_receipt_heads(node_ledger(nd->n), &heads, &rc, &err) == 0)
+		r = sign_own(s, nd, &body, &err);
+	sync_verdict v = {.result = SYNC_REFUSED};
+	if (r != NULL) {
+		size_t len = 0;
+		const uint8_t *env = record_bytes(r, &len);
+		node_receive(nd->n, "local", &env, &len, 1, &v);
+	}
+	if (v.result == SYNC_STORED)
+		s->c.lies++;
+	else if (lies > 0)
+		failf(s, "lying receipt at %s not stored: %s", nd->name,
+		      r ? "refused" : err.msg);
+	trace(s, "lie at %s: receipt seq=%llu lies=%zu result=%d", nd->name,
+	      (unsigned long long)v.seq, lies, (int)v.result);
+	record_free(&r);
+	free(ents);
+	free(ptrs);
+	free(fake);
+	pump_node(s, i);
+}
+
+/* ---- the fault "a node loses its ledger" ---- */
+
+/* Drop from the stored ids the records of node i's chain that no open
+ * node other than i holds: they go with its ledger. */
+static void forget_lost(sim *s, int i)
+{
+	ledger *l = node_ledger(s->nodes[i].n);
+	size_t keep = 0;
+	for (size_t k = 0; k < s->n_ids; k++) {
+		record *r = NULL;
+		ht_err err = {0};
+		bool lost = ledger_get(l, s->ids[k], &r, NULL, &err) == 0 &&
+			    strcmp(record_header(r)->origin_region,
+				   s->nodes[i].region) == 0;
+		record_free(&r);
+		for (size_t j = 0; lost && j < s->n_nodes; j++)
+			if ((int)j != i && ledger_get(node_ledger(s->nodes[j].n),
+						      s->ids[k], &r, NULL,
+						      &err) == 0)
+				lost = false;
+		record_free(&r);
+		if (lost)
+			s->c.forgotten++;
+		else
+			memcpy(s->ids[keep++], s->ids[k], RECORD_ID_BYTES);
+	}
+	s->c.submitted -= s->n_ids - keep;
+	s->n_ids = keep;
+}
+
+/* Node i is closed, its ledger file deleted, and opened again with the
+ * catch-up on (defer_genesis, node_catchup_begin): it must take its chain
+ * back from its neighbours before it signs. Waits while any node is down,
+ * so forget_lost sees every other copy. */
+static void on_amnesia(sim *s, int i)
+{
+	snode *nd = &s->nodes[i];
+	for (size_t j = 0; j < s->n_nodes; j++)
+		if (s->nodes[j].n == NULL) {
+			at(s, s->now + 1000, EV_AMNESIA, i);
+			return;
+		}
+	forget_lost(s, i);
+	trace(s, "amnesia %s: ledger deleted, lost=%llu", nd->name,
+	      (unsigned long long)s->c.forgotten);
+	s->c.amnesias++;
+	node_crash(s, i);
+	unlink_db(nd->db);
+	nd->catchup = true;
+	node_start(s, i);
+}
+
+/* The daemon's catch-up loop (links_tick, catchup_tick) for node i. */
+static void catchup_tick(sim *s, int i)
+{
+	snode *nd = &s->nodes[i];
+	node_catchup_info info;
+	ht_err err = {0};
+	for (size_t k = 0; k < nd->n_links; k++) {
+		slink *l = &s->links[nd->links[k]];
+		chan *c = &l->c[chan_from(l, i)];
+		uint64_t own = 0;
+		if (sync_sender_watched(c->snd, &own))
+			node_catchup_answer(nd->n, s->nodes[c->to].name, own);
+	}
+	int rc = node_catchup_tick(nd->n, node_mono(nd), &err);
+	if (rc < 0)
+		failf(s, "node_catchup_tick %s: %s", nd->name, err.msg);
+	if (rc <= 0)
+		return;
+	node_catchup_get(nd->n, &info);
+	if (s->ready_seq == 0)
+		s->ready_seq = info.seq;
+	trace(s, "caught up %s: own seq=%llu", nd->name,
+	      (unsigned long long)info.seq);
+	pump_node(s, i);
+}
+
+static bool caught_up(sim *s)
+{
+	node_catchup_info info;
+	int i = s->f.amnesiac;
+	if (i < 0 || !s->nodes[i].catchup)
+		return true;
+	node_catchup_get(s->nodes[i].n, &info);
+	return info.ready;
 }
 
 /* ---- events ---- */
@@ -1017,6 +1258,8 @@ static void fetch_bodies(sim *s, int i)
 static void on_tick(sim *s, int i)
 {
 	snode *nd = &s->nodes[i];
+	if (nd->n && nd->catchup)
+		catchup_tick(s, i);
 	fetch_bodies(s, i);
 	for (size_t k = 0; nd->n && k < nd->n_links; k++) {
 		slink *l = &s->links[nd->links[k]];
@@ -1058,6 +1301,7 @@ static void on_submit(sim *s, int i)
 		}
 		memcpy(s->ids[s->n_ids++], res[j].id, RECORD_ID_BYTES);
 		s->c.submitted++;
+		s->c.after_amnesia += nd->catchup;
 	}
 	trace(s, "submit at %s: %zu records rc=%d", nd->name, k, rc);
 	pump_node(s, i);
@@ -1119,7 +1363,9 @@ static void on_calm(sim *s)
 static bool converged(sim *s)
 {
 	uint8_t d0[RECORD_ID_BYTES], d[RECORD_ID_BYTES];
-	uint64_t want = s->n_nodes + s->c.submitted;
+	uint64_t want = s->n_nodes + s->c.submitted + s->c.lies;
+	if (!caught_up(s))
+		return false;
 	ledger_digest(node_ledger(s->nodes[0].n), d0);
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		ledger *l = node_ledger(s->nodes[i].n);
@@ -1134,6 +1380,11 @@ static bool converged(sim *s)
 
 static void on_check(sim *s)
 {
+	if (converged(s) && s->f.amnesiac >= 0 && s->c.after_amnesia == 0) {
+		on_submit(s, s->f.amnesiac); /* it must continue its chain */
+		at(s, s->now + CHECK_MS, EV_CHECK, 0);
+		return;
+	}
 	if (converged(s)) {
 		s->converged_ms = s->now - FAULT_MS;
 		trace(s, "converged");
@@ -1178,6 +1429,12 @@ static void dispatch(sim *s, event *e)
 	case EV_CHECK:
 		on_check(s);
 		break;
+	case EV_LIE:
+		on_lie(s, e->a);
+		break;
+	case EV_AMNESIA:
+		on_amnesia(s, e->a);
+		break;
 	}
 }
 
@@ -1189,6 +1446,42 @@ static void problem(void *ctx, const uint8_t *id, const char *region,
 	sim *s = ctx;
 	failf(s, "ledger_verify: origin %s seq %llu: %s", region ? region : "-",
 	      (unsigned long long)seq, reason);
+}
+
+/* A dispute: only ever against the liar. */
+static void dispute(void *ctx, const ledger_dispute *d)
+{
+	sim *s = ctx;
+	if (s->f.liar >= 0 &&
+	    strcmp(d->signer, s->nodes[s->f.liar].region) == 0)
+		s->c.disputes++;
+	else
+		s->c.wrong_disputes++;
+}
+
+/* ledger_verify_ex's problem callback for the liar: its own receipts do
+ * not match what it holds, and that is the fault, not a finding. */
+static void ignore_problem(void *ctx, const uint8_t *id, const char *region,
+			   uint64_t seq, const char *reason)
+{
+	(void)ctx, (void)id, (void)region, (void)seq, (void)reason;
+}
+
+/* The amnesiac's chain came back and went on: every node holds it up to
+ * the seq it caught up to plus the records it stored since. */
+static void check_amnesiac(sim *s, snode *nd)
+{
+	const ledger_origin *o =
+	    ledger_origin_find(node_ledger(nd->n), s->nodes[s->f.amnesiac].region);
+	uint64_t want = s->ready_seq + s->c.after_amnesia;
+	if (s->ready_seq == 0 || s->c.after_amnesia == 0)
+		failf(s, "%s never caught up or never submitted again",
+		      s->nodes[s->f.amnesiac].name);
+	else if (o == NULL || o->seq != want)
+		failf(s, "%s holds the lost chain of %s to seq %llu, not %llu",
+		      nd->name, s->nodes[s->f.amnesiac].name,
+		      (unsigned long long)(o ? o->seq : 0),
+		      (unsigned long long)want);
 }
 
 static void check_node(sim *s, snode *nd)
@@ -1203,14 +1496,19 @@ static void check_node(sim *s, snode *nd)
 			      util_hex(s->ids[k], RECORD_ID_BYTES, hex));
 		record_free(&r);
 	}
-	int n = ledger_verify(l, problem, s, &err);
-	if (n != 0)
+	bool liar = nd->id == s->f.liar;
+	int n = ledger_verify_ex(l, SIM_MAX_SKEW_MS, false,
+				 liar ? ignore_problem : problem,
+				 liar ? NULL : dispute, s, &err);
+	if (!liar && n != 0)
 		failf(s, "%s: ledger_verify found %d problems (%s)", nd->name,
 		      n, err.msg);
 	for (size_t i = 0; i < ledger_origin_count(l); i++)
 		if (ledger_origin_at(l, i)->forked)
 			failf(s, "%s: origin %s flagged forked", nd->name,
 			      ledger_origin_at(l, i)->region);
+	if (s->c.amnesias > 0)
+		check_amnesiac(s, nd);
 }
 
 static void verdict(sim *s)
@@ -1220,12 +1518,18 @@ static void verdict(sim *s)
 	if (!s->fail[0] && s->c.bad_frames > 0)
 		failf(s, "%llu bad frames between honest nodes",
 		      (unsigned long long)s->c.bad_frames);
+	if (!s->fail[0] && s->c.wrong_disputes > 0)
+		failf(s, "%llu disputes against honest nodes",
+		      (unsigned long long)s->c.wrong_disputes);
+	if (!s->fail[0] && s->c.lies > 0 && s->c.disputes == 0)
+		failf(s, "%llu lying receipts, no dispute found",
+		      (unsigned long long)s->c.lies);
 }
 
 /* What a lagging node holds, for the failure report. */
 static void report_lag(sim *s)
 {
-	uint64_t want = s->n_nodes + s->c.submitted;
+	uint64_t want = s->n_nodes + s->c.submitted + s->c.lies;
 	int shown = 0;
 	for (size_t i = 0; i < s->n_nodes && shown < 8; i++) {
 		snode *nd = &s->nodes[i];
@@ -1281,14 +1585,17 @@ static void report_seed(const sim *s)
 	const counters *c = &s->c;
 	printf("seed %llu ok: %zu nodes, %llu records, converged %.1f s after "
 	       "the faults; frames=%llu lost=%llu dup=%llu busy=%llu "
-	       "forged=%llu stripped=%llu crashes=%llu cuts=%llu; records "
+	       "forged=%llu stripped=%llu lies=%llu disputes=%llu "
+	       "amnesias=%llu lost=%llu crashes=%llu cuts=%llu; records "
 	       "received=%llu stored=%llu duplicates=%llu refused=%llu\n",
 	       (unsigned long long)s->seed, s->n_nodes,
 	       (unsigned long long)(s->n_nodes + c->submitted),
 	       (double)s->converged_ms / 1000.0, (unsigned long long)c->frames,
 	       (unsigned long long)c->lost, (unsigned long long)c->duplicated,
 	       (unsigned long long)c->busy, (unsigned long long)c->forged,
-	       (unsigned long long)c->stripped, (unsigned long long)c->crashes, (unsigned long long)c->cuts,
+	       (unsigned long long)c->stripped, (unsigned long long)c->lies,
+	       (unsigned long long)c->disputes, (unsigned long long)c->amnesias,
+	       (unsigned long long)c->forgotten, (unsigned long long)c->crashes, (unsigned long long)c->cuts,
 	       (unsigned long long)c->received, (unsigned long long)c->stored,
 	       (unsigned long long)c->duplicates,
 	       (unsigned long long)c->refused);
