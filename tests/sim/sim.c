@@ -416,9 +416,9 @@ typedef struct faults {
 typedef struct counters {
 	uint64_t frames, lost, duplicated, busy, forged, stale, bad_frames;
 	uint64_t crashes, restarts, cuts, submitted, stripped;
-	uint64_t lies, disputes, wrong_disputes; /* receipts, verdict */
-	uint64_t amnesias, forgotten, after_amnesia; /* records lost, and own
-						   submits once caught up */
+	uint64_t lies, disputes, wrong_disputes;	/* receipts, verdict */
+	uint64_t amnesias, forgotten, after_amnesia;	/* records lost, and own
+						      submits once caught up */
 	uint64_t received, stored, duplicates, refused; /* all receivers */
 } counters;
 
@@ -672,17 +672,18 @@ static uint8_t *strip_frame(sim *s, const uint8_t *buf, size_t len,
 	Hutong__SyncMessage *m = hutong__sync_message__unpack(NULL, len, buf);
 	uint8_t *out = NULL;
 	size_t n = 0;
-	for (size_t i = 0; m && m->msg_case == HUTONG__SYNC_MESSAGE__MSG_RECORDS &&
-			   i < m->records->n_envelopes;
+	for (size_t i = 0;
+	     m && m->msg_case == HUTONG__SYNC_MESSAGE__MSG_RECORDS &&
+	     i < m->records->n_envelopes;
 	     i++) {
 		ProtobufCBinaryData *src = &m->records->envelopes[i];
 		Hutong__Envelope *e =
 		    hutong__envelope__unpack(NULL, src->len, src->data);
-		Hutong__Header *h =
-		    e ? hutong__header__unpack(NULL, e->header.len,
-					       e->header.data)
-		      : NULL;
-		if (h && e->body.len > 0 && strcmp(h->origin_region, own) != 0 &&
+		Hutong__Header *h = e ? hutong__header__unpack(
+					    NULL, e->header.len, e->header.data)
+				      : NULL;
+		if (h && e->body.len > 0 &&
+		    strcmp(h->origin_region, own) != 0 &&
 		    h->kind != HUTONG__KIND__KIND_GENESIS) {
 			e->body.len = 0;
 			src->len = hutong__envelope__pack(e, src->data);
@@ -726,8 +727,8 @@ static int sim_send(void *ctx, const uint8_t *buf, size_t len)
 			      : NULL;
 	if (forged == NULL && p->dir == 0 && !s->calm &&
 	    c->from == s->f.stripper)
-		forged = strip_frame(s, buf, len, s->nodes[c->from].region,
-				     &flen);
+		forged =
+		    strip_frame(s, buf, len, s->nodes[c->from].region, &flen);
 	post(s, p, forged ? forged : buf, forged ? flen : len);
 	if (!s->calm && chance(s, s->f.dup)) {
 		post(s, p, forged ? forged : buf, forged ? flen : len);
@@ -822,17 +823,18 @@ static int node_start(sim *s, int i)
 {
 	snode *nd = &s->nodes[i];
 	ht_err err = {0};
-	node_config cfg = {.name = nd->name,
-			   .region = nd->region,
-			   .key_path = nd->key,
-			   .ledger_path = nd->db,
-			   .clock = &nd->clock,
-			   /* clocks here differ by up to 20 min (skews of
-			    * +-10 min): within max_clock_skew, as a federation's
-			    * configuration must cover its nodes' clocks */
-			   .max_clock_skew_ms = SIM_MAX_SKEW_MS,
-			   .log = nd->log,
-			   .defer_genesis = nd->catchup};
+	node_config cfg = {
+	    .name = nd->name,
+	    .region = nd->region,
+	    .key_path = nd->key,
+	    .ledger_path = nd->db,
+	    .clock = &nd->clock,
+	    /* clocks here differ by up to 20 min (skews of
+	     * +-10 min): within max_clock_skew, as a federation's
+	     * configuration must cover its nodes' clocks */
+	    .max_clock_skew_ms = SIM_MAX_SKEW_MS,
+	    .log = nd->log,
+	    .defer_genesis = nd->catchup};
 	nd->n = node_open(&cfg, &err);
 	if (nd->n == NULL) {
 		failf(s, "node_open %s: %s", nd->name, err.msg);
@@ -1018,9 +1020,8 @@ static size_t lie_entries(sim *s, ledger *l, const char *own,
 			  uint8_t (*fake)[RECORD_ID_BYTES], Hutong__Receipt *rc)
 {
 	size_t k = ledger_origin_count(l), lies = 0;
-	const char *lost = s->f.amnesiac >= 0
-			       ? s->nodes[s->f.amnesiac].region
-			       : "";
+	const char *lost =
+	    s->f.amnesiac >= 0 ? s->nodes[s->f.amnesiac].region : "";
 	for (size_t i = 0; i < k; i++) {
 		const ledger_origin *o = ledger_origin_at(l, i);
 		hutong__receipt_entry__init(&ents[i]);
@@ -1089,8 +1090,8 @@ static void on_lie(sim *s, int i)
 	ledger_heads heads;
 	ht_err err = {0};
 	record *r = NULL;
-	size_t lies = lie_entries(s, node_ledger(nd->n), nd->region, ents,
-				  ptrs, fake, &rc);
+	size_t lies = lie_entries(s, node_ledger(nd->n), nd->region, ents, ptrs,
+				  fake, &rc);
 	body.content_case = HUTONG__BODY__CONTENT_RECEIPT;
 	body.receipt = &rc;
 	if (lies > 0 &&
@@ -1132,9 +1133,9 @@ static void forget_lost(sim *s, int i)
 				   s->nodes[i].region) == 0;
 		record_free(&r);
 		for (size_t j = 0; lost && j < s->n_nodes; j++)
-			if ((int)j != i && ledger_get(node_ledger(s->nodes[j].n),
-						      s->ids[k], &r, NULL,
-						      &err) == 0)
+			if ((int)j != i &&
+			    ledger_get(node_ledger(s->nodes[j].n), s->ids[k],
+				       &r, NULL, &err) == 0)
 				lost = false;
 		record_free(&r);
 		if (lost)
@@ -1249,9 +1250,9 @@ static void fetch_bodies(sim *s, int i)
 		slink *l = &s->links[nd->links[k]];
 		chan *c = &l->c[1 - chan_from(l, i)]; /* its receiver is i */
 		if (c->up)
-			sync_receiver_fetch(c->rcv,
-					    (const uint8_t(*)[RECORD_ID_BYTES])ids,
-					    (size_t)n, wall(s, i));
+			sync_receiver_fetch(
+			    c->rcv, (const uint8_t(*)[RECORD_ID_BYTES])ids,
+			    (size_t)n, wall(s, i));
 	}
 }
 
@@ -1471,8 +1472,8 @@ static void ignore_problem(void *ctx, const uint8_t *id, const char *region,
  * the seq it caught up to plus the records it stored since. */
 static void check_amnesiac(sim *s, snode *nd)
 {
-	const ledger_origin *o =
-	    ledger_origin_find(node_ledger(nd->n), s->nodes[s->f.amnesiac].region);
+	const ledger_origin *o = ledger_origin_find(
+	    node_ledger(nd->n), s->nodes[s->f.amnesiac].region);
 	uint64_t want = s->ready_seq + s->c.after_amnesia;
 	if (s->ready_seq == 0 || s->c.after_amnesia == 0)
 		failf(s, "%s never caught up or never submitted again",
@@ -1595,9 +1596,9 @@ static void report_seed(const sim *s)
 	       (unsigned long long)c->busy, (unsigned long long)c->forged,
 	       (unsigned long long)c->stripped, (unsigned long long)c->lies,
 	       (unsigned long long)c->disputes, (unsigned long long)c->amnesias,
-	       (unsigned long long)c->forgotten, (unsigned long long)c->crashes, (unsigned long long)c->cuts,
-	       (unsigned long long)c->received, (unsigned long long)c->stored,
-	       (unsigned long long)c->duplicates,
+	       (unsigned long long)c->forgotten, (unsigned long long)c->crashes,
+	       (unsigned long long)c->cuts, (unsigned long long)c->received,
+	       (unsigned long long)c->stored, (unsigned long long)c->duplicates,
 	       (unsigned long long)c->refused);
 }
 
