@@ -152,6 +152,23 @@ int ledger_prepare(ledger *l, sqlite3_stmt **st, const char *sql, ht_err *err)
 	return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "prepare", err);
 }
 
+/* The event log's writers (read-write ledgers only). */
+static int prepare_events(ledger *l, ht_err *err)
+{
+	if (ledger_prepare(
+		l, &l->ins_event,
+		"INSERT INTO event(time_ms, last_ms, peer, kind, origin,"
+		" seq, count, reason) VALUES(?,?,?,?,?,?,?,?)",
+		err) ||
+	    ledger_prepare(
+		l, &l->bump_event,
+		"UPDATE event SET count = count + ?,"
+		" last_ms = max(last_ms, ?) WHERE n = ? AND chain IS NULL",
+		err))
+		return HT_EIO;
+	return 0;
+}
+
 static int prepare_all(ledger *l, ht_err *err)
 {
 	if (ledger_prepare(
@@ -202,17 +219,7 @@ static int prepare_all(ledger *l, ht_err *err)
 		"SELECT key, key_id FROM keyhist WHERE origin = ? AND"
 		" seq < ? ORDER BY seq DESC LIMIT 1",
 		err) ||
-	    (!l->rdonly &&
-	     (ledger_prepare(
-		  l, &l->ins_event,
-		  "INSERT INTO event(time_ms, last_ms, peer, kind, origin,"
-		  " seq, count, reason) VALUES(?,?,?,?,?,?,?,?)",
-		  err) ||
-	      ledger_prepare(
-		  l, &l->bump_event,
-		  "UPDATE event SET count = count + ?,"
-		  " last_ms = max(last_ms, ?) WHERE n = ? AND chain IS NULL",
-		  err))))
+	    (!l->rdonly && prepare_events(l, err) != 0))
 		return HT_EIO;
 	return 0;
 }

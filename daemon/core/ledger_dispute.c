@@ -131,11 +131,23 @@ int ledger_entry_dispute(ledger *l, const record *r,
 	return 1;
 }
 
+ledger_dispute ledger_dispute_of(const record *r, const Hutong__ReceiptEntry *e,
+				 const char *reason)
+{
+	const Hutong__Header *h = record_header(r);
+	return (ledger_dispute){.id = record_id(r),
+				.signer = h->origin_region,
+				.signer_seq = h->seq,
+				.created_ms = h->created_ms,
+				.origin = e->origin,
+				.seq = e->seq,
+				.reason = reason};
+}
+
 int ledger_receipt_disputes(ledger *l, const record *r, int64_t skew_ms,
 			    ledger_dispute_fn fn, void *ctx, ht_err *err)
 {
 	const Hutong__Body *b = record_body(r);
-	const Hutong__Header *h = record_header(r);
 	char reason[512];
 	int found = 0;
 	if (b == NULL || b->content_case != HUTONG__BODY__CONTENT_RECEIPT)
@@ -149,13 +161,7 @@ int ledger_receipt_disputes(ledger *l, const record *r, int64_t skew_ms,
 		if (rc == 0)
 			continue;
 		found++;
-		ledger_dispute d = {.id = record_id(r),
-				    .signer = h->origin_region,
-				    .signer_seq = h->seq,
-				    .created_ms = h->created_ms,
-				    .origin = e->origin,
-				    .seq = e->seq,
-				    .reason = reason};
+		ledger_dispute d = ledger_dispute_of(r, e, reason);
 		if (fn != NULL)
 			fn(ctx, &d);
 	}

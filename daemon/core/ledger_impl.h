@@ -93,4 +93,8 @@ uint64_t ledger_body_count(ledger *l);
 /* The chain record at arrival number n was stored without its body. */
 int ledger_body_note(ledger *l, int64_t n, ht_err *err);
 
+/* The dispute that entry e of receipt r is, for reason (all borrowed). */
+ledger_dispute ledger_dispute_of(const record *r, const Hutong__ReceiptEntry *e,
+				 const char *reason);
+
 #endif

@@ -289,14 +289,7 @@ static rcpt_seen *rcpt_slot(verify_state *v, const char *node,
 static void dispute(verify_state *v, const record *r,
 		    const Hutong__ReceiptEntry *e, const char *reason)
 {
-	const Hutong__Header *h = record_header(r);
-	ledger_dispute d = {.id = record_id(r),
-			    .signer = h->origin_region,
-			    .signer_seq = h->seq,
-			    .created_ms = h->created_ms,
-			    .origin = e->origin,
-			    .seq = e->seq,
-			    .reason = reason};
+	ledger_dispute d = ledger_dispute_of(r, e, reason);
 	if (v->dfn)
 		v->dfn(v->ctx, &d);
 }
