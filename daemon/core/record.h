@@ -35,9 +35,8 @@
  * RECORD_MAX_TEXT fields (summary, notes, source, reason) are multi-line
  * free text and may hold LF; every other field is one line. Whoever prints
  * a multi-line field still escapes or indents its line breaks. */
-#define RECORD_MAX_NAME                                                        \
-	128		     /* author, case_id, org_id (node names: 64,       \
-				UTIL_NODE_NAME_MAX) */
+/* author, case_id, org_id (node names: 64, UTIL_NODE_NAME_MAX) */
+#define RECORD_MAX_NAME 128
 #define RECORD_MAX_TEXT 8192 /* summary, notes, source, reason: may hold LF */
 #define RECORD_MAX_SHORT 256 /* names, aliases, addresses, escort, ... */
 
@@ -55,13 +54,12 @@
 #define RECORD_MAX_CERTS 4	   /* certificates in a genesis */
 #define RECORD_MAX_CERT (8 * 1024) /* one DER certificate */
 #define RECORD_MAX_CRL (60 * 1024) /* one DER CRL in a revocation */
-#define RECORD_MAX_RECEIPT                                                     \
-	1400 /* entries in a receipt (node-built;                              \
-		record_build checks its size) */
-#define RECORD_MAX_FORK_ENVELOPE                                               \
-	(RECORD_MAX_HEADER + 128) /* bodiless, in a fork report */
-#define RECORD_MAX_TERMS 64	  /* index terms of one record */
-#define RECORD_MAX_TERM 160	  /* bytes of one term */
+/* entries in a receipt (node-built; record_build checks its size) */
+#define RECORD_MAX_RECEIPT 1400
+/* a bodiless envelope in a fork report */
+#define RECORD_MAX_FORK_ENVELOPE (RECORD_MAX_HEADER + 128)
+#define RECORD_MAX_TERMS 64 /* index terms of one record */
+#define RECORD_MAX_TERM 160 /* bytes of one term */
 
 /* Other field rules: header.created_ms, and every other time (the int64
  * fields named *_ms, when given), from 2000-01-01T00:00:00Z to before
