@@ -73,7 +73,6 @@ static void session_init(session *ss, const sync_node_ops *ops,
 
 /* 1st, 2nd, 4th, 8th ...: counts that a flood drives are logged without
  * flooding the log. */
-static bool log_due(uint64_t count) { return (count & (count - 1)) == 0; }
 
 /* Refill the send bucket for the time since the last refill. */
 static void budget_refill(session *ss, int64_t now)
@@ -104,7 +103,7 @@ static bool budget_ok(session *ss, int64_t now)
 static void budget_held(session *ss, const char *what)
 {
 	uint64_t n = ++ss->stats.throttled;
-	if (log_due(n))
+	if (util_log_due(n))
 		log_warn(ss->ops.log,
 			 "send budget spent peer=%s held=%s count=%llu "
 			 "rate=%d: the peer asks for more than it may",
@@ -1042,7 +1041,7 @@ static void want_held(sync_sender *s, const cursor *c, uint64_t seq)
 	record *r = NULL;
 	size_t len;
 	uint64_t k = ++s->ss.stats.wants_limited;
-	if (log_due(k))
+	if (util_log_due(k))
 		log_warn(s->ss.ops.log,
 			 "want limited peer=%s origin=%s from=%llu known=%llu "
 			 "count=%llu reason=\"the peer holds it: one record "
@@ -1071,7 +1070,7 @@ static bool want_limited(sync_sender *s, const cursor *c, uint64_t from)
 	    from > c->want_upto)
 		return false;
 	uint64_t n = ++s->ss.stats.wants_limited;
-	if (log_due(n))
+	if (util_log_due(n))
 		log_warn(s->ss.ops.log,
 			 "want limited peer=%s origin=%s from=%llu count=%llu: "
 			 "asked again for records already being resent",
@@ -1361,7 +1360,7 @@ static gap_origin *gap_find(sync_receiver *r, const char *origin, bool create)
 static void gap_drop(sync_receiver *r, const char *origin)
 {
 	uint64_t n = ++r->ss.stats.dropped;
-	if (log_due(n))
+	if (util_log_due(n))
 		log_warn(r->ss.ops.log,
 			 "gap buffer full peer=%s origin=%s dropped=%llu: "
 			 "records ahead of a gap beyond the bound are asked "
@@ -1475,7 +1474,7 @@ static void tally(sync_receiver *r, sync_result res)
 	case SYNC_DUPLICATE:
 		/* normal in small numbers (a record reaches us by two
 		 * paths); a peer replaying shows as a growing count */
-		if (log_due(++st->duplicates) && st->duplicates >= 256)
+		if (util_log_due(++st->duplicates) && st->duplicates >= 256)
 			log_info(r->ss.ops.log,
 				 "duplicates peer=%s count=%llu: records "
 				 "already held, ignored",
@@ -1663,7 +1662,7 @@ static bool frontier_limited(sync_receiver *r, const char *what)
 	if (!soon)
 		budget_held(&r->ss, "welcome");
 	uint64_t n = ++r->ss.stats.pings_limited;
-	if (log_due(n))
+	if (util_log_due(n))
 		log_warn(r->ss.ops.log,
 			 "%s limited peer=%s count=%llu reason=\"%s\"", what,
 			 r->ss.peer, (unsigned long long)n,
@@ -1708,7 +1707,7 @@ static void chain_mismatch(sync_receiver *r, const sync_verdict *v)
 	if (o == NULL || o->forked || v->seq != o->seq + 1)
 		return;
 	uint64_t n = ++r->ss.stats.mismatches;
-	if (log_due(n))
+	if (util_log_due(n))
 		log_warn(r->ss.ops.log,
 			 "chain mismatch peer=%s origin=%s seq=%llu "
 			 "count=%llu: refused after our head; asking for the "

@@ -594,3 +594,5 @@ long util_region_pos(const void *base, size_t n, size_t size,
 	}
 	return ~(long)lo;
 }
+
+bool util_log_due(uint64_t count) { return (count & (count - 1)) == 0; }

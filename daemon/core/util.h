@@ -131,4 +131,8 @@ int util_path_join(const char *dir, const char *name, char *out, size_t len);
 long util_region_pos(const void *base, size_t n, size_t size,
 		     const char *region);
 
+/* Log the count-th repetition of a hostile event? At 1, 2, 4, 8, ...: the
+ * log stays readable under a flood and the counter says how many. */
+bool util_log_due(uint64_t count);
+
 #endif

@@ -1,16 +1,22 @@
 /*
  * ctl: control socket plumbing over ZeroMQ ipc. One frame each way,
- * protobuf-encoded, size-limited before decoding.
+ * protobuf-encoded, size-limited before decoding; and the node lock
+ * (hutongd.pid) that keeps one writer per ledger.
  */
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "util.h"
 
 static int endpoint(const char *path, char *out, size_t len, ht_err *err)
 {
@@ -131,4 +137,27 @@ bool ctl_is_running(const char *path)
 	if (reply)
 		hutong__control_reply__free_unpacked(reply, NULL);
 	return rc == 0;
+}
+
+int ctl_lock_node(const char *dir, bool write_pid, ht_err *err)
+{
+	char path[PATH_MAX], pid[32];
+	if (util_path_join(dir, "hutongd.pid", path, sizeof(path)) != 0)
+		return ht_err_set(err, HT_ELIMIT, "", "path too long");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ht_err_set(err, HT_EIO, "", "%s: %s", path,
+				  strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return ht_err_set(err, HT_EEXIST, "", "lock %s is held", path);
+	}
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (write_pid &&
+	    (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n)) {
+		close(fd);
+		return ht_err_set(err, HT_EIO, "", "%s: cannot write pid",
+				  path);
+	}
+	return fd;
 }

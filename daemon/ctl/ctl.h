@@ -29,4 +29,11 @@ int ctl_call(const char *path, const Hutong__ControlRequest *req,
 /* True if a daemon answers a status request at path. */
 bool ctl_is_running(const char *path);
 
+/* Take the node directory's lock, DIR/hutongd.pid (created 0600, kept
+ * open): one process at a time writes the node's ledger. Returns the
+ * descriptor (the caller closes it to release the lock), HT_EEXIST when
+ * another process holds it (err names the lock), or HT_EIO/HT_ELIMIT.
+ * With write_pid the file then holds this process's pid. */
+int ctl_lock_node(const char *dir, bool write_pid, ht_err *err);
+
 #endif

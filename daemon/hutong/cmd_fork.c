@@ -42,24 +42,17 @@ static int resolve_via_daemon(cli *c, const char *origin,
 static int resolve_offline(cli *c, const char *origin,
 			   const uint8_t keep[RECORD_ID_BYTES], ht_err *err)
 {
-	char path[PATH_MAX];
-	if (util_path_join(c->cf->dir, "hutongd.pid", path, sizeof(path)) != 0)
-		return ht_err_set(err, HT_ELIMIT, "", "path too long");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = ctl_lock_node(c->cf->dir, false, err);
+	if (fd == HT_EEXIST)
+		return ht_err_set(err, HT_EUNAVAIL, "",
+				  "hutongd holds %s but does"
+				  " not answer on %s; try again",
+				  c->cf->dir, c->cf->control);
 	if (fd < 0)
-		return ht_err_set(err, HT_EIO, "", "%s: %s", path,
-				  strerror(errno));
-	int rc = 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		rc = ht_err_set(err, HT_EUNAVAIL, "",
-				"hutongd holds %s but does"
-				" not answer on %s; try again",
-				c->cf->dir, c->cf->control);
-	} else {
-		ledger *l = ledger_open(c->cf->ledger, LEDGER_RDWR, NULL, err);
-		rc = l ? ledger_fork_resolve(l, origin, keep, err) : HT_EIO;
-		ledger_close(&l);
-	}
+		return fd;
+	ledger *l = ledger_open(c->cf->ledger, LEDGER_RDWR, NULL, err);
+	int rc = l ? ledger_fork_resolve(l, origin, keep, err) : HT_EIO;
+	ledger_close(&l);
 	close(fd);
 	return rc;
 }

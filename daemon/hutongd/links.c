@@ -756,12 +756,11 @@ static void remember_route(lpeer *p, zmq_msg_t *rid, zmq_msg_t *msg)
 }
 
 /* 1st, 2nd, 4th, 8th ...: a flood cannot flood the log. */
-static bool log_due(uint64_t count) { return (count & (count - 1)) == 0; }
 
 static void unknown_frame(links *l, const char *user, const char *why)
 {
 	l->unknown_frames++;
-	if (log_due(l->unknown_frames))
+	if (util_log_due(l->unknown_frames))
 		log_warn(l->log,
 			 "link frame dropped user=%s reason=\"%s\" count=%llu",
 			 user ? user : "-", why,
@@ -847,7 +846,7 @@ static void router_closed(links *l, uint32_t fd)
 			 SYNC_MAX_FRAME);
 		return;
 	}
-	if (log_due(++l->closed_unlinked))
+	if (util_log_due(++l->closed_unlinked))
 		log_warn(l->log,
 			 "link server: connection closed before it became a "
 			 "link count=%llu reason=\"not a CurveZMQ client, a "
@@ -869,7 +868,7 @@ static void router_event(links *l, unsigned ev, uint32_t val)
 		router_closed(l, val);
 		return;
 	}
-	if (!log_due(++l->handshake_failed))
+	if (!util_log_due(++l->handshake_failed))
 		return;
 	if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 		log_warn(l->log,

@@ -122,23 +122,17 @@ static void serve_control(daemon_state *d)
 
 static int take_lock(daemon_state *d, ht_err *err)
 {
-	char path[PATH_MAX];
-	if (util_path_join(d->cf->dir, "hutongd.pid", path, sizeof(path)) != 0)
-		return ht_err_set(err, HT_ELIMIT, "", "path too long");
-	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (d->lock_fd < 0)
-		return ht_err_set(err, HT_EIO, "", "%s: %s", path,
-				  strerror(errno));
-	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0)
+	char msg[HT_ERR_MSG_MAX];
+	int fd = ctl_lock_node(d->cf->dir, true, err);
+	if (fd == HT_EEXIST) {
+		snprintf(msg, sizeof(msg), "%s", err->msg);
 		return ht_err_set(err, HT_EEXIST, "",
-				  "another hutongd is running for %s (lock %s)",
-				  d->cf->dir, path);
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(d->lock_fd, 0) != 0 ||
-	    write(d->lock_fd, pid, (size_t)n) != n)
-		return ht_err_set(err, HT_EIO, "", "%s: cannot write pid",
-				  path);
+				  "another hutongd is running for %s (%s)",
+				  d->cf->dir, msg);
+	}
+	if (fd < 0)
+		return fd;
+	d->lock_fd = fd;
 	return 0;
 }
 
