@@ -89,6 +89,17 @@ start_all() {
 		done
 		die "$1 did not start: $(tail -3 "$dir/$1/hutongd.log")"
 	done
+	# A node with peers signs its genesis once its neighbours have said
+	# they do not know its origin (hutongd(8), --new-origin): wait for it.
+	for e in "${NODES[@]}"; do
+		set -- $e
+		for _ in $(seq 300); do
+			"$H" -d "$dir/$1" status --json 2>/dev/null |
+				tr -d ' \n' | grep -q '"own_chain":{"state":"ok"' && continue 2
+			sleep 0.1
+		done
+		die "$1 did not sign its genesis: $(tail -3 "$dir/$1/hutongd.log")"
+	done
 }
 
 cmd_up() {
