@@ -1403,10 +1403,15 @@ static int sc_claims(harness *h)
 		if (record_build(&sub, &at, ident_sign, h->org.key, &r, &err))
 			return 1;
 	}
-	const char *victim = NULL; /* another origin the target holds */
+	/* another origin the target holds (copied: pumping replaces h->fr) */
+	char victim_buf[HT_REGION_LEN + 1] = "";
+	const char *victim = NULL;
 	for (size_t i = 0; i < h->fr.n && victim == NULL; i++)
-		if (strcmp(h->fr.region[i], h->org.id.region) != 0)
-			victim = h->fr.region[i];
+		if (strcmp(h->fr.region[i], h->org.id.region) != 0) {
+			snprintf(victim_buf, sizeof(victim_buf), "%s",
+				 h->fr.region[i]);
+			victim = victim_buf;
+		}
 	memset(bogus, 0xee, sizeof(bogus));
 	record *lie =
 	    victim ? build_receipt(&h->org, seq + 1, prev, victim, 1, bogus)
