@@ -1185,10 +1185,13 @@ sync_sender *sync_sender_new(const sync_node_ops *ops, const char *peer,
 	return s;
 }
 
+static void sender_unpair(sync_sender *s);
+
 void sync_sender_free(sync_sender **sp)
 {
 	if (sp == NULL || *sp == NULL)
 		return;
+	sender_unpair(*sp); /* whichever of the two sessions goes first */
 	free((*sp)->cur);
 	free(*sp);
 	*sp = NULL;
@@ -1906,6 +1909,12 @@ void sync_receiver_on_disconnect(sync_receiver *r)
 const sync_stats *sync_receiver_stats(const sync_receiver *r)
 {
 	return &r->ss.stats;
+}
+
+static void sender_unpair(sync_sender *s)
+{
+	if (s->rx != NULL && s->rx->pair == s)
+		s->rx->pair = NULL;
 }
 
 void sync_receiver_pair(sync_receiver *r, sync_sender *s)

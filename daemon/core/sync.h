@@ -211,7 +211,8 @@ const sync_stats *sync_receiver_stats(const sync_receiver *r);
  * past it, so records are not echoed back on the link they came from; and a
  * fork that either side sees in the peer's frontier makes the sender send our
  * record at that seq and the receiver ask (Want) for the peer's. s may be
- * NULL to unpair; the caller unpairs (or frees r) before freeing s. */
+ * NULL to unpair; either session may be freed first (freeing one unpairs
+ * it). */
 void sync_receiver_pair(sync_receiver *r, sync_sender *s);
 
 /* Ask the peer for the full envelopes of records held here without their
