@@ -1089,6 +1089,10 @@ static int on_want(sync_sender *s, const sync_msg *m, ht_err *err)
 	if (c == NULL || want_limited(s, c, w->from_seq))
 		return 0;
 	if (w->from_seq >= 1 && w->from_seq <= c->known) {
+		/* at most one such record per origin per SYNC_WANT_SERVE_MS */
+		c->want_served = true;
+		c->want_at = s->now;
+		c->want_upto = c->known;
 		want_held(s, c, w->from_seq);
 		return 0;
 	}
