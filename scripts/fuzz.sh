@@ -9,7 +9,7 @@
 #   build-fuzz/fuzz/fuzz_TARGET -merge=1 tests/fuzz/corpus/TARGET build-fuzz/new-TARGET
 # A crash, leak or UB report is written to build-fuzz/crash-* (or leak-*,
 # timeout-*) and makes the script fail, as does a target whose coverage stays
-# under 100 edges (the core library was not instrumented).
+# under 100 edges (60 for seal; the core library was not instrumented).
 # Prints one line per target (executions, rate, coverage, corpus) and keeps
 # them in build-fuzz/summary.txt.
 set -euo pipefail
@@ -48,8 +48,11 @@ for t in "${targets[@]}"; do
 		tail -30 "$log"
 	fi
 	cov=$(progress cov "$log")
-	if [ "$verdict" = ok ] && [ "${cov:-0}" -lt 100 ]; then
-		verdict="FAILED (coverage ${cov:-0} < 100: core not instrumented?)"
+	min=100
+	# seal.c is small and libsodium is not instrumented: ~80 edges in all.
+	if [ "$name" = seal ]; then min=60; fi
+	if [ "$verdict" = ok ] && [ "${cov:-0}" -lt "$min" ]; then
+		verdict="FAILED (coverage ${cov:-0} < $min: core not instrumented?)"
 		status=1
 	fi
 	line=$(printf 'fuzz %-7s %9s executions in %ss (%s/s), cov %s, ft %s, corpus %s (%s new): %s' \
