@@ -194,14 +194,24 @@ const node_counters *node_get_counters(const node *n);
  * waits until the sync sessions have brought its chain back up to the
  * highest seq any neighbour named, checks that the chain's key is its own,
  * and continues from there; if none does, it signs the genesis. A node
- * that holds its chain and learns that a neighbour holds more of it stops
- * signing until it has caught up the same way. */
+ * that holds its chain at start (a restart, or a restore from an old
+ * backup) waits the same way, so that it never signs a seq a neighbour
+ * already holds; if no neighbour answers within timeout_ms it signs from
+ * the chain it holds, logged at warn. A node that holds its chain and
+ * later learns that a neighbour holds more of it stops signing until it
+ * has caught up the same way. */
 
 /* Start catching up with `peers` configured neighbours (0: sign the
  * genesis now if there is none). now_ms and timeout_ms on the monotonic
  * clock. 0, or a storage error from writing the genesis. */
 int node_catchup_begin(node *n, size_t peers, int64_t now_ms,
 		       int64_t timeout_ms, ht_err *err);
+/* A new catchup_timeout (SIGHUP), counted from node_catchup_begin's
+ * now_ms: it takes effect at the next node_catchup_tick. */
+void node_catchup_set_timeout(node *n, int64_t timeout_ms);
+/* A new max_clock_skew (SIGHUP; 0: 5 minutes) for the records and
+ * receipts judged from now on (node_claims.c). */
+void node_set_clock_skew(node *n, int64_t max_clock_skew_ms);
 /* Neighbour `peer` answered: its frontier holds this node's origin up to
  * own_seq (0: it does not know it). Repeats are fine. */
 void node_catchup_answer(node *n, const char *peer, uint64_t own_seq);
@@ -215,6 +225,7 @@ typedef struct node_catchup_info {
 	bool ready;	  /* signs submits */
 	bool active;	  /* waiting for neighbours or own records */
 	bool unconfirmed; /* active, past the timeout, no answer yet */
+	bool confirmed;	  /* a neighbour answered, or there are none */
 	size_t answered;  /* neighbours that answered */
 	size_t peers;	  /* configured */
 	uint64_t seq;	  /* own chain's seq in our ledger (0: none) */

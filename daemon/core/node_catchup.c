@@ -99,18 +99,38 @@ int node_catchup_begin(node *n, size_t peers, int64_t now_ms,
 		       int64_t timeout_ms, ht_err *err)
 {
 	n->cu_peers = peers;
+	n->cu_start = now_ms;
 	n->cu_deadline = now_ms + timeout_ms;
 	n->cu_warn_at = n->cu_deadline;
-	if (n->own_ready)
-		return 0;
 	if (peers == 0)
-		return node_write_genesis(n, err);
+		return n->own_ready ? 0 : node_write_genesis(n, err);
 	n->cu_active = true;
+	if (n->own_ready) {
+		/* A restart, maybe from an old backup: neighbours may hold
+		 * more of this chain than we do; signing first would fork
+		 * it. */
+		n->own_ready = false;
+		n->cu_had_chain = true;
+		log_info(n->log,
+			 "confirming own chain origin=%s seq=%llu from=peers "
+			 "peers=%zu timeout_ms=%lld",
+			 n->region, (unsigned long long)own_seq(n), peers,
+			 (long long)timeout_ms);
+		return 0;
+	}
 	log_info(n->log,
 		 "catching up own chain origin=%s from=peers peers=%zu "
 		 "timeout_ms=%lld",
 		 n->region, peers, (long long)timeout_ms);
 	return 0;
+}
+
+void node_catchup_set_timeout(node *n, int64_t timeout_ms)
+{
+	bool warned = n->cu_warn_at > n->cu_deadline;
+	n->cu_deadline = n->cu_start + timeout_ms;
+	if (!warned)
+		n->cu_warn_at = n->cu_deadline;
 }
 
 static bool answered_by(const node *n, const char *peer)
@@ -165,6 +185,21 @@ static int check_caught_up(node *n)
 	return 1;
 }
 
+/* Past the timeout, no neighbour answered, and the node held its chain at
+ * start: sign from what it holds (availability over certainty), and say
+ * so. A later answer that holds more stops signing (node_catchup_answer). */
+static int sign_unconfirmed(node *n)
+{
+	n->own_ready = true;
+	n->cu_active = false;
+	log_warn(n->log,
+		 "own chain unconfirmed: no neighbour answered within "
+		 "catchup_timeout, signing from the chain held origin=%s "
+		 "seq=%llu peers=%zu",
+		 n->region, (unsigned long long)own_seq(n), n->cu_peers);
+	return 1;
+}
+
 static void warn_unconfirmed(node *n, int64_t now_ms)
 {
 	if (now_ms < n->cu_warn_at)
@@ -183,6 +218,8 @@ int node_catchup_tick(node *n, int64_t now_ms, ht_err *err)
 	if (!n->cu_active)
 		return 0;
 	if (n->cu_n == 0) {
+		if (late && n->cu_had_chain)
+			return sign_unconfirmed(n);
 		if (late)
 			warn_unconfirmed(n, now_ms);
 		return 0;
@@ -211,6 +248,7 @@ void node_catchup_get(const node *n, node_catchup_info *out)
 	out->active = n->cu_active;
 	out->unconfirmed =
 	    n->cu_active && n->cu_n == 0 && n->cu_warn_at > n->cu_deadline;
+	out->confirmed = n->cu_n > 0 || n->cu_peers == 0;
 	out->answered = n->cu_n;
 	out->peers = n->cu_peers;
 	out->seq = own_seq(n);

@@ -36,6 +36,11 @@ static char *fmt_span(int64_t ms, bool exact, char *buf, size_t len)
 	return buf;
 }
 
+void node_set_clock_skew(node *n, int64_t max_clock_skew_ms)
+{
+	n->max_skew_ms = max_clock_skew_ms;
+}
+
 int64_t node_skew_ms(const node *n)
 {
 	return n->max_skew_ms > 0 ? n->max_skew_ms : LEDGER_DEFAULT_SKEW_MS;

@@ -95,11 +95,13 @@ struct node {
 	const uint8_t *const *gen_certs;
 	const size_t *gen_lens;
 	size_t gen_n;
-	bool cu_active;	 /* waiting for neighbours or own records */
-	size_t cu_peers; /* configured neighbours */
+	bool cu_active;	   /* waiting for neighbours or own records */
+	bool cu_had_chain; /* held its chain at start (a restart, a backup) */
+	size_t cu_peers;   /* configured neighbours */
 	char cu_answered[NODE_CATCHUP_PEERS][RECORD_MAX_NAME + 1];
 	size_t cu_n;		       /* how many of them answered */
 	uint64_t cu_target;	       /* highest own seq a neighbour holds */
+	int64_t cu_start;	       /* node_catchup_begin's now_ms */
 	int64_t cu_deadline;	       /* catchup_timeout from the start */
 	int64_t cu_warn_at;	       /* next "cannot confirm" warning */
 	char cu_error[HT_ERR_MSG_MAX]; /* why catching up cannot finish */

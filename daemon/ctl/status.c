@@ -127,11 +127,12 @@ json_t *status_own_chain_json(const node_catchup_info *c)
 			    : c->unconfirmed ? "unconfirmed"
 			    : c->active	     ? "catching_up"
 					     : "refused";
-	return json_pack(
-	    "{s:s, s:I, s:I, s:I, s:I, s:o}", "state", state, "seq",
-	    (json_int_t)c->seq, "target", (json_int_t)c->target, "answered",
-	    (json_int_t)c->answered, "peers", (json_int_t)c->peers, "error",
-	    c->error[0] ? json_string(c->error) : json_null());
+	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:o}", "state", state,
+			 "confirmed", c->confirmed, "seq", (json_int_t)c->seq,
+			 "target", (json_int_t)c->target, "answered",
+			 (json_int_t)c->answered, "peers", (json_int_t)c->peers,
+			 "error",
+			 c->error[0] ? json_string(c->error) : json_null());
 }
 
 json_t *status_refusals_json(const node_counters *c)

@@ -72,8 +72,9 @@ json_t *status_links_json(const status_links *s);
 
 /* The "own_chain" object: state ("ok", "catching_up", "unconfirmed": no
  * neighbour answered yet, "refused": the neighbours' chain is not ours),
- * seq, target (highest own seq a neighbour named), answered, peers, error
- * (or null). Caller owns it. */
+ * confirmed (false: signing from the chain held at start, no neighbour
+ * answered within catchup_timeout), seq, target (highest own seq a neighbour
+ * named), answered, peers, error (or null). Caller owns it. */
 json_t *status_own_chain_json(const node_catchup_info *c);
 
 /* The "refusals" object: what node_receive refused since start, by reason

@@ -258,8 +258,9 @@ static int64_t mono_now(void)
 	return c->mono_ms(c->ctx);
 }
 
-/* After the links: with neighbours and no chain of its own, the node
- * waits for their frontiers before it signs (node_catchup_begin). */
+/* After the links: with neighbours, the node waits for their frontiers
+ * before it signs, with or without a chain of its own (a restored backup
+ * may be behind them): node_catchup_begin. */
 static int begin_catchup(daemon_state *d, ht_err *err)
 {
 	size_t peers = d->new_origin ? 0 : d->cf->n_peers;
@@ -410,6 +411,8 @@ static void reload(daemon_state *d)
 	conf_free(&d->cf);
 	d->cf = fresh;
 	alert_set_command(d->alerts, d->cf->on_alert);
+	node_set_clock_skew(d->node, d->cf->max_clock_skew.ms);
+	node_catchup_set_timeout(d->node, d->cf->catchup_timeout.ms);
 	log_info(d->log, "reload: config applied config=%s", d->cf->path);
 	if (links_reload(d->links, d->cf, d->pki, &err) != 0)
 		log_warn(d->log, "reload: links unchanged reason=\"%s\"",

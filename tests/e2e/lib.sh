@@ -59,10 +59,20 @@ e2e_port() {
 	echo "$base"
 }
 
-# start_daemon DIR: start hutongd for DIR, wait until it answers.
+# e2e_own_ok DIR: the daemon signs submits (status own_chain.state "ok").
+e2e_own_ok() {
+	"$HUTONG" -d "$1" status --json 2>/dev/null | tr -d '\n ' |
+		grep -q '"own_chain":{"state":"ok"'
+}
+
+# start_daemon DIR: start hutongd for DIR, wait until it answers and (with
+# peers configured) until it has confirmed its own chain with them, so that
+# a submit right after it is not refused: a restarted node waits for its
+# neighbours' answers, or catchup_timeout when none answers.
 # A node started for the first time signs its genesis at once
 # (--new-origin), as tests build new federations whose nodes start one by
-# one; E2E_CATCHUP=1 starts it as a bureau would, asking its neighbours.
+# one; E2E_CATCHUP=1 starts it as a bureau would, asking its neighbours,
+# and returns as soon as it answers (the test watches own_chain itself).
 start_daemon() {
 	local dir=$1 flags=()
 	[ -e "$dir/ledger.db" ] || [ -n "${E2E_CATCHUP:-}" ] || flags=(--new-origin)
@@ -72,12 +82,26 @@ start_daemon() {
 	echo "$pid" > "$dir/.e2e.pid"
 	for _ in $(seq 100); do
 		if "$HUTONG" -d "$dir" status --json 2>/dev/null | grep -q '"running": true'; then
-			return 0
+			[ -n "${E2E_CATCHUP:-}" ] && return 0
+			e2e_wait_own "$dir" "$pid"
+			return
 		fi
 		kill -0 "$pid" 2>/dev/null || { echo "hutongd for $dir died:"; cat "$dir/hutongd.log"; return 1; }
 		sleep 0.1
 	done
 	echo "hutongd for $dir did not come up"; cat "$dir/hutongd.log"; return 1
+}
+
+# e2e_wait_own DIR PID: until own_chain is "ok" (catchup_timeout is at
+# most 60 s in the tests' configs: `hutong init`'s default).
+e2e_wait_own() {
+	local deadline=$((SECONDS + 75))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		e2e_own_ok "$1" && return 0
+		kill -0 "$2" 2>/dev/null || { echo "hutongd for $1 died:"; cat "$1/hutongd.log"; return 1; }
+		sleep 0.1
+	done
+	echo "hutongd for $1 did not confirm its own chain"; return 1
 }
 
 # stop_daemon DIR: SIGTERM and wait for a clean exit (returns its status).
