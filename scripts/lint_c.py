@@ -3,7 +3,9 @@
 
   scripts/lint_c.py headers   library headers only where they belong, and
                               no include against the layering of daemon/
-  scripts/lint_c.py logs      every log format is key=value fields
+  scripts/lint_c.py logs      every log format is key=value fields, and
+                              no format quotes a text value itself
+                              (key="%s"): log_quote/LOG_Q escapes it
 
 Each prints one `FILE:LINE: message` a violation, then a summary line, and
 exits 1 if there was any. Run from the repository root.
@@ -213,8 +215,17 @@ def fields(fmt):
     return words
 
 
+# A text conversion inside a value the format quotes itself: key="%s". Such
+# a value is not escaped, so a quote in it ends the field; LOG_Q quotes it.
+_SELF_QUOTED = re.compile(r'=\"[^"]*%[-.0-9]*[sc][^"]*\"')
+
+
 def format_problem(fmt):
     """Why a log format is not key=value fields, or None."""
+    m = _SELF_QUOTED.search(fmt)
+    if m:
+        return "%s quotes a text value itself: pass it as %%s, LOG_Q(value)" \
+            % m.group()
     for n, w in enumerate(fields(fmt)):
         if n == 0 and w == "%s":
             continue  # the event's name, as in "%s origin=%s"

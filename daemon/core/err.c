@@ -41,6 +41,21 @@ int ht_err_set(ht_err *e, int code, const char *field, const char *fmt, ...)
 	if (e == NULL)
 		return code;
 	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
+	e->brief[0] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ht_err_set_private(ht_err *e, int code, const char *field,
+		       const char *brief, const char *fmt, ...)
+{
+	if (e == NULL)
+		return code;
+	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
+	snprintf(e->brief, sizeof(e->brief), "%s", brief);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
@@ -60,5 +75,16 @@ const char *ht_err_str(const ht_err *e, char *buf, size_t len)
 		snprintf(buf, len, "%s: %s", e->field, e->msg);
 	else
 		snprintf(buf, len, "%s", e->msg);
+	return buf;
+}
+
+const char *ht_err_str_private(const ht_err *e, char *buf, size_t len)
+{
+	if (e->brief[0] == '\0')
+		return ht_err_str(e, buf, len);
+	if (e->field[0] != '\0')
+		snprintf(buf, len, "%s: %s", e->field, e->brief);
+	else
+		snprintf(buf, len, "%s", e->brief);
 	return buf;
 }

@@ -29,12 +29,17 @@ enum {
 
 #define HT_ERR_FIELD_MAX 64
 #define HT_ERR_MSG_MAX 512
+#define HT_ERR_BRIEF_MAX 64
 
 /* Where and why something failed. `field` may be empty when no single field
- * is at fault. Always NUL-terminated. */
+ * is at fault. `brief`, when not empty, is the reason's class without the
+ * value (a reason quoting personal data, such as an identity number's date
+ * of birth, sets it): what a log line about a peer's record says instead of
+ * msg. Always NUL-terminated. */
 typedef struct ht_err {
 	char field[HT_ERR_FIELD_MAX];
 	char msg[HT_ERR_MSG_MAX];
+	char brief[HT_ERR_BRIEF_MAX];
 } ht_err;
 
 #if defined(__GNUC__)
@@ -53,10 +58,19 @@ const char *ht_strerror(int code);
 int ht_err_set(ht_err *e, int code, const char *field, const char *fmt, ...)
     HT_PRINTF(4, 5);
 
+/* ht_err_set with a brief reason that names no value (see ht_err). */
+int ht_err_set_private(ht_err *e, int code, const char *field,
+		       const char *brief, const char *fmt, ...) HT_PRINTF(5, 6);
+
 /* Clear `e` (if not NULL). */
 void ht_err_clear(ht_err *e);
 
 /* Format "field: msg" (or "msg" when field is empty) into buf. Returns buf. */
 const char *ht_err_str(const ht_err *e, char *buf, size_t len);
+
+/* As ht_err_str, with the brief reason in place of msg when there is one:
+ * "people[0].id_number: check character wrong". For log lines about records
+ * from peers, which must not carry personal data. Returns buf. */
+const char *ht_err_str_private(const ht_err *e, char *buf, size_t len);
 
 #endif

@@ -121,6 +121,30 @@ char *log_quote(char *buf, size_t size, const char *s)
 	return buf;
 }
 
+/* True if s may stand in a log line without quotes. */
+static bool is_token(const char *s)
+{
+	static const char extra[] = "._:/@+-";
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			     (c >= 'A' && c <= 'Z');
+		if (!alnum && strchr(extra, c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+char *log_token(char *buf, size_t size, const char *s)
+{
+	if (!is_token(s) || strlen(s) >= size)
+		return log_quote(buf, size, s);
+	memcpy(buf, s, strlen(s) + 1);
+	return buf;
+}
+
 void log_msg(ht_log *lg, int level, const char *fmt, ...)
 {
 	if (lg == NULL || lg->f == NULL || level > lg->level || level < 0)

@@ -37,6 +37,19 @@ int log_level_parse(const char *s);
  *   log_warn(lg, "peer=%s", log_quote(q, sizeof(q), name)); */
 char *log_quote(char *buf, size_t size, const char *s);
 
+/* s as a log value that is usually a bare token (a node name, a region code,
+ * a path, an address): as it is when every byte is one of
+ * [A-Za-z0-9._:/@+-] and it is not empty, else log_quote(s). */
+char *log_token(char *buf, size_t size, const char *s);
+
+/* log_quote and log_token into a compound-literal buffer that lives until
+ * the end of the enclosing block, so a call site needs no buffer of its own:
+ *   log_warn(lg, "refused peer=%s reason=%s", LOG_T(peer), LOG_Q(why));
+ * Every value that may hold text from a peer or a file goes through one of
+ * them; a format never quotes a value itself (scripts/lint_c.py logs). */
+#define LOG_Q(s) log_quote((char[LOG_QUOTE_MAX]){""}, LOG_QUOTE_MAX, (s))
+#define LOG_T(s) log_token((char[LOG_QUOTE_MAX]){""}, LOG_QUOTE_MAX, (s))
+
 /* Write one line. Any control character left in the formatted line (a value
  * not passed through log_quote) becomes '?' and LF/CR a space, so a line is
  * one event. A NULL logger discards. */

@@ -375,8 +375,8 @@ static int fail_batch(node *n, size_t count, node_result *results, int rc,
 		results[i].code = rc;
 		memcpy(&results[i].err, err, sizeof(*err));
 	}
-	log_warn(n->log, "submit failed count=%zu error=\"%s\"", count,
-		 err->msg);
+	log_warn(n->log, "submit failed count=%zu error=%s", count,
+		 LOG_Q(err->msg));
 	return rc;
 }
 

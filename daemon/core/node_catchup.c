@@ -52,8 +52,8 @@ int node_ledger_file_check(node *n, const char *path, bool defer, ht_err *err)
 	bool db = st.st_size == 0 || is_sqlite(fd);
 	close(fd);
 	if (st.st_size == 0) {
-		log_warn(n->log, "ledger.db is empty path=%s next=\"%s\"", path,
-			 lost_next(defer));
+		log_warn(n->log, "ledger.db is empty path=%s next=%s",
+			 LOG_T(path), LOG_Q(lost_next(defer)));
 		return 0;
 	}
 	if (db)
@@ -67,8 +67,8 @@ int node_ledger_file_check(node *n, const char *path, bool defer, ht_err *err)
 				  path);
 	log_warn(n->log,
 		 "ledger.db is not a database, moved aside path=%s "
-		 "moved_to=%s next=\"%s\"",
-		 path, aside, lost_next(defer));
+		 "moved_to=%s next=%s",
+		 LOG_T(path), LOG_T(aside), LOG_Q(lost_next(defer)));
 	return 0;
 }
 
@@ -173,8 +173,8 @@ static int check_caught_up(node *n)
 			 "another key or node ('%s'); this node will not sign "
 			 "for it",
 			 n->region, o->node);
-		log_warn(n->log, "own chain refused origin=%s reason=\"%s\"",
-			 n->region, n->cu_error);
+		log_warn(n->log, "own chain refused origin=%s reason=%s",
+			 n->region, LOG_Q(n->cu_error));
 		n->cu_active = false;
 		return 0;
 	}

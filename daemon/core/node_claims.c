@@ -103,9 +103,9 @@ static void on_dispute(void *ctx, const ledger_dispute *d)
 	dispute_ctx *c = ctx;
 	c->n->counters.disputes++;
 	log_warn(c->n->log,
-		 "dispute origin=%s signer=%s seq=%llu peer=%s reason=\"%s\"",
-		 d->origin, d->signer, (unsigned long long)d->seq, c->peer,
-		 d->reason);
+		 "dispute origin=%s signer=%s seq=%llu peer=%s reason=%s",
+		 LOG_T(d->origin), LOG_T(d->signer), (unsigned long long)d->seq,
+		 LOG_T(c->peer), LOG_Q(d->reason));
 }
 
 void node_claims_after_append(node *n, const record *r, const char *peer)
@@ -118,9 +118,10 @@ void node_claims_after_append(node *n, const record *r, const char *peer)
 				    &c, &err) < 0)
 		log_warn(n->log,
 			 "dispute check failed origin=%s seq=%llu "
-			 "error=\"%s\"",
-			 record_header(r)->origin_region,
-			 (unsigned long long)record_header(r)->seq, err.msg);
+			 "error=%s",
+			 LOG_T(record_header(r)->origin_region),
+			 (unsigned long long)record_header(r)->seq,
+			 LOG_Q(err.msg));
 }
 
 int64_t node_next_created(node *n, int64_t now)

@@ -27,7 +27,7 @@ static void fpend_add(node *n, const record *x)
 		log_warn(n->log,
 			 "fork evidence dropped origin=%s seq=%llu "
 			 "waiting=%d reason=\"too many waiting\"",
-			 h->origin_region, (unsigned long long)h->seq,
+			 LOG_T(h->origin_region), (unsigned long long)h->seq,
 			 NODE_MAX_FPEND);
 		return;
 	}
@@ -64,8 +64,9 @@ static void evidence_kept(node *n, const record *x, const char *peer,
 	char hex[2 * RECORD_ID_BYTES + 1];
 	const Hutong__Header *h = record_header(x);
 	n->counters.forks++;
-	log_warn(n->log, "fork peer=%s origin=%s seq=%llu reported_by=%s", peer,
-		 h->origin_region, (unsigned long long)h->seq, reporter);
+	log_warn(n->log, "fork peer=%s origin=%s seq=%llu reported_by=%s",
+		 LOG_T(peer), LOG_T(h->origin_region),
+		 (unsigned long long)h->seq, LOG_T(reporter));
 	snprintf(msg, sizeof(msg), "%s (reported by %s)",
 		 util_hex(record_id(x), RECORD_ID_BYTES, hex), reporter);
 	node_batch_note(bl, LEDGER_EV_FORK, x, msg);
@@ -95,9 +96,10 @@ static int take_evidence(node *n, const record *x, const char *peer,
 	if (rc != 0)
 		log_warn(n->log,
 			 "fork report version refused reporter=%s "
-			 "origin=%s seq=%llu reason=\"%s\"",
-			 reporter, h->origin_region, (unsigned long long)h->seq,
-			 ht_err_str(&err, msg, sizeof(msg)));
+			 "origin=%s seq=%llu reason=%s",
+			 LOG_T(reporter), LOG_T(h->origin_region),
+			 (unsigned long long)h->seq,
+			 LOG_Q(ht_err_str_private(&err, msg, sizeof(msg))));
 	else if (out == LEDGER_FORK)
 		evidence_kept(n, x, peer, reporter, bl);
 	return 0;
@@ -121,9 +123,10 @@ static int take_report(node *n, const record *rep, const char *peer,
 	    record_header(a)->seq != record_header(b)->seq ||
 	    memcmp(record_id(a), record_id(b), RECORD_ID_BYTES) == 0)
 		log_warn(n->log,
-			 "fork report is not a fork reporter=%s reason=\"%s\"",
-			 reporter,
-			 err.msg[0] ? err.msg : "the versions do not conflict");
+			 "fork report is not a fork reporter=%s reason=%s",
+			 LOG_T(reporter),
+			 LOG_Q(err.msg[0] ? err.msg
+					  : "the versions do not conflict"));
 	else if ((rc = take_evidence(n, a, peer, reporter, bl)) == 0)
 		rc = take_evidence(n, b, peer, reporter, bl);
 	record_free(&a);
@@ -198,7 +201,7 @@ int node_fork_report(node *n, const record *ev, ht_err *err)
 		char hex[2 * RECORD_ID_BYTES + 1];
 		log_warn(n->log, "fork reported id=%s origin=%s seq=%llu",
 			 util_hex(record_id(r), RECORD_ID_BYTES, hex),
-			 h->origin_region, (unsigned long long)h->seq);
+			 LOG_T(h->origin_region), (unsigned long long)h->seq);
 	}
 	record_free(&chain);
 	record_free(&a);
@@ -261,6 +264,6 @@ int node_fork_resolve(node *n, const char *origin,
 	int rc = ledger_fork_resolve(n->ledger, origin, keep, err);
 	if (rc == 0)
 		log_warn(n->log, "fork resolved by operator origin=%s keep=%s",
-			 origin, util_hex(keep, RECORD_ID_BYTES, hex));
+			 LOG_T(origin), util_hex(keep, RECORD_ID_BYTES, hex));
 	return rc;
 }

@@ -210,7 +210,8 @@ int node_maybe_receipt(node *n, int64_t now_ms, int64_t interval_ms,
 		rc = receipt_write(n, now_ms, id, err);
 	if (rc != 0) {
 		n->rcpt_retry_ms = mono + interval_ms;
-		log_warn(n->log, "receipt not written reason=\"%s\"", err->msg);
+		log_warn(n->log, "receipt not written reason=%s",
+			 LOG_Q(err->msg));
 		return rc;
 	}
 	return due ? 1 : 0;

@@ -330,7 +330,7 @@ static void after_append(rx_batch *b, const record *r)
 	if (record_header(r)->kind == HUTONG__KIND__KIND_REVOCATION)
 		log_info(b->n->log, "revocation applied id=%s origin=%s",
 			 util_hex(record_id(r), RECORD_ID_BYTES, hex),
-			 record_header(r)->origin_region);
+			 LOG_T(record_header(r)->origin_region));
 	b->bl.stored++;
 	node_claims_after_append(b->n, r, b->peer); /* a receipt's disputes */
 	int rc = node_fork_after_append(b->n, r, b->peer, &b->bl);
@@ -348,7 +348,7 @@ static void fork_met(rx_batch *b, const record *r)
 	node *n = b->n;
 	n->counters.forks++;
 	log_warn(n->log, "fork peer=%s origin=%s seq=%llu", b->peer,
-		 record_header(r)->origin_region,
+		 LOG_T(record_header(r)->origin_region),
 		 (unsigned long long)record_header(r)->seq);
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
 	node_batch_note(&b->bl, LEDGER_EV_FORK, r, hex);
@@ -383,23 +383,26 @@ static sync_result append(rx_batch *b, const record *r, ht_err *err)
 	return SYNC_REFUSED;
 }
 
+/* The refusal of a peer's envelope, at warn. The reason is the private form
+ * (ht_err_str_private): a record's personal data, such as an identity
+ * number's date of birth, stays out of the log and the event table. */
 static void log_refusal(node *n, const char *peer, size_t len, const record *r,
 			const ht_err *err)
 {
 	char msg[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
 	char hex[2 * RECORD_ID_BYTES + 1];
 	if (r == NULL) {
-		log_warn(n->log, "refused peer=%s bytes=%zu reason=\"%s\"",
-			 peer, len, ht_err_str(err, msg, sizeof(msg)));
+		log_warn(n->log, "refused peer=%s bytes=%zu reason=%s", peer,
+			 len, LOG_Q(ht_err_str_private(err, msg, sizeof(msg))));
 		return;
 	}
 	const Hutong__Header *h = record_header(r);
 	log_warn(n->log,
 		 "refused peer=%s origin=%s seq=%llu id=%s "
-		 "reason=\"%s\"",
-		 peer, h->origin_region, (unsigned long long)h->seq,
+		 "reason=%s",
+		 peer, LOG_T(h->origin_region), (unsigned long long)h->seq,
 		 util_hex(record_id(r), RECORD_ID_BYTES, hex),
-		 ht_err_str(err, msg, sizeof(msg)));
+		 LOG_Q(ht_err_str_private(err, msg, sizeof(msg))));
 }
 
 /* The verdict's origin and seq: those r claims, none when it did not
@@ -435,7 +438,7 @@ static sync_result fill_in(rx_batch *b, const record *r)
 		return SYNC_DUPLICATE;
 	b->n->counters.filled++;
 	log_info(b->n->log, "body filled peer=%s origin=%s seq=%llu id=%s",
-		 b->peer, record_header(r)->origin_region,
+		 b->peer, LOG_T(record_header(r)->origin_region),
 		 (unsigned long long)record_header(r)->seq,
 		 util_hex(record_id(r), RECORD_ID_BYTES, hex));
 	node_batch_note(&b->bl, LEDGER_EV_FILLED, r, "");
@@ -461,7 +464,7 @@ static void receive_one(rx_batch *b, size_t len, pre *p, sync_verdict *v)
 	if (res == SYNC_REFUSED && b->rc == 0) {
 		log_refusal(b->n, b->peer, len, r, &err);
 		node_batch_note(&b->bl, LEDGER_EV_REFUSED, r,
-				ht_err_str(&err, msg, sizeof(msg)));
+				ht_err_str_private(&err, msg, sizeof(msg)));
 	}
 	verdict_of(v, r, res);
 	if (res == SYNC_STORED)
@@ -487,9 +490,8 @@ static void batch_end(rx_batch *b, size_t count)
 		ledger_rollback(n->ledger);
 	if (b->rc != 0) {
 		memset(n->memo, 0, sizeof(n->memo)); /* its rows may be gone */
-		log_warn(n->log,
-			 "receive failed peer=%s count=%zu error=\"%s\"",
-			 b->peer, count, b->err.msg);
+		log_warn(n->log, "receive failed peer=%s count=%zu error=%s",
+			 b->peer, count, LOG_Q(b->err.msg));
 	}
 }
 

@@ -56,16 +56,17 @@ static int check_birth(const char *id, const char *field, ht_err *err)
 	    d = number(id + 12, 2);
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	if (y < 1900 || y > 2099)
-		return ht_err_set(err, HT_EINVAL, field,
-				  "year of birth %d is not from 1900 to 2099",
-				  y);
+		return ht_err_set_private(
+		    err, HT_EINVAL, field, "year of birth out of range",
+		    "year of birth %d is not from 1900 to 2099", y);
 	if (m < 1 || m > 12)
-		return ht_err_set(err, HT_EINVAL, field,
-				  "month of birth %02d is not 01-12", m);
+		return ht_err_set_private(
+		    err, HT_EINVAL, field, "month of birth out of range",
+		    "month of birth %02d is not 01-12", m);
 	if (d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
-		return ht_err_set(err, HT_EINVAL, field,
-				  "date of birth %.8s is not a real date",
-				  id + 6);
+		return ht_err_set_private(
+		    err, HT_EINVAL, field, "date of birth not a real date",
+		    "date of birth %.8s is not a real date", id + 6);
 	return 0;
 }
 
@@ -81,15 +82,17 @@ static int check_resident_id(const char *id, const char *field, ht_err *err)
 		return ht_err_set(err, HT_EINVAL, field,
 				  "character %zu must be a digit", digits + 1);
 	if (!region_province_known(id))
-		return ht_err_set(err, HT_EINVAL, field,
-				  "region prefix %.6s names no province", id);
+		return ht_err_set_private(
+		    err, HT_EINVAL, field, "region prefix unknown",
+		    "region prefix %.6s names no province", id);
 	if (check_birth(id, field, err) != 0)
 		return HT_EINVAL;
 	char want = person_id_check_char(id);
 	if (id[17] != want)
-		return ht_err_set(err, HT_EINVAL, field,
-				  "check character should be '%c', got '%c'",
-				  want, is_alnum(id[17]) ? id[17] : '?');
+		return ht_err_set_private(
+		    err, HT_EINVAL, field, "check character wrong",
+		    "check character should be '%c', got '%c'", want,
+		    is_alnum(id[17]) ? id[17] : '?');
 	return 0;
 }
 

@@ -433,8 +433,8 @@ static int bad_frame(session *ss, int rc, const ht_err *err)
 {
 	char why[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
 	ss->stats.bad_frames++;
-	log_warn(ss->ops.log, "bad frame peer=%s reason=\"%s\"", ss->peer,
-		 ht_err_str(err, why, sizeof(why)));
+	log_warn(ss->ops.log, "bad frame peer=%s reason=%s", ss->peer,
+		 LOG_Q(ht_err_str(err, why, sizeof(why))));
 	return rc;
 }
 
@@ -739,8 +739,8 @@ static int batch_origin(sync_sender *s, batch *b, const ledger_origin *o,
 			      b, &err);
 	if (rc < 0)
 		log_warn(s->ss.ops.log,
-			 "read failed peer=%s origin=%s error=\"%s\"",
-			 s->ss.peer, o->region, err.msg);
+			 "read failed peer=%s origin=%s error=%s", s->ss.peer,
+			 o->region, LOG_Q(err.msg));
 	if (b->mark[at].upto == c->sent)
 		b->n_mark--;
 	return rc < 0 ? rc : b->nomem ? HT_ENOMEM : 0;
@@ -1505,9 +1505,9 @@ static int store(sync_receiver *r, const uint8_t *const *env, const size_t *len,
 	int rc = r->ss.ops.store(r->ss.ops.ctx, r->ss.peer, env, len, n, res);
 	if (rc != 0)
 		log_warn(r->ss.ops.log,
-			 "store failed peer=%s count=%zu error=\"%s\"; not "
+			 "store failed peer=%s count=%zu error=%s; not "
 			 "acknowledged, the peer resends",
-			 r->ss.peer, n, ht_strerror(rc));
+			 r->ss.peer, n, LOG_Q(ht_strerror(rc)));
 	return rc;
 }
 
@@ -1671,11 +1671,11 @@ static bool frontier_limited(sync_receiver *r, const char *what)
 	uint64_t n = ++r->ss.stats.pings_limited;
 	if (util_log_due(n))
 		log_warn(r->ss.ops.log,
-			 "%s limited peer=%s count=%llu reason=\"%s\"", what,
+			 "%s limited peer=%s count=%llu reason=%s", what,
 			 r->ss.peer, (unsigned long long)n,
-			 soon ? "full frontier sent less than "
-				"SYNC_FRONTIER_MS ago"
-			      : "send budget spent");
+			 LOG_Q(soon ? "full frontier sent less than "
+				      "SYNC_FRONTIER_MS ago"
+				    : "send budget spent"));
 	return true;
 }
 

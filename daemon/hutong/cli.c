@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "json.h"
+#include "region.h"
 #include "util.h"
 
 /* ---- messages ---- */
@@ -478,6 +479,52 @@ void cli_put_json(json_t *j, bool pretty)
 const char *cli_time(int64_t ms, char buf[CLI_TIME_MAX])
 {
 	return util_format_time(ms, buf, CLI_TIME_MAX);
+}
+
+const char *cli_region(const char *code, char buf[CLI_REGION_MAX])
+{
+	if (code != NULL && util_is_region_code(code) && !region_known(code))
+		snprintf(buf, CLI_REGION_MAX, "%s (unknown region)", code);
+	else
+		snprintf(buf, CLI_REGION_MAX, "%s", code ? code : "");
+	return buf;
+}
+
+static bool names_region(const char *key)
+{
+	return key != NULL &&
+	       (strstr(key, "region") != NULL || strcmp(key, "origin") == 0 ||
+		strcmp(key, "suspected_destinations") == 0);
+}
+
+/* Walk j; key is the object key j (or the array holding j) sits under. */
+static void note_walk(const json_t *j, const char *key, json_t *seen)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, v) note_walk(v, k, seen);
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v) note_walk(v, key, seen);
+	} else if (json_is_string(j) && names_region(key)) {
+		const char *code = json_string_value(j);
+		if (!util_is_region_code(code) || region_known(code) ||
+		    json_object_get(seen, code) != NULL)
+			return;
+		json_object_set_new(seen, code, json_true());
+		printf("%-10s region %s is not in the GB/T 2260 table "
+		       "(unknown region)\n",
+		       "note", code);
+	}
+}
+
+void cli_note_unknown_regions(const json_t *j)
+{
+	json_t *seen = json_object();
+	if (seen != NULL)
+		note_walk(j, NULL, seen);
+	json_decref(seen);
 }
 
 json_t *cli_time_json(int64_t ms)

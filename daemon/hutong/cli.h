@@ -145,6 +145,19 @@ const char *cli_time(int64_t ms, char buf[CLI_TIME_MAX]);
 /* The same as a JSON string. */
 json_t *cli_time_json(int64_t ms);
 
+/* Room for a region code as cli_region writes it. */
+#define CLI_REGION_MAX 32
+
+/* A region code for people to read: the code itself, or "999999 (unknown
+ * region)" for six digits the GB/T 2260 table does not hold (accepted with
+ * a warning, since the table changes). Returns buf. */
+const char *cli_region(const char *code, char buf[CLI_REGION_MAX]);
+
+/* Print "note       region CODE is not in the GB/T 2260 table (unknown
+ * region)" once for each such code among j's string values under keys that
+ * name regions (region, *_region, origin, suspected_destinations). */
+void cli_note_unknown_regions(const json_t *j);
+
 /* One CSV row of n fields to stdout, RFC 4180: every field quoted, quotes
  * doubled, CRLF at the end; a NULL field is empty. */
 void cli_csv_row(const char *const *fields, size_t n);

@@ -88,8 +88,9 @@ static void lead_text(const view_lead *ld)
 	cli_view_print_people(
 	    "people", (const Hutong__Person *const *)in->people, in->n_people);
 	printf("places   ");
+	char reg[CLI_REGION_MAX];
 	for (size_t i = 0; i < in->n_places; i++)
-		printf(" %s%s%s", in->places[i]->region,
+		printf(" %s%s%s", cli_region(in->places[i]->region, reg),
 		       in->places[i]->address[0] ? ":" : "",
 		       in->places[i]->address);
 	printf("%s\ncorrections\n", in->n_places ? "" : " -");

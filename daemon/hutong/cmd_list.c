@@ -38,9 +38,9 @@ static int list_row(void *ctx, const record *r, const ledger_meta *m)
 		return 0;
 	}
 	const Hutong__Header *h = record_header(r);
-	char hex[CLI_HEX_ID], t[CLI_TIME_MAX];
+	char hex[CLI_HEX_ID], t[CLI_TIME_MAX], reg[CLI_REGION_MAX];
 	printf("%s  %s  %s/%llu  %-12s  %-12s  %.60s\n", cli_hex_id(r, hex),
-	       cli_time(h->created_ms, t), h->origin_region,
+	       cli_time(h->created_ms, t), cli_region(h->origin_region, reg),
 	       (unsigned long long)h->seq, record_kind_name(h->kind), h->author,
 	       body_summary(r));
 	return 0;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -29,7 +30,11 @@ static void show_text(const record *r, const ledger_meta *m)
 	json_t *v;
 	json_object_foreach(j, k, v)
 	{
-		if (json_is_string(v))
+		char reg[CLI_REGION_MAX];
+		if (json_is_string(v) && strcmp(k, "origin") == 0)
+			printf("%-10s %s\n", k,
+			       cli_region(json_string_value(v), reg));
+		else if (json_is_string(v))
 			printf("%-10s %s\n", k, json_string_value(v));
 		else if (json_is_integer(v))
 			printf("%-10s %lld\n", k,
@@ -43,6 +48,7 @@ static void show_text(const record *r, const ledger_meta *m)
 		    json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("body\n%s\n", s ? s : "");
 		free(s);
+		cli_note_unknown_regions(body);
 	}
 	json_decref(j);
 }

@@ -92,14 +92,14 @@ static void start(alert_runner *a, const char *id)
 	if (pid == 0)
 		child_exec(a->command, id);
 	if (pid < 0) {
-		log_warn(a->log, "on_alert fork failed id=%s error=\"%s\"", id,
-			 strerror(errno));
+		log_warn(a->log, "on_alert fork failed id=%s error=%s", id,
+			 LOG_Q(strerror(errno)));
 		return;
 	}
 	a->running[a->n_running].pid = pid;
 	snprintf(a->running[a->n_running++].id, HEX_ID, "%s", id);
 	log_info(a->log, "on_alert started pid=%ld command=%s id=%s", (long)pid,
-		 a->command, id);
+		 LOG_T(a->command), id);
 }
 
 static void run_or_queue(alert_runner *a, const char *id)
@@ -132,14 +132,13 @@ void alert_on_stored(void *ctx, const record *r)
 		return;
 	const Hutong__Header *h = record_header(r);
 	util_hex(record_id(r), RECORD_ID_BYTES, hex);
-	char org[LOG_QUOTE_MAX], name[LOG_QUOTE_MAX];
 	log_info(a->log,
 		 "alert id=%s org=%s name=%s kind=%s level=%d "
-		 "origin=%s dest=%s relation=\"%s\"",
-		 hex, log_quote(org, sizeof(org), o->org_id),
-		 log_quote(name, sizeof(name), o->name),
+		 "origin=%s dest=%s relation=%s",
+		 hex, LOG_Q(o->org_id), LOG_Q(o->name),
 		 o->sighting ? "sighting" : "alert", (int)o->level,
-		 h->origin_region, dest, view_relation_name(rel));
+		 LOG_T(h->origin_region), LOG_T(dest),
+		 LOG_Q(view_relation_name(rel)));
 	run_or_queue(a, hex);
 }
 

@@ -155,8 +155,8 @@ static void on_rotate(control_ctx *c, const Hutong__ControlRequest *req,
 	chain = (pki_chain){0};
 	if (results_new(rep, 1) == 0)
 		result_set_id(rep->results[0], id);
-	log_info(c->log, "rotated cert=%s key=%s", rr->cert_path,
-		 key ? key : "(unchanged)");
+	log_info(c->log, "rotated cert=%s key=%s", LOG_T(rr->cert_path),
+		 key ? LOG_T(key) : "(unchanged)");
 out:
 	pki_chain_clear(&chain);
 }

@@ -263,10 +263,11 @@ static void conn_refused(links *l, lpeer *p, const char *why, uint64_t lim)
 	if (now < *at)
 		return;
 	*at = now + LINK_REFUSAL_LOG_MS;
-	log_warn(l->log,
-		 "connection refused peer=%s reason=\"%s (limit %llu)\" "
-		 "count=%llu",
-		 p ? p->cfg.name : "-", why, (unsigned long long)lim,
+	char reason[HT_ERR_MSG_MAX];
+	snprintf(reason, sizeof(reason), "%s (limit %llu)", why,
+		 (unsigned long long)lim);
+	log_warn(l->log, "connection refused peer=%s reason=%s count=%llu",
+		 p ? p->cfg.name : "-", LOG_Q(reason),
 		 (unsigned long long)*count);
 }
 
@@ -527,9 +528,9 @@ static void dealer_open(links *l, lpeer *p)
 	    zmq_connect(p->monitor, ep) != 0 ||
 	    zmq_connect(p->dealer, p->cfg.endpoint) != 0) {
 		log_warn(l->log,
-			 "link cannot open peer=%s endpoint=%s reason=\"%s\"",
-			 p->cfg.name, p->cfg.endpoint,
-			 zmq_strerror(zmq_errno()));
+			 "link cannot open peer=%s endpoint=%s reason=%s",
+			 p->cfg.name, LOG_T(p->cfg.endpoint),
+			 LOG_Q(zmq_strerror(zmq_errno())));
 		dealer_close(l, p);
 		schedule_redial(l, p);
 		return;
@@ -669,8 +670,8 @@ static void peer_recheck(links *l, lpeer *p)
 		log_info(l->log,
 			 "peer certificate ok, linking peer=%s node=%s "
 			 "region=%s endpoint=%s",
-			 p->cfg.name, p->id.name, p->id.region,
-			 p->cfg.endpoint);
+			 p->cfg.name, LOG_T(p->id.name), LOG_T(p->id.region),
+			 LOG_T(p->cfg.endpoint));
 		if (peer_start(l, p) != 0)
 			log_warn(l->log,
 				 "peer not linked: out of memory peer=%s",
@@ -679,12 +680,12 @@ static void peer_recheck(links *l, lpeer *p)
 		p->trusted = false;
 		log_warn(l->log,
 			 "peer certificate refused, links closed peer=%s "
-			 "reason=\"%s\"",
-			 p->cfg.name, p->refusal);
+			 "reason=%s",
+			 p->cfg.name, LOG_Q(p->refusal));
 		peer_stop(l, p);
 	} else if (!ok && (news || !p->warned)) {
-		log_warn(l->log, "peer not linked peer=%s reason=\"%s\"",
-			 p->cfg.name, p->refusal);
+		log_warn(l->log, "peer not linked peer=%s reason=%s",
+			 p->cfg.name, LOG_Q(p->refusal));
 	}
 	p->warned = !ok;
 }
@@ -762,8 +763,8 @@ static void unknown_frame(links *l, const char *user, const char *why)
 	l->unknown_frames++;
 	if (util_log_due(l->unknown_frames))
 		log_warn(l->log,
-			 "link frame dropped user=%s reason=\"%s\" count=%llu",
-			 user ? user : "-", why,
+			 "link frame dropped user=%s reason=%s count=%llu",
+			 user ? LOG_T(user) : "-", LOG_Q(why),
 			 (unsigned long long)l->unknown_frames);
 }
 
@@ -788,9 +789,9 @@ static void router_frame(links *l, zmq_msg_t *rid, zmq_msg_t *msg)
 	if (rc != 0) {
 		log_warn(l->log,
 			 "link inbound session dropped after a bad frame, "
-			 "peer ignored for a while peer=%s reason=\"%s\" "
+			 "peer ignored for a while peer=%s reason=%s "
 			 "mute_ms=%d",
-			 p->cfg.name, ht_strerror(rc), LINK_MUTE_MS);
+			 p->cfg.name, LOG_Q(ht_strerror(rc)), LINK_MUTE_MS);
 		p->reset_in = true;
 		p->mute_until = now + LINK_MUTE_MS;
 	}
@@ -884,9 +885,9 @@ static void router_event(links *l, unsigned ev, uint32_t val)
 			 (unsigned long long)l->handshake_failed);
 	else
 		log_warn(l->log,
-			 "link server: handshake failed reason=\"%s\" "
+			 "link server: handshake failed reason=%s "
 			 "count=%llu",
-			 zmq_strerror((int)val),
+			 LOG_Q(zmq_strerror((int)val)),
 			 (unsigned long long)l->handshake_failed);
 }
 
@@ -936,8 +937,8 @@ static void dealer_frame(links *l, lpeer *p, zmq_msg_t *msg)
 	if (rc != 0) {
 		log_warn(l->log,
 			 "link outbound link dropped after a bad frame, "
-			 "reconnecting later peer=%s reason=\"%s\"",
-			 p->cfg.name, ht_strerror(rc));
+			 "reconnecting later peer=%s reason=%s",
+			 p->cfg.name, LOG_Q(ht_strerror(rc)));
 		p->drop_out = true;
 	}
 }
@@ -1007,8 +1008,9 @@ static void monitor_event(links *l, lpeer *p, unsigned ev, uint32_t val)
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 		log_warn(l->log,
 			 "link handshake failed peer=%s endpoint=%s "
-			 "reason=\"%s\"",
-			 p->cfg.name, p->cfg.endpoint, zmq_strerror((int)val));
+			 "reason=%s",
+			 p->cfg.name, LOG_T(p->cfg.endpoint),
+			 LOG_Q(zmq_strerror((int)val)));
 		break;
 	}
 }
@@ -1125,8 +1127,8 @@ static void router_monitor_open(links *l)
 	    zmq_connect(l->router_mon, ep) != 0) {
 		log_warn(l->log,
 			 "link server: no connection monitor "
-			 "reason=\"%s\"",
-			 zmq_strerror(zmq_errno()));
+			 "reason=%s",
+			 LOG_Q(zmq_strerror(zmq_errno())));
 		if (l->router_mon != NULL)
 			zmq_close(l->router_mon);
 		l->router_mon = NULL;
@@ -1225,7 +1227,7 @@ links *links_new(const links_config *cfg, ht_err *err)
 		peer_add(l, &cf->peers[i]);
 	recheck_all(l);
 	log_info(l->log, "links: listen=%s peers=%zu",
-		 l->listen[0] ? l->listen : "-", l->n_peers);
+		 l->listen[0] ? LOG_T(l->listen) : "-", l->n_peers);
 	return l;
 }
 
@@ -1364,8 +1366,8 @@ static void fetch_bodies(links *l, int64_t now)
 	ht_err err = {0};
 	int n = node_missing_bodies(l->node, m, SYNC_FETCH_MAX, &err);
 	if (n < 0)
-		log_warn(l->log, "missing bodies: read failed error=\"%s\"",
-			 err.msg);
+		log_warn(l->log, "missing bodies: read failed error=%s",
+			 LOG_Q(err.msg));
 	for (size_t i = 0; n > 0 && i < l->n_peers; i++)
 		if (l->peers[i]->rx != NULL)
 			fetch_from(l->peers[i], m, (size_t)n, now);
@@ -1464,7 +1466,7 @@ int links_reload(links *l, const conf *cf, const pki_store *pki, ht_err *err)
 		log_warn(l->log,
 			 "reload: listen cannot change while running, still "
 			 "listening listen=%s",
-			 l->listen[0] ? l->listen : "nothing");
+			 l->listen[0] ? LOG_T(l->listen) : "nothing");
 	if (!l->armed && wants_links(cf) && arm(l, cf, err) != 0)
 		return HT_ETRUST;
 	if (!l->armed)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,7 +205,7 @@ static int check_ledger(daemon_state *d, ht_err *err)
 	if (d->skip_check) {
 		log_warn(d->log,
 			 "ledger check skipped (--skip-check) ledger=%s",
-			 d->cf->ledger);
+			 LOG_T(d->cf->ledger));
 		return 0;
 	}
 	if (stat(d->cf->ledger, &st) != 0 || st.st_size == 0)
@@ -217,7 +218,7 @@ static int check_ledger(daemon_state *d, ht_err *err)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == 0)
 		log_info(d->log, "ledger checked ledger=%s ms=%lld",
-			 d->cf->ledger,
+			 LOG_T(d->cf->ledger),
 			 (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
 				     (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	return rc;
@@ -273,8 +274,8 @@ static void catchup_tick(daemon_state *d)
 	ht_err err = {0};
 	int rc = node_catchup_tick(d->node, mono_now(), &err);
 	if (rc < 0)
-		log_warn(d->log, "catching up own chain failed reason=\"%s\"",
-			 err.msg);
+		log_warn(d->log, "catching up own chain failed reason=%s",
+			 LOG_Q(err.msg));
 	else if (rc > 0)
 		links_pump(d->links); /* a genesis, or new submits soon */
 }
@@ -340,7 +341,7 @@ static int start(daemon_state *d, ht_err *err)
 static void log_problem(void *ctx, const char *line)
 {
 	const daemon_state *d = ctx;
-	log_warn(d->log, "reload: unsafe file problem=\"%s\"", line);
+	log_warn(d->log, "reload: unsafe file problem=%s", LOG_Q(line));
 }
 
 /* Does fresh name a file another user could change? (logged) */
@@ -351,7 +352,7 @@ static bool reload_files_bad(const daemon_state *d, const conf *fresh)
 	log_warn(d->log,
 		 "reload: file permission problems, running config "
 		 "kept config=%s",
-		 fresh->path);
+		 LOG_T(fresh->path));
 	return true;
 }
 
@@ -361,10 +362,13 @@ static conf *reload_conf(const daemon_state *d)
 {
 	conf *fresh = conf_load(d->cf->path, NULL, NULL);
 	if (fresh == NULL) {
+		char hint[PATH_MAX + 32];
+		snprintf(hint, sizeof(hint), "hutongd --check-config -c %s",
+			 d->cf->path);
 		log_warn(d->log,
 			 "reload: config has errors, running config kept "
-			 "config=%s hint=\"hutongd --check-config -c %s\"",
-			 d->cf->path, d->cf->path);
+			 "config=%s hint=%s",
+			 LOG_T(d->cf->path), LOG_Q(hint));
 		return NULL;
 	}
 	if (strcmp(fresh->region, d->cf->region) != 0 ||
@@ -373,7 +377,7 @@ static conf *reload_conf(const daemon_state *d)
 		log_warn(d->log,
 			 "reload: name, region and ledger cannot change "
 			 "while running, running config kept config=%s",
-			 d->cf->path);
+			 LOG_T(d->cf->path));
 		conf_free(&fresh);
 	}
 	if (fresh != NULL && reload_files_bad(d, fresh))
@@ -390,14 +394,14 @@ static void reload_trust(daemon_state *d, const conf *fresh)
 	if (pki == NULL) {
 		log_warn(d->log,
 			 "reload: CRL refused, running trust store kept "
-			 "crl=%s reason=\"%s\"",
-			 fresh->crl, err.msg);
+			 "crl=%s reason=%s",
+			 LOG_T(fresh->crl), LOG_Q(err.msg));
 		return;
 	}
 	node_set_pki(d->node, pki);
 	pki_store_free(&d->pki);
 	d->pki = pki;
-	log_info(d->log, "reload: CRLs reloaded crl=%s", fresh->crl);
+	log_info(d->log, "reload: CRLs reloaded crl=%s", LOG_T(fresh->crl));
 }
 
 static void reload(daemon_state *d)
@@ -413,10 +417,11 @@ static void reload(daemon_state *d)
 	alert_set_command(d->alerts, d->cf->on_alert);
 	node_set_clock_skew(d->node, d->cf->max_clock_skew.ms);
 	node_catchup_set_timeout(d->node, d->cf->catchup_timeout.ms);
-	log_info(d->log, "reload: config applied config=%s", d->cf->path);
+	log_info(d->log, "reload: config applied config=%s",
+		 LOG_T(d->cf->path));
 	if (links_reload(d->links, d->cf, d->pki, &err) != 0)
-		log_warn(d->log, "reload: links unchanged reason=\"%s\"",
-			 err.msg);
+		log_warn(d->log, "reload: links unchanged reason=%s",
+			 LOG_Q(err.msg));
 }
 
 static void run(daemon_state *d)
@@ -429,7 +434,7 @@ static void run(daemon_state *d)
 		 "control=%s",
 		 d->cf->name, d->cf->region,
 		 (unsigned long long)ledger_record_count(node_ledger(d->node)),
-		 util_hex(digest, RECORD_ID_BYTES, hex), d->cf->control);
+		 util_hex(digest, RECORD_ID_BYTES, hex), LOG_T(d->cf->control));
 	while (!got_stop && !d->stop) {
 		zmq_pollitem_t items[1 + LINKS_MAX_ITEMS] = {
 		    {d->ctl, 0, ZMQ_POLLIN, 0}};
@@ -438,8 +443,8 @@ static void run(daemon_state *d)
 		int n = zmq_poll(items, (int)(1 + nl),
 				 links_next_ms(d->links, 1000));
 		if (n < 0 && zmq_errno() != EINTR) {
-			log_warn(d->log, "poll failed reason=\"%s\"",
-				 zmq_strerror(zmq_errno()));
+			log_warn(d->log, "poll failed reason=%s",
+				 LOG_Q(zmq_strerror(zmq_errno())));
 			break;
 		}
 		if (n > 0)

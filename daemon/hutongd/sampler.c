@@ -55,8 +55,8 @@ static void log_event(node *n, ht_log *log, const char *peer, int kind,
 	ht_err err = {0};
 	ledger_event ev = {.peer = peer, .kind = kind, .count = count};
 	if (ledger_log_event(node_ledger(n), &ev, NULL, &err) != 0)
-		log_warn(log, "event log failed kind=%s peer=%s reason=\"%s\"",
-			 ledger_event_name(kind), peer, err.msg);
+		log_warn(log, "event log failed kind=%s peer=%s reason=%s",
+			 ledger_event_name(kind), LOG_T(peer), LOG_Q(err.msg));
 }
 
 /* One peer's counters against the last sample. The peer is named as

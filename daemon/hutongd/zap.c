@@ -208,8 +208,8 @@ static void reply(zap *z, const zap_req *r, const char *code,
 	    send_frame(z->sock, text, strlen(text), true) < 0 ||
 	    send_frame(z->sock, user_id, strlen(user_id), true) < 0 ||
 	    send_frame(z->sock, "", 0, false) < 0)
-		log_warn(z->log, "zap: cannot send reply reason=\"%s\"",
-			 zmq_strerror(zmq_errno()));
+		log_warn(z->log, "zap: cannot send reply reason=%s",
+			 LOG_Q(zmq_strerror(zmq_errno())));
 }
 
 static void serve_one(zap *z, const zap_req *r)
@@ -232,13 +232,13 @@ static void serve_one(zap *z, const zap_req *r)
 	if (rc == 0 && user_id[0] != '\0') {
 		z->admitted++;
 		log_info(z->log, "zap admitted peer=%s key=%s address=%s",
-			 user_id, fp, addr);
+			 LOG_T(user_id), fp, LOG_T(addr));
 		reply(z, r, "200", user_id);
 		return;
 	}
 	z->refused++;
-	log_warn(z->log, "zap refused key=%s address=%s reason=\"%s\"", fp,
-		 addr, err.msg[0] ? err.msg : "no peer name");
+	log_warn(z->log, "zap refused key=%s address=%s reason=%s", fp,
+		 LOG_T(addr), LOG_Q(err.msg[0] ? err.msg : "no peer name"));
 	reply(z, r, "400", "");
 }
 

@@ -83,9 +83,14 @@ expect_fail "a phone with letters is refused" "phone" \
 	H submit intel --author officer1 --summary "x" --person "A:participant::138abc"
 
 # Region codes the GB/T 2260 table does not know: stored, with a warning
-out=$(H submit intel --author officer1 --summary "a lead" --place 999999 2>&1 >/dev/null); rc=$?
+idu=$(H submit intel --author officer1 --summary "a lead" --place 999999 2>"$E2E_TMP/unknown.err"); rc=$?
+out=$(cat "$E2E_TMP/unknown.err")
 check "an unknown place region is stored (exit 0)" test "$rc" = 0
 check "and warned about, naming the field" grep -qF "warning: unknown region 999999 at body.intelligence.places[0].region" <<<"$out"
+check "show marks it as an unknown region" sh -c "\"$HUTONG\" -d \"$N\" show $idu | grep -qxE 'note +region 999999 is not in the GB/T 2260 table \(unknown region\)'"
+check "show leaves a known origin bare" sh -c "\"$HUTONG\" -d \"$N\" show $idu | grep -qxE 'origin +320500'"
+check "intel show marks it as an unknown region" sh -c "\"$HUTONG\" -d \"$N\" intel show $idu | grep -qE '^places +999999 \(unknown region\)$'"
+check "show --json keeps the code as it is" sh -c "\"$HUTONG\" -d \"$N\" show $idu --json | grep -q '\"region\": \"999999\"'"
 out=$(H submit intel --author officer1 --summary "a lead" --place 450103 2>&1 >/dev/null)
 check "a known region gives no warning" test -z "$out"
 out=$("$HUTONG" init --dir "$E2E_TMP/nowhere" --name nowhere --region 999999 2>&1 >/dev/null); rc=$?

@@ -57,9 +57,49 @@ static void test_line(void)
 	free(buf);
 }
 
+static void test_token(void)
+{
+	char q[LOG_QUOTE_MAX];
+	CHECK_STR(log_token(q, sizeof(q), "320100"), "320100");
+	CHECK_STR(log_token(q, sizeof(q), "/var/lib/hutong/ledger.db"),
+		  "/var/lib/hutong/ledger.db");
+	CHECK_STR(log_token(q, sizeof(q), "tcp://127.0.0.1:7000"),
+		  "tcp://127.0.0.1:7000");
+	CHECK_STR(log_token(q, sizeof(q), ""), "\"\"");
+	CHECK_STR(log_token(q, sizeof(q), NULL), "\"\"");
+	CHECK_STR(log_token(q, sizeof(q), "/tmp/a b"), "\"/tmp/a b\"");
+	CHECK_STR(log_token(q, sizeof(q), "32\"0100"), "\"32\\\"0100\"");
+	CHECK_STR(log_token(q, sizeof(q), "a\nb"), "\"a\\nb\"");
+}
+
+/* A peer's organization name and an author with a newline, through the
+ * LOG_Q and LOG_T helpers: one line, quotes escaped, nothing forged. */
+static void test_helpers(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ht_log *lg = log_new(f, LOG_INFO, NULL);
+	log_info(lg, "refused org=%s author=%s origin=%s",
+		 LOG_Q("L\"; rm -rf / #"), LOG_Q("li\ninfo stored id=00"),
+		 LOG_T("32\" x=1"));
+	log_free(&lg);
+	fclose(f);
+	CHECK_HAS(buf, " info refused org=\"L\\\"; rm -rf / #\" "
+		       "author=\"li\\ninfo stored id=00\" "
+		       "origin=\"32\\\" x=1\"\n");
+	size_t lines = 0;
+	for (char *p = buf; *p; p++)
+		lines += *p == '\n';
+	CHECK_EQ_INT(lines, 1);
+	free(buf);
+}
+
 int main(void)
 {
 	test_quote();
 	test_line();
+	test_token();
+	test_helpers();
 	return check_done("test_log");
 }

@@ -1588,6 +1588,30 @@ static void test_identifiers(void)
 			 "year of birth 1899 is not from 1900 to 2099"));
 	CHECK(id_refused("990102198001011238", RID,
 			 "region prefix 990102 names no province"));
+	/* what a log line about a peer's record says: the field and the
+	 * class of the reason, no digit of the number */
+	static const struct {
+		const char *id, *brief;
+	} priv[] = {
+	    {"320102198001011233", "f: check character wrong"},
+	    {"320102199902291238", "f: date of birth not a real date"},
+	    {"320102198013011238", "f: month of birth out of range"},
+	    {"320102189901011238", "f: year of birth out of range"},
+	    {"990102198001011238", "f: region prefix unknown"},
+	};
+	char line[HT_ERR_MSG_MAX + HT_ERR_FIELD_MAX + 4];
+	for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
+		CHECK_EQ_INT(person_check_id_number(priv[i].id, RID, "f", &e),
+			     HT_EINVAL);
+		CHECK_STR(ht_err_str_private(&e, line, sizeof(line)),
+			  priv[i].brief);
+		CHECK(strpbrk(line, "0123456789") == NULL);
+	}
+	/* a reason without personal data reads the same either way, and a
+	 * later ht_err_set forgets an earlier brief */
+	ht_err_set(&e, HT_EINVAL, "f", "too long (%d)", 3);
+	CHECK_STR(ht_err_str_private(&e, line, sizeof(line)),
+		  "f: too long (3)");
 	CHECK(id_refused("3201021980010112345", RID, "got 19"));
 	/* other documents: charset and length only */
 	CHECK_EQ_INT(person_check_id_number("E12345678", PP, "f", &e), 0);
