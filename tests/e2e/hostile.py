@@ -86,6 +86,11 @@ EXPECT = {
     # listed by `hutong audit disputes` (or `audit forks`).
     "receipts.log": r'(dispute|receipt).*origin={origin}.*seq={seq}',
     "receipts.counter": "refusals.disputes",
+    # A peer's record with a bad resident identity number is refused and
+    # logged by field and reason class, never with the number's digits.
+    "pii.log": r'refused peer={hostile} origin={origin} seq={seq} '
+               r'.*reason="[^"]*id_number[^"]*"',
+    "pii.counter": "refusals.decode",
     # A frontier entry with a held seq and another head is fork evidence.
     "frontier-fork.log": r'fork peer={hostile} origin={origin} seq={seq}',
     "frontier-fork.counter": "peer.frontier_forks",
@@ -987,6 +992,47 @@ def sc_frontier_fork(h):
             h.counter(h.target, EXPECT["frontier-fork.counter"]) > before, fixed=True)
 
 
+def gb11643(first17):
+    """first17 with its GB 11643 check character."""
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return first17 + "10X98765432"[sum(int(c) * x for c, x in zip(first17, w)) % 11]
+
+
+def sc_pii(h):
+    """7. Personal data in the target's log (issue 12): our own records
+    naming a person by a resident identity number with a wrong check
+    character, and by one with month 13 (its check character right). Each
+    is refused, and the refusal is logged with the field and the reason's
+    class only: the target's log holds neither number, nor its date of
+    birth."""
+    s = h.sender()
+    chain = Chain(h.me)
+    chain.sync_from(s.frontier)
+    if not chain.seq:
+        s.records([chain.genesis()])
+    good = gb11643("45010219900307001")
+    wrong_check = good[:17] + ("0" if good[17] != "0" else "1")
+    month13 = gb11643("45010219901307001")
+    before = h.counter(h.target, EXPECT["pii.counter"])
+    for num, why in ((wrong_check, "wrong check character"), (month13, "month 13")):
+        body = hutong_pb2.Body(intelligence=hutong_pb2.Intelligence(
+            summary="a lead naming an informant",
+            people=[hutong_pb2.Person(name="informant", id_number=num)]))
+        env = chain.next(body, KIND["intel"])
+        seq = chain.seq
+        s.records([env])
+        h.check(f"{why}: refused", not s.await_seq(h.me.region, seq, 2))
+        h.check(f"... logged with the field", h.logged(h.target, "pii.log", 2,
+                                                      origin=h.me.region, seq=seq))
+        chain.seq, chain.head = seq - 1, header_of(env).prev_id
+    log = h.log_since(h.target)
+    for secret in (wrong_check, month13, "19900307", "19901307"):
+        h.check(f"the log does not hold {secret}", secret not in log)
+    h.check(f"refusals counted ({EXPECT['pii.counter']} +2)",
+            h.counter(h.target, EXPECT["pii.counter"]) >= before + 2)
+    s.close()
+
+
 SCENARIOS = {
     "body-strip": sc_body_strip,
     "amplification": sc_amplification,
@@ -994,6 +1040,7 @@ SCENARIOS = {
     "lying-clock": sc_lying_clock,
     "lying-receipts": sc_lying_receipts,
     "frontier-fork": sc_frontier_fork,
+    "pii": sc_pii,
 }
 
 

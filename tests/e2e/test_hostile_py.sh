@@ -18,6 +18,7 @@
 #   lying-clock     records ahead of the clock, and before their predecessor
 #   lying-receipts  receipts beyond heads, before records, contradicting heads
 #   frontier-fork   a Hello/Welcome frontier with a held seq and another head
+#   pii             records with bad identity numbers: refused, logged without digits
 #
 # ENABLED: the scenarios run; FIXED: those whose "fixed" checks count (the
 # others print them as "todo"). On the code before issue 11's fixes the
@@ -27,8 +28,8 @@
 # ("Too many open files"); lying-clock records 300 days ahead were stored;
 # lying-receipts made verify fail on every honest node; frontier-fork went
 # unnoticed. Each is now refused, bounded or kept as evidence, and checked.
-ENABLED="body-strip amplification connections lying-clock lying-receipts frontier-fork"
-FIXED="body-strip amplification connections lying-clock lying-receipts frontier-fork"
+ENABLED="body-strip amplification connections lying-clock lying-receipts frontier-fork pii"
+FIXED="body-strip amplification connections lying-clock lying-receipts frontier-fork pii"
 source "$(dirname "$0")/lib.sh"
 
 : "${HUTONG_SOURCE:=$(cd "$(dirname "$0")/../.." && pwd)}"
