@@ -58,6 +58,7 @@ typedef struct daemon_state {
 	bool stop;
 	bool skip_check;   /* --skip-check: no quick_check at start */
 	bool new_origin;   /* --new-origin: a genesis without neighbours */
+	int64_t metrics_due_ms; /* monotonic: next metrics_file write */
 	uint64_t fd_limit; /* RLIMIT_NOFILE after raising it */
 } daemon_state;
 
@@ -112,10 +113,36 @@ static void serve_control(daemon_state *d)
 			 .node = d->node,
 			 .links = d->links,
 			 .log = d->log,
-			 .chain = &d->chain};
+			 .chain = &d->chain,
+			 .pki = d->pki};
 	control_serve(d->ctl, &c);
 	if (c.stop)
 		d->stop = true;
+}
+
+/* Rewrite metrics_file when due (temp file in its directory, then rename:
+ * the collector never reads half a file). The text is a few kilobytes of
+ * counts, so the write does not hold the loop up. */
+static void metrics_tick(daemon_state *d)
+{
+	int64_t now = util_clock_system()->mono_ms(NULL);
+	if (d->cf->metrics_file[0] == '\0' || now < d->metrics_due_ms)
+		return;
+	d->metrics_due_ms = now + d->cf->metrics_interval.ms;
+	control_ctx c = {.cf = d->cf,
+			 .node = d->node,
+			 .links = d->links,
+			 .log = d->log,
+			 .chain = &d->chain,
+			 .pki = d->pki};
+	ht_err err = {0};
+	char *text = control_metrics_text(&c, &err);
+	if (text == NULL ||
+	    util_write_file(d->cf->metrics_file, text, strlen(text), 0644,
+			    false, &err) != 0)
+		log_warn(d->log, "metrics write failed file=%s reason=\"%s\"",
+			 d->cf->metrics_file, err.msg);
+	free(text);
 }
 
 /* ---- start, reload, stop ---- */
@@ -446,6 +473,7 @@ static void run(daemon_state *d)
 		if (sampler_tick(d->audit, d->node, d->links, d->cf, d->log))
 			links_pump(d->links); /* a receipt to send */
 		alert_tick(d->alerts);
+		metrics_tick(d);
 		if (got_reload) {
 			got_reload = 0;
 			reload(d);
