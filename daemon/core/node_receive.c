@@ -19,7 +19,7 @@ const node_counters *node_get_counters(const node *n) { return &n->counters; }
 /* 100us, 250us, 500us, 1ms ... 10s: ledger commits of a few records take
  * well under a millisecond, a catch-up batch of 256 a few tens. */
 static const int64_t hist_bounds_us[NODE_HIST_BUCKETS] = {
-    100,   250,	   500,	   1000,    2500,    5000,    10000,   25000,
+    100,   250,	   500,	   1000,   2500,    5000,    10000,   25000,
     50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
 int64_t node_hist_bound_us(size_t i)

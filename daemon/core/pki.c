@@ -1250,8 +1250,8 @@ size_t pki_store_crl_count(const pki_store *s)
 	return s == NULL ? 0 : (size_t)sk_X509_CRL_num(s->crls);
 }
 
-int pki_store_crl_at(const pki_store *s, size_t i, char issuer[PKI_NAME_MAX + 1],
-		     int64_t *next_ms)
+int pki_store_crl_at(const pki_store *s, size_t i,
+		     char issuer[PKI_NAME_MAX + 1], int64_t *next_ms)
 {
 	char buf[PKI_NAME_MAX + 1];
 	int64_t t = 0;

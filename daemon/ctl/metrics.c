@@ -36,6 +36,14 @@ static void family(FILE *f, const char *name, const char *type,
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample. */
+static void scalar(FILE *f, const char *name, const char *type,
+		   const char *help, uint64_t v)
+{
+	family(f, name, type, help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
 typedef uint64_t (*peer_value_fn)(const status_peer *p);
 
 static uint64_t p_connected(const status_peer *p) { return p->connected; }
@@ -76,22 +84,19 @@ static const struct peer_family {
     {"hutong_peer_certificate_ok", "gauge",
      "1 when the peer's certificate verifies (it is linked)", p_trusted},
     {"hutong_peer_behind_records", "gauge",
-     "records we hold that the peer lacks, as of its last frontier",
-     p_behind},
+     "records we hold that the peer lacks, as of its last frontier", p_behind},
     {"hutong_peer_sent_bytes_total", "counter",
      "bytes of sync frames sent to the peer (both sessions)", p_bytes_out},
     {"hutong_peer_received_bytes_total", "counter",
-     "bytes of sync frames received from the peer (both sessions)",
-     p_bytes_in},
-    {"hutong_peer_records_sent_total", "counter",
-     "records sent to the peer", p_sent},
+     "bytes of sync frames received from the peer (both sessions)", p_bytes_in},
+    {"hutong_peer_records_sent_total", "counter", "records sent to the peer",
+     p_sent},
     {"hutong_peer_records_received_total", "counter",
      "records received from the peer", p_received},
     {"hutong_records_stored_total", "counter",
      "records from the peer newly stored, by source peer", p_stored},
     {"hutong_records_refused_total", "counter",
-     "records from the peer refused as invalid, by source peer",
-     p_refused},
+     "records from the peer refused as invalid, by source peer", p_refused},
     {"hutong_records_refused_by_peer_total", "counter",
      "our records the peer keeps refusing (sent 3 times, never taken)",
      p_by_peer},
@@ -109,10 +114,10 @@ static void peers_text(FILE *f, const metrics_input *in)
 		const struct peer_family *pf = &peer_families[k];
 		family(f, pf->name, pf->type, pf->help);
 		for (size_t i = 0; i < in->n_peers; i++)
-			fprintf(f, "%s{peer=\"%s\"} %llu\n", pf->name,
-				metrics_escape(in->peers[i].name, lab,
-					       sizeof(lab)),
-				(unsigned long long)pf->fn(&in->peers[i]));
+			fprintf(
+			    f, "%s{peer=\"%s\"} %llu\n", pf->name,
+			    metrics_escape(in->peers[i].name, lab, sizeof(lab)),
+			    (unsigned long long)pf->fn(&in->peers[i]));
 	}
 }
 
@@ -129,7 +134,8 @@ static void last_seen_text(FILE *f, const metrics_input *in)
 		if (seen <= 0)
 			continue;
 		int64_t age = in->now_ms > seen ? in->now_ms - seen : 0;
-		fprintf(f, "hutong_peer_last_seen_age_seconds{peer=\"%s\"} %.3f\n",
+		fprintf(f,
+			"hutong_peer_last_seen_age_seconds{peer=\"%s\"} %.3f\n",
 			metrics_escape(in->peers[i].name, lab, sizeof(lab)),
 			(double)age / 1000.0);
 	}
@@ -170,13 +176,10 @@ static int ledger_text(FILE *f, const metrics_input *in, ht_err *err)
 			(unsigned long long)o->seq);
 		forked += o->forked;
 	}
-	family(f, "hutong_forked_origins", "gauge",
-	       "origins whose chain is forked (evidence held)");
-	fprintf(f, "hutong_forked_origins %zu\n", forked);
-	family(f, "hutong_revocation_records", "gauge",
-	       "revocation records held (all origins)");
-	fprintf(f, "hutong_revocation_records %llu\n",
-		(unsigned long long)h.revocations);
+	scalar(f, "hutong_forked_origins", "gauge",
+	       "origins whose chain is forked (evidence held)", forked);
+	scalar(f, "hutong_revocation_records", "gauge",
+	       "revocation records held (all origins)", h.revocations);
 	return 0;
 }
 
@@ -199,18 +202,17 @@ static void counters_text(FILE *f, const node_counters *c)
 	family(f, "hutong_refusals_total", "counter",
 	       "received records refused since start, by reason");
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		fprintf(f, "hutong_refusals_total{reason=\"%s\"} %llu\n",
-			reasons[i].name,
-			(unsigned long long)*(const uint64_t *)((const char *)c +
-								reasons[i].off));
-	family(f, "hutong_forks_detected_total", "counter",
-	       "conflicting records met since start (kept as evidence)");
-	fprintf(f, "hutong_forks_detected_total %llu\n",
-		(unsigned long long)c->forks);
-	family(f, "hutong_receipt_disputes_total", "counter",
-	       "receipt entries contradicting the chains held, since start");
-	fprintf(f, "hutong_receipt_disputes_total %llu\n",
-		(unsigned long long)c->disputes);
+		fprintf(
+		    f, "hutong_refusals_total{reason=\"%s\"} %llu\n",
+		    reasons[i].name,
+		    (unsigned long long)*(const uint64_t *)((const char *)c +
+							    reasons[i].off));
+	scalar(f, "hutong_forks_detected_total", "counter",
+	       "conflicting records met since start (kept as evidence)",
+	       c->forks);
+	scalar(f, "hutong_receipt_disputes_total", "counter",
+	       "receipt entries contradicting the chains held, since start",
+	       c->disputes);
 }
 
 static void hist_text(FILE *f, const char *name, const char *help,
@@ -232,18 +234,12 @@ static void hist_text(FILE *f, const char *name, const char *help,
 
 static void links_text(FILE *f, const status_links *s)
 {
-	family(f, "hutong_zap_admitted_total", "counter",
-	       "inbound link handshakes ZAP admitted");
-	fprintf(f, "hutong_zap_admitted_total %llu\n",
-		(unsigned long long)s->zap_admitted);
-	family(f, "hutong_zap_refused_total", "counter",
-	       "inbound link handshakes ZAP refused");
-	fprintf(f, "hutong_zap_refused_total %llu\n",
-		(unsigned long long)s->zap_refused);
-	family(f, "hutong_link_connections", "gauge",
-	       "inbound link connections open now");
-	fprintf(f, "hutong_link_connections %llu\n",
-		(unsigned long long)s->connections);
+	scalar(f, "hutong_zap_admitted_total", "counter",
+	       "inbound link handshakes ZAP admitted", s->zap_admitted);
+	scalar(f, "hutong_zap_refused_total", "counter",
+	       "inbound link handshakes ZAP refused", s->zap_refused);
+	scalar(f, "hutong_link_connections", "gauge",
+	       "inbound link connections open now", s->connections);
 }
 
 static void pki_text(FILE *f, const metrics_input *in)
@@ -257,11 +253,12 @@ static void pki_text(FILE *f, const metrics_input *in)
 	family(f, "hutong_crl_next_update_timestamp_seconds", "gauge",
 	       "nextUpdate of each CRL held, by issuer, Unix seconds");
 	for (size_t i = 0; i < in->n_crls; i++)
-		fprintf(f,
-			"hutong_crl_next_update_timestamp_seconds{issuer=\"%s\"}"
-			" %lld\n",
-			metrics_escape(in->crls[i].issuer, lab, sizeof(lab)),
-			(long long)(in->crls[i].next_update_ms / 1000));
+		fprintf(
+		    f,
+		    "hutong_crl_next_update_timestamp_seconds{issuer=\"%s\"}"
+		    " %lld\n",
+		    metrics_escape(in->crls[i].issuer, lab, sizeof(lab)),
+		    (long long)(in->crls[i].next_update_ms / 1000));
 }
 
 static void info_text(FILE *f, const metrics_input *in)

@@ -19,8 +19,8 @@ static const char metrics_help[] =
 
 int cmd_metrics(cli *c, int argc, char **argv)
 {
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-			 strcmp(argv[1], "-h") == 0)) {
+	if (argc > 1 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(metrics_help, stdout);
 		return CLI_OK;
 	}

@@ -26,7 +26,7 @@ typedef struct control_ctx {
 	ht_log *log;	  /* one line per request that changes something */
 	pki_chain *chain; /* this node's chain: a rotation replaces it */
 	const pki_store *pki; /* CRLs, for metrics */
-	bool stop;	  /* out: a stop was requested */
+	bool stop;	      /* out: a stop was requested */
 } control_ctx;
 
 /* Answer the request waiting on sock (the REP socket ctl_server_bind
