@@ -15,6 +15,7 @@ packages=(
 	procps psmisc       # ps/pkill/fuser used by the end-to-end tests
 	iproute2            # ss: e2e_port picks a block of ports with no listener
 	mandoc              # mandoc -T lint over man/ (tests/e2e/test_docs.sh)
+	python3-prometheus-client # tests/e2e/test_metrics.sh: an independent parser
 )
 
 missing=()

@@ -77,6 +77,10 @@ typedef struct conf {
 	 * authenticated ones per peer; auto and 4. */
 	conf_count max_connections;
 	conf_count max_connections_per_peer;
+	/* The Prometheus text file (empty = none), rewritten every
+	 * metrics_interval (15s) for node_exporter's textfile collector. */
+	char metrics_file[PATH_MAX];
+	conf_duration metrics_interval;
 	conf_duration max_clock_skew; /* refuse records created further ahead
 					 of our clock than this; 5m */
 	conf_peer peers[CONF_MAX_PEERS];

@@ -242,6 +242,14 @@ int ledger_origin_summary(ledger *l, const char *origin, int64_t since_ms,
 			  int64_t until_ms, ledger_summary_fn fn, void *ctx,
 			  ht_err *err);
 
+/* Records held, by origin and kind (sorted so), one call of fn per pair
+ * with its count; fn returns 0 to go on. One scan of the record table
+ * (metrics: a million records take a fraction of a second). */
+typedef int (*ledger_kind_count_fn)(void *ctx, const char *origin, int kind,
+				    uint64_t count);
+int ledger_kind_counts(ledger *l, ledger_kind_count_fn fn, void *ctx,
+		       ht_err *err);
+
 /* The event log: what happened on each link, one row per batch for
  * counts (received, stored, sent, gap), one row per refusal group and
  * fork, and connection and operator events. Local facts, hash-chained

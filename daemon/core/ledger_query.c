@@ -376,3 +376,24 @@ int ledger_origin_summary(ledger *l, const char *origin, int64_t since_ms,
 	sqlite3_finalize(st);
 	return ret;
 }
+
+int ledger_kind_counts(ledger *l, ledger_kind_count_fn fn, void *ctx,
+		       ht_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = ledger_prepare(l, &st,
+				"SELECT origin, kind, count(*) FROM record"
+				" GROUP BY origin, kind ORDER BY origin, kind",
+				err);
+	if (rc != 0)
+		return rc;
+	int step, ret = 0;
+	while (ret == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0),
+			 sqlite3_column_int(st, 1),
+			 (uint64_t)sqlite3_column_int64(st, 2));
+	if (ret == 0 && step != SQLITE_DONE)
+		ret = ledger_db_err(l, step, "read kind counts", err);
+	sqlite3_finalize(st);
+	return ret;
+}

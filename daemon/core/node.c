@@ -396,6 +396,7 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 		}
 		return HT_ESTATE;
 	}
+	int64_t t0 = util_mono_us();
 	int rc = ledger_begin(n->ledger, err);
 	if (rc != 0)
 		return fail_batch(n, count, results, rc, err);
@@ -409,6 +410,7 @@ int node_submit(node *n, Hutong__Submission *const *subs, size_t count,
 	}
 	if ((rc = ledger_commit(n->ledger, err)) != 0)
 		return fail_batch(n, count, results, rc, err);
+	node_hist_add(&n->counters.commit, util_mono_us() - t0);
 	char hex[2 * RECORD_ID_BYTES + 1];
 	for (size_t i = 0; i < count; i++)
 		if (results[i].code == 0 && !results[i].existing)

@@ -164,6 +164,21 @@ typedef struct node_missing {
 int node_missing_bodies(node *n, node_missing *out, size_t max, ht_err *err);
 
 /* Counters of what node_receive refused, by reason. */
+/* A latency histogram (Prometheus buckets, not cumulative here): counts[i]
+ * holds observations of at most node_hist_bound_us(i) and above bound
+ * i-1; counts[NODE_HIST_BUCKETS] those above the last bound. */
+#define NODE_HIST_BUCKETS 16
+typedef struct node_hist {
+	uint64_t counts[NODE_HIST_BUCKETS + 1];
+	uint64_t count;
+	uint64_t sum_us;
+} node_hist;
+/* Bucket i's upper bound in microseconds (100us .. 10s), 0 <= i <
+ * NODE_HIST_BUCKETS. */
+int64_t node_hist_bound_us(size_t i);
+/* Count one observation of us microseconds (negative counts as 0). */
+void node_hist_add(node_hist *h, int64_t us);
+
 typedef struct node_counters {
 	uint64_t decode;    /* limits, decoding, canonical form, schema */
 	uint64_t signature; /* bad signature or unknown key */
@@ -181,6 +196,11 @@ typedef struct node_counters {
 	uint64_t backdated;  /* created before its predecessor in its chain */
 	uint64_t disputes;   /* receipt entries contradicting the chains held
 			      * (stored: evidence against the signer) */
+	/* Wall time of each ledger transaction that stored a batch (begin to
+	 * commit, received or submitted), and of the parse and signature
+	 * pre-pass over each received batch (the worker pool's part). */
+	node_hist commit;
+	node_hist verify;
 } node_counters;
 const node_counters *node_get_counters(const node *n);
 

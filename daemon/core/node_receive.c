@@ -16,6 +16,29 @@
 
 const node_counters *node_get_counters(const node *n) { return &n->counters; }
 
+/* 100us, 250us, 500us, 1ms ... 10s: ledger commits of a few records take
+ * well under a millisecond, a catch-up batch of 256 a few tens. */
+static const int64_t hist_bounds_us[NODE_HIST_BUCKETS] = {
+    100,   250,	   500,	   1000,   2500,    5000,    10000,   25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+
+int64_t node_hist_bound_us(size_t i)
+{
+	return i < NODE_HIST_BUCKETS ? hist_bounds_us[i] : INT64_MAX;
+}
+
+void node_hist_add(node_hist *h, int64_t us)
+{
+	size_t i = 0;
+	if (us < 0)
+		us = 0;
+	while (i < NODE_HIST_BUCKETS && us > hist_bounds_us[i])
+		i++;
+	h->counts[i]++;
+	h->count++;
+	h->sum_us += (uint64_t)us;
+}
+
 /* ---- the batch's entries in the event log ---- */
 
 static node_batch_group *group_find(node_batch_log *bl, int kind,
@@ -508,11 +531,16 @@ int node_receive(void *ctx, const char *peer, const uint8_t *const *env,
 		    peer, count);
 		return HT_ENOMEM;
 	}
+	int64_t t0 = util_mono_us();
 	pre_batch(n, env, len, count, p);
+	int64_t t1 = util_mono_us();
+	node_hist_add(&n->counters.verify, t1 - t0);
 	b.rc = ledger_begin(n->ledger, &b.err);
 	for (size_t i = 0; b.rc == 0 && i < count; i++)
 		receive_one(&b, len[i], &p[i], &results[i]);
 	batch_end(&b, count);
+	if (b.rc == 0)
+		node_hist_add(&n->counters.commit, util_mono_us() - t1);
 	node_pending_flush(n, b.rc == 0);
 	batch_free(&b.bl);
 	pre_free(p, count);

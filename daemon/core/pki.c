@@ -1229,3 +1229,39 @@ void pki_chain_clear(pki_chain *c)
 		free(c->der[i]);
 	memset(c, 0, sizeof(*c));
 }
+
+int pki_cert_not_after(const uint8_t *der, size_t len, int64_t *ms)
+{
+	const unsigned char *p = der;
+	X509 *x = len <= PKI_MAX_CERT ? d2i_X509(NULL, &p, (long)len) : NULL;
+	int64_t t = 0;
+	int rc = HT_EINVAL;
+	if (x != NULL && p == der + len &&
+	    asn1_to_ms(X509_get0_notAfter(x), &t) == 0) {
+		*ms = t;
+		rc = 0;
+	}
+	X509_free(x);
+	return rc;
+}
+
+size_t pki_store_crl_count(const pki_store *s)
+{
+	return s == NULL ? 0 : (size_t)sk_X509_CRL_num(s->crls);
+}
+
+int pki_store_crl_at(const pki_store *s, size_t i,
+		     char issuer[PKI_NAME_MAX + 1], int64_t *next_ms)
+{
+	char buf[PKI_NAME_MAX + 1];
+	int64_t t = 0;
+	if (i >= pki_store_crl_count(s))
+		return HT_ENOTFOUND;
+	X509_CRL *crl = sk_X509_CRL_value(s->crls, (int)i);
+	if (asn1_to_ms(X509_CRL_get0_nextUpdate(crl), &t) != 0)
+		return HT_EINVAL;
+	snprintf(issuer, PKI_NAME_MAX + 1, "%s",
+		 pki_cn_or(X509_CRL_get_issuer(crl), buf, sizeof(buf)));
+	*next_ms = t;
+	return 0;
+}

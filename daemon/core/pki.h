@@ -132,6 +132,17 @@ int pki_store_add_crl_der(pki_store *s, const uint8_t *der, size_t len,
  * it parses; who signed it is judged where it is used. */
 int pki_crl_read_der(const char *path, uint8_t **der, size_t *len, ht_err *err);
 
+/* The notAfter of the DER certificate (Unix ms) into *ms: 0, or
+ * HT_EINVAL when it does not parse (then *ms is untouched). */
+int pki_cert_not_after(const uint8_t *der, size_t len, int64_t *ms);
+
+/* The CRLs the store holds (for metrics): how many, and CRL i's issuer
+ * common name and nextUpdate (Unix ms). 0, HT_ENOTFOUND past the end, or
+ * HT_EINVAL for a CRL without a nextUpdate (then nothing is written). */
+size_t pki_store_crl_count(const pki_store *s);
+int pki_store_crl_at(const pki_store *s, size_t i,
+		     char issuer[PKI_NAME_MAX + 1], int64_t *next_ms);
+
 /* ---- node identity and record checks ---- */
 
 /* Read the first certificate of a PEM file and check it against the node

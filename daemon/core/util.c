@@ -420,6 +420,13 @@ static int64_t sys_mono_ms(void *ctx)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t util_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static const ht_clock system_clock = {sys_now_ms, sys_mono_ms, NULL};
 
 const ht_clock *util_clock_system(void) { return &system_clock; }

@@ -107,6 +107,10 @@ typedef struct ht_clock {
 	void *ctx;
 } ht_clock;
 
+/* The monotonic clock in microseconds, for measuring durations (the
+ * latency histograms); never for record times or timers. */
+int64_t util_mono_us(void);
+
 /* The real clock (a constant; not mutable state). */
 const ht_clock *util_clock_system(void);
 

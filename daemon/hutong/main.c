@@ -37,6 +37,8 @@ static const cli_cmd commands[] = {
     {"show", cmd_show, "show ID [--json | --raw]", "show one record"},
     {"status", cmd_status, "status [--json]",
      "node, records, digest, origins, peers"},
+    {"metrics", cmd_metrics, "metrics",
+     "the daemon's metrics, Prometheus text format"},
     {"verify", cmd_verify, "verify [--json]",
      "re-check every signature and chain link"},
     {"export", cmd_export, "export --format jsonl|csv [filters]",

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "control.pb-c.h"
+#include "metrics.h"
 #include "status.h"
 #include "util.h"
 
@@ -112,6 +113,66 @@ static void on_status(control_ctx *c, const Hutong__ControlRequest *req,
 	free(peers);
 }
 
+/* One entry per issuer: the latest nextUpdate. Returns how many. */
+static size_t crls_get(const pki_store *s, metrics_crl *out, size_t max)
+{
+	size_t n = 0;
+	metrics_crl m;
+	for (size_t i = 0; i < pki_store_crl_count(s); i++) {
+		if (pki_store_crl_at(s, i, m.issuer, &m.next_update_ms) != 0)
+			continue;
+		size_t j = 0;
+		while (j < n && strcmp(out[j].issuer, m.issuer) != 0)
+			j++;
+		if (j == n && n < max)
+			out[n++] = m;
+		else if (j < n && m.next_update_ms > out[j].next_update_ms)
+			out[j] = m;
+	}
+	return n;
+}
+
+char *control_metrics_text(control_ctx *c, ht_err *err)
+{
+	metrics_crl crls[64];
+	status_links sum;
+	size_t n = links_peer_count(c->links);
+	status_peer *peers = calloc(n ? n : 1, sizeof(*peers));
+	if (peers == NULL) {
+		ht_err_set(err, HT_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		links_peer_info(c->links, i, &peers[i]);
+	links_summary(c->links, &sum);
+	metrics_input in = {.name = c->cf->name,
+			    .region = c->cf->region,
+			    .ledger = node_ledger(c->node),
+			    .peers = peers,
+			    .n_peers = n,
+			    .links = &sum,
+			    .counters = node_get_counters(c->node),
+			    .crls = crls,
+			    .n_crls = crls_get(c->pki, crls, 64),
+			    .now_ms = util_clock_system()->now_ms(NULL)};
+	if (c->chain != NULL && c->chain->n > 0)
+		(void)pki_cert_not_after(c->chain->der[0], c->chain->len[0],
+					 &in.cert_not_after_ms);
+	char *text = metrics_render(&in, err);
+	free(peers);
+	return text;
+}
+
+static void on_metrics(control_ctx *c, const Hutong__ControlRequest *req,
+		       Hutong__ControlReply *rep)
+{
+	ht_err err = {0};
+	(void)req;
+	rep->text = control_metrics_text(c, &err);
+	if (rep->text == NULL)
+		reply_error(rep, HT_EIO, &err);
+}
+
 /* Install the rotated key and chain at the configured paths, so a restart
  * signs with them. The new key file is copied, never moved, so the
  * operator keeps the original until satisfied. */
@@ -195,6 +256,7 @@ static const struct handler {
     {HUTONG__CONTROL_REQUEST__OP_STATUS, on_status},
     {HUTONG__CONTROL_REQUEST__OP_ROTATE, on_rotate},
     {HUTONG__CONTROL_REQUEST__OP_FORK_RESOLVE, on_fork_resolve},
+    {HUTONG__CONTROL_REQUEST__OP_METRICS, on_metrics},
     {HUTONG__CONTROL_REQUEST__OP_STOP, on_stop},
 };
 
@@ -230,6 +292,7 @@ static void free_reply_parts(Hutong__ControlReply *rep)
 	free(rep->results);
 	free_str(rep->error);
 	free_str(rep->json);
+	free_str(rep->text);
 }
 
 /* The waiting request: false when there is none; true with *req set, or

@@ -25,11 +25,17 @@ typedef struct control_ctx {
 	links *links;	  /* status of the peers; pumped after each request */
 	ht_log *log;	  /* one line per request that changes something */
 	pki_chain *chain; /* this node's chain: a rotation replaces it */
-	bool stop;	  /* out: a stop was requested */
+	const pki_store *pki; /* CRLs, for metrics */
+	bool stop;	      /* out: a stop was requested */
 } control_ctx;
 
 /* Answer the request waiting on sock (the REP socket ctl_server_bind
  * returned), if there is one; returns at once when there is none. */
 void control_serve(void *sock, control_ctx *c);
+
+/* The metrics text (metrics.h) from c's live state: used by the metrics
+ * request and by the daemon's metrics_file timer alike. malloc'd; NULL with
+ * err set on failure. */
+char *control_metrics_text(control_ctx *c, ht_err *err);
 
 #endif

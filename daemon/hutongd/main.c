@@ -57,9 +57,10 @@ typedef struct daemon_state {
 	alert_runner *alerts; /* on_alert for alerts concerning this region */
 	int lock_fd;
 	bool stop;
-	bool skip_check;   /* --skip-check: no quick_check at start */
-	bool new_origin;   /* --new-origin: a genesis without neighbours */
-	uint64_t fd_limit; /* RLIMIT_NOFILE after raising it */
+	bool skip_check;	/* --skip-check: no quick_check at start */
+	bool new_origin;	/* --new-origin: a genesis without neighbours */
+	int64_t metrics_due_ms; /* monotonic: next metrics_file write */
+	uint64_t fd_limit;	/* RLIMIT_NOFILE after raising it */
 } daemon_state;
 
 /* Descriptors kept out of max_connections=auto: the ledger (db, -wal,
@@ -107,16 +108,43 @@ static void report_stderr(void *ctx, const char *line)
 
 /* One control request, with what the handlers need now (the config is
  * replaced on reload). */
+/* The control handlers' view of the daemon, for one call. */
+static control_ctx control_of(daemon_state *d)
+{
+	return (control_ctx){.cf = d->cf,
+			     .node = d->node,
+			     .links = d->links,
+			     .log = d->log,
+			     .chain = &d->chain,
+			     .pki = d->pki};
+}
+
 static void serve_control(daemon_state *d)
 {
-	control_ctx c = {.cf = d->cf,
-			 .node = d->node,
-			 .links = d->links,
-			 .log = d->log,
-			 .chain = &d->chain};
+	control_ctx c = control_of(d);
 	control_serve(d->ctl, &c);
 	if (c.stop)
 		d->stop = true;
+}
+
+/* Rewrite metrics_file when due (temp file in its directory, then rename:
+ * the collector never reads half a file). The text is a few kilobytes of
+ * counts, so the write does not hold the loop up. */
+static void metrics_tick(daemon_state *d)
+{
+	int64_t now = util_clock_system()->mono_ms(NULL);
+	if (d->cf->metrics_file[0] == '\0' || now < d->metrics_due_ms)
+		return;
+	d->metrics_due_ms = now + d->cf->metrics_interval.ms;
+	control_ctx c = control_of(d);
+	ht_err err = {0};
+	char *text = control_metrics_text(&c, &err);
+	if (text == NULL ||
+	    util_write_file(d->cf->metrics_file, text, strlen(text), 0644,
+			    false, &err) != 0)
+		log_warn(d->log, "metrics write failed file=%s reason=\"%s\"",
+			 d->cf->metrics_file, err.msg);
+	free(text);
 }
 
 /* ---- start, reload, stop ---- */
@@ -454,6 +482,7 @@ static void run(daemon_state *d)
 		if (sampler_tick(d->audit, d->node, d->links, d->cf, d->log))
 			links_pump(d->links); /* a receipt to send */
 		alert_tick(d->alerts);
+		metrics_tick(d);
 		if (got_reload) {
 			got_reload = 0;
 			reload(d);
