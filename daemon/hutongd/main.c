@@ -142,8 +142,8 @@ static void metrics_tick(daemon_state *d)
 	if (text == NULL ||
 	    util_write_file(d->cf->metrics_file, text, strlen(text), 0644,
 			    false, &err) != 0)
-		log_warn(d->log, "metrics write failed file=%s reason=\"%s\"",
-			 d->cf->metrics_file, err.msg);
+		log_warn(d->log, "metrics write failed file=%s reason=%s",
+			 LOG_T(d->cf->metrics_file), LOG_Q(err.msg));
 	free(text);
 }
 
